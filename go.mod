@@ -1,0 +1,3 @@
+module github.com/kanna-cluster/kanna
+
+go 1.26
