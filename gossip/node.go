@@ -1,0 +1,241 @@
+// Package gossip is Kanna's membership and failure-detection core: SWIM with the Lifeguard
+// extensions, as a pure, deterministic state machine.
+//
+// It implements Das, Gupta, Motivala, "SWIM: Scalable Weakly-consistent Infection-style Process
+// Group Membership Protocol" (2002), and Dadgar, Phillips, Currey, "Lifeguard: Local Health
+// Awareness for More Accurate Failure Detection" (2018), in the shape of hashicorp/memberlist.
+//
+// The core does no I/O. Time arrives as Tick (one call, one tick of Config.TickInterval), network
+// input as Step, and everything the core wants done comes back from Outbox and Events:
+//
+//	for each tick, and for each message received {
+//		node.Tick() // or node.Step(msg)
+//		for _, m := range node.Outbox() { send(m.To, m) }
+//		for _, e := range node.Events() { notify(e) }
+//	}
+//
+// Files, in reading order: member.go (states and the precedence table), node.go (this file: the
+// API and the dispatch of Step and Tick), state.go (applying news, refuting suspicion), probe.go
+// (the failure detector), suspicion.go and awareness.go (Lifeguard), broadcast.go (piggybacked
+// dissemination), exchange.go (join, leave, gossip and push-pull), message.go (the wire).
+package gossip
+
+import (
+	"fmt"
+	"math/rand"
+	"sort"
+)
+
+// Node is one member's gossip core. It is not safe for concurrent use: the shell calls it from
+// one goroutine.
+type Node struct {
+	cfg   Config
+	ticks ticks
+	rand  *rand.Rand
+	now   int64 // ticks since New
+
+	members map[string]*member
+	ids     []string // every key of members, sorted, so that walks are deterministic
+
+	queue     broadcastQueue
+	awareness awareness
+
+	// The failure detector (probe.go).
+	probeOrder []string
+	probeIndex int
+	probe      *probe
+	nextProbe  int64
+	seq        uint64
+	relays     []*relay
+
+	nextGossip   int64
+	nextPushPull int64
+	leaving      bool
+
+	outbox []Message
+	events []Event
+}
+
+// member is one member's record plus what only this node tracks about it.
+type member struct {
+	Member
+	suspicion *suspicion // set while State is StateSuspect
+}
+
+// New returns a core for the member cfg describes, alive at incarnation 0 and knowing nobody;
+// call Join to meet the cluster.
+func New(cfg Config) (*Node, error) {
+	t, err := cfg.validate()
+	if err != nil {
+		return nil, fmt.Errorf("new gossip node: %w", err)
+	}
+	n := &Node{
+		cfg:       cfg,
+		ticks:     t,
+		rand:      cfg.Rand,
+		members:   map[string]*member{},
+		awareness: awareness{max: cfg.AwarenessMaxMultiplier},
+	}
+	n.addMember(Member{ID: cfg.ID, Addr: cfg.Addr, Meta: cfg.Meta, State: StateAlive})
+	// Start each timer at a random point of its period so that members started together do not
+	// probe, gossip and push-pull in lockstep.
+	n.nextProbe = 1 + n.rand.Int63n(t.probeInterval)
+	n.nextGossip = 1 + n.rand.Int63n(t.gossip)
+	n.nextPushPull = 1 + n.rand.Int63n(t.pushPull)
+	return n, nil
+}
+
+// ID is this member's name.
+func (n *Node) ID() string { return n.cfg.ID }
+
+// Tick advances the core by one tick: it runs the failure detector, expires suspicions, and sends
+// gossip and push-pull when their periods come round.
+func (n *Node) Tick() {
+	n.now++
+	n.tickRelays()
+	n.tickProbe()
+	n.tickSuspicions()
+	n.tickGossip()
+	n.tickPushPull()
+}
+
+// Step hands the core one message received from the network. Piggybacked updates are applied
+// before the message itself, so an answer already carries any refutation they provoked (this is
+// what lets the buddy system work in one round trip).
+func (n *Node) Step(m Message) error {
+	if m.ToID != "" && m.ToID != n.cfg.ID {
+		// Meant for a member that used to live at our address; answering would vouch for it.
+		return nil
+	}
+	if m.From == n.cfg.ID {
+		return nil
+	}
+	for _, u := range m.Updates {
+		n.apply(u)
+	}
+	switch m.Type {
+	case MsgPing:
+		n.stepPing(m)
+	case MsgAck:
+		n.stepAck(m)
+	case MsgPingReq:
+		n.stepPingReq(m)
+	case MsgNack:
+		n.stepNack(m)
+	case MsgGossip:
+		// The updates were all it carried.
+	case MsgPushPull:
+		n.stepPushPull(m)
+	case MsgPushPullReply:
+		n.merge(m.State, m.From)
+	default:
+		return fmt.Errorf("step: message of unknown type %d from %q; drop it and check the sender's version", m.Type, m.From)
+	}
+	return nil
+}
+
+// Outbox returns the messages to send and forgets them.
+func (n *Node) Outbox() []Message {
+	out := n.outbox
+	n.outbox = nil
+	return out
+}
+
+// Events returns the membership events since the last call and forgets them.
+func (n *Node) Events() []Event {
+	out := n.events
+	n.events = nil
+	return out
+}
+
+// Members returns every member this node knows, itself included, sorted by ID. Dead and left
+// members stay: their records are what make old news about them lose.
+func (n *Node) Members() []Member {
+	out := make([]Member, 0, len(n.ids))
+	for _, id := range n.ids {
+		out = append(out, n.members[id].copy())
+	}
+	return out
+}
+
+// Member returns what this node believes about the member id.
+func (n *Node) Member(id string) (Member, bool) {
+	m, ok := n.members[id]
+	if !ok {
+		return Member{}, false
+	}
+	return m.copy(), true
+}
+
+// LocalHealth is Lifeguard's Local Health Multiplier score: 0 when this member has no sign of
+// being slow, up to AwarenessMaxMultiplier-1.
+func (n *Node) LocalHealth() int { return n.awareness.score }
+
+// copy returns the public record, with a tag slice the caller may keep.
+func (m *member) copy() Member {
+	out := m.Member
+	out.Meta.Tags = append([]Tag(nil), m.Meta.Tags...)
+	return out
+}
+
+// addMember records a member seen for the first time.
+func (n *Node) addMember(m Member) *member {
+	rec := &member{Member: m}
+	n.members[m.ID] = rec
+	i := sort.SearchStrings(n.ids, m.ID)
+	n.ids = append(n.ids, "")
+	copy(n.ids[i+1:], n.ids[i:])
+	n.ids[i] = m.ID
+	return rec
+}
+
+// self is this member's own record.
+func (n *Node) self() *member { return n.members[n.cfg.ID] }
+
+// liveCount is the number of members believed alive or suspect, this one included: the N of the
+// retransmit and suspicion formulas.
+func (n *Node) liveCount() int {
+	c := 0
+	for _, id := range n.ids {
+		if s := n.members[id].State; s == StateAlive || s == StateSuspect {
+			c++
+		}
+	}
+	return c
+}
+
+// pick returns up to k distinct members other than this one, and other than except, whose state
+// passes ok, chosen uniformly at random.
+func (n *Node) pick(k int, except string, ok func(State) bool) []*member {
+	var cands []*member
+	for _, id := range n.ids {
+		if m := n.members[id]; id != n.cfg.ID && id != except && ok(m.State) {
+			cands = append(cands, m)
+		}
+	}
+	// A partial Fisher-Yates shuffle: the first k places hold a uniform sample.
+	for i := 0; i < k && i < len(cands); i++ {
+		j := i + n.rand.Intn(len(cands)-i)
+		cands[i], cands[j] = cands[j], cands[i]
+	}
+	return cands[:min(k, len(cands))]
+}
+
+// send stamps m with this member as sender, piggybacks as many queued updates as its size budget
+// allows (SWIM §4.1), and puts it in the outbox. Push-pull messages carry whole tables instead.
+func (n *Node) send(m Message) {
+	m.From, m.FromAddr = n.cfg.ID, n.cfg.Addr
+	if m.Type != MsgPushPull && m.Type != MsgPushPullReply {
+		budget := n.cfg.MaxMessageBytes - overhead(m)
+		for _, u := range m.Updates {
+			budget -= encodedSize(u)
+		}
+		limit := retransmitLimit(n.cfg.RetransmitMult, n.liveCount())
+		m.Updates = append(m.Updates, n.queue.take(budget, limit)...)
+	}
+	n.outbox = append(n.outbox, m)
+}
+
+func (n *Node) emit(t EventType, m *member) {
+	n.events = append(n.events, Event{Type: t, Member: m.copy()})
+}

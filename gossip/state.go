@@ -1,0 +1,155 @@
+// Applying news about members: SWIM §4.2 ("Suspicion mechanism"), with Lifeguard §4.2's
+// confirmations and memberlist's leave and metadata updates.
+//
+// Every update, whether piggybacked, gossiped, or read from a push-pull table, goes through apply.
+// News that wins under the precedence rules of member.go changes the record, raises an event, and
+// is queued to be passed on (that is the infection of §4.1); news that loses is dropped, which is
+// what stops old news from circulating forever. News about this member itself is never accepted:
+// if it says we are suspect, dead or gone, we refute by raising our incarnation (§4.2).
+package gossip
+
+// apply takes one piece of news about one member.
+func (n *Node) apply(u Update) {
+	if u.Member.ID == "" {
+		return
+	}
+	if u.Member.ID == n.cfg.ID {
+		n.applyAboutSelf(u)
+		return
+	}
+	switch u.Member.State {
+	case StateAlive:
+		n.aliveNode(u)
+	case StateSuspect:
+		n.suspectNode(u)
+	case StateDead, StateLeft:
+		n.deadNode(u)
+	}
+}
+
+// aliveNode takes news that a member is alive: a join, a refutation, or new metadata.
+func (n *Node) aliveNode(u Update) {
+	cur, known := n.members[u.Member.ID]
+	if !known {
+		rec := n.addMember(u.Member)
+		n.queue.enqueue(u)
+		n.addToProbeOrder(rec.ID)
+		n.emit(EventJoined, rec)
+		return
+	}
+	if !precedes(StateAlive, u.Member.Incarnation, cur.State, cur.Incarnation) {
+		return
+	}
+	prev := cur.Member
+	cur.Member = u.Member
+	cur.suspicion = nil
+	n.queue.enqueue(u)
+	switch prev.State {
+	case StateSuspect:
+		n.emit(EventRecovered, cur)
+	case StateDead:
+		n.addToProbeOrder(cur.ID)
+		n.emit(EventRecovered, cur)
+	case StateLeft:
+		n.addToProbeOrder(cur.ID)
+		n.emit(EventJoined, cur)
+	case StateAlive:
+		if prev.Addr != cur.Addr || !prev.Meta.Equal(cur.Meta) {
+			n.emit(EventUpdated, cur)
+		}
+	}
+}
+
+// suspectNode takes news that a member is suspected, from u.From. A suspicion of the incarnation
+// already suspected is a confirmation (Lifeguard §4.2): it shortens the timeout, and is passed on
+// only if it came from a member not heard from before.
+func (n *Node) suspectNode(u Update) {
+	cur, known := n.members[u.Member.ID]
+	if !known {
+		// Nothing to suspect: a member is learned of only from news that it is alive.
+		return
+	}
+	if cur.State == StateSuspect && cur.Incarnation == u.Member.Incarnation {
+		if cur.suspicion.confirm(u.From) {
+			n.queue.enqueue(u)
+		}
+		return
+	}
+	if !precedes(StateSuspect, u.Member.Incarnation, cur.State, cur.Incarnation) {
+		return
+	}
+	cur.Member = u.Member
+	cur.State = StateSuspect
+	cur.suspicion = n.newSuspicion(u.From)
+	n.queue.enqueue(Update{Member: cur.Member, From: u.From})
+	n.emit(EventSuspect, cur)
+}
+
+// newSuspicion starts a suspicion raised by from, sized for the current cluster: SWIM's timeout as
+// the minimum, SuspicionMaxTimeoutMult times it as the maximum, and SuspicionMult-2 expected
+// confirmations (memberlist's choice: the suspecter and the suspect itself cannot confirm, and in
+// a cluster too small to supply them none are expected).
+func (n *Node) newSuspicion(from string) *suspicion {
+	live := n.liveCount()
+	lo := suspicionMinTimeout(n.cfg.SuspicionMult, live, n.ticks.probeInterval)
+	hi := lo * int64(n.cfg.SuspicionMaxTimeoutMult)
+	k := n.cfg.SuspicionMult - 2
+	if live-2 < k || !n.cfg.DynamicSuspicion {
+		k = 0
+	}
+	return newSuspicion(from, n.now, k, lo, hi)
+}
+
+// deadNode takes news that a member is dead or has left. A left member is one whose death was
+// announced by the member itself.
+func (n *Node) deadNode(u Update) {
+	cur, known := n.members[u.Member.ID]
+	if !known || !precedes(u.Member.State, u.Member.Incarnation, cur.State, cur.Incarnation) {
+		return
+	}
+	cur.Member = u.Member
+	cur.suspicion = nil
+	n.queue.enqueue(u)
+	if cur.State == StateLeft {
+		n.emit(EventLeft, cur)
+	} else {
+		n.emit(EventFailed, cur)
+	}
+}
+
+// tickSuspicions declares dead every suspect whose suspicion has run out (SWIM's "confirm").
+func (n *Node) tickSuspicions() {
+	for _, id := range n.ids {
+		m := n.members[id]
+		if m.State != StateSuspect || !m.suspicion.expired(n.now) {
+			continue
+		}
+		m.State = StateDead
+		m.suspicion = nil
+		n.queue.enqueue(Update{Member: m.copy(), From: n.cfg.ID})
+		n.emit(EventFailed, m)
+	}
+}
+
+// applyAboutSelf refutes news that this member is suspect, dead or gone, and news that it is alive
+// at an incarnation it never had (an older life of the same ID, before a restart), by moving to a
+// higher incarnation and telling everyone (SWIM §4.2). Having to refute is a sign that our own
+// messages are slow, so Lifeguard raises the local health score (Lifeguard §4.1).
+func (n *Node) applyAboutSelf(u Update) {
+	self := n.self()
+	if n.leaving {
+		return
+	}
+	inc := u.Member.Incarnation
+	if u.Member.State == StateAlive && inc <= self.Incarnation {
+		return
+	}
+	if u.Member.State != StateAlive && inc < self.Incarnation {
+		return
+	}
+	self.Incarnation = inc + 1
+	n.queue.enqueue(Update{Member: self.copy(), From: n.cfg.ID})
+	if n.cfg.LocalHealth {
+		n.awareness.apply(1)
+	}
+}
