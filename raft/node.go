@@ -1,6 +1,17 @@
+// The public face of the core: building a Node, feeding it ticks, messages and proposals, and the
+// Ready/Advance handshake through which it asks its driver to persist, send and apply.
+//
+// Paper Figure 2 lists the state every server keeps; this file owns it (the Node struct) and the
+// rules for handing it out: what must be durable before which message leaves (Figure 2, "updated
+// on stable storage before responding to RPCs"), and thesis §10.2.1, which lets a leader write its
+// own entries while it sends them, counting its own copy only once the driver reports it durable.
 package raft
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
 
 // Errors a caller of the core can act on.
 var (
@@ -16,46 +27,248 @@ var (
 )
 
 // Node is one Raft core. It is not safe for concurrent use: one goroutine drives it.
-type Node struct{}
+type Node struct {
+	id  uint64
+	cfg Config
 
-// New builds a core from cfg.
-func New(cfg Config) (*Node, error) { panic("raft.New: not written yet") }
+	// Persistent state (paper Figure 2): currentTerm, votedFor, and the log.
+	term uint64
+	vote uint64
+	log  *raftLog
+
+	role Role
+	lead uint64
+	conf config // the latest configuration in the log, committed or not (thesis §4.1)
+
+	// step and tick are the role's handlers, set on every role change.
+	step func(n *Node, m Message) error
+	tick func(n *Node)
+
+	electionElapsed  int // ticks since the last valid leader contact (followers) or the last quorum check (leader)
+	heartbeatElapsed int
+	// randomizedElectionTimeout is drawn from [ElectionTick, 2*ElectionTick) on every role change.
+	randomizedElectionTimeout int
+
+	votes map[uint64]bool // (pre-)candidate: the answers received in this round
+
+	prs              map[uint64]*progress // leader: one entry per member, itself included
+	pendingConfIndex uint64               // leader: index of the last configuration change it appended
+	leadTransferee   uint64               // leader: the target of a transfer in progress, or None
+	reads            readQueue            // leader: ReadIndex requests (read.go)
+
+	snapRecv *snapshotReceiver // follower: the snapshot being reassembled from chunks
+
+	// bcastPending and commitPending defer appends to the next Ready, so that many proposals made
+	// between two Ready calls travel as one MsgApp (batching).
+	bcastPending  bool
+	commitPending bool
+
+	msgs       []Message
+	readStates []ReadState
+
+	prevSoft SoftState
+	prevHard HardState
+}
+
+// New builds a core from cfg. With cfg.Restore holding state, the core resumes from it; otherwise
+// cfg.Peers, if not empty, bootstraps a new cluster: the log starts with one committed AddVoter
+// entry per peer, in term 1, identical on every founding server, so the configuration is in the
+// log and survives restarts like any other entry. Those entries reach the state machine in the
+// first Ready's CommittedEntries. With neither, the server waits to be sent the log.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{id: cfg.ID, cfg: cfg, log: &raftLog{}, lead: None}
+	if r := cfg.Restore; r != nil && !restoredIsEmpty(r) {
+		if err := n.restore(r); err != nil {
+			return nil, err
+		}
+	} else if len(cfg.Peers) > 0 {
+		n.bootstrap(cfg.Peers)
+	}
+	n.conf = n.configAt(n.log.lastIndex())
+	n.prevHard = n.hardState()
+	if cfg.Restore == nil || restoredIsEmpty(cfg.Restore) {
+		// A new server has persisted nothing; its first Ready must carry its HardState.
+		n.prevHard = HardState{}
+	}
+	n.becomeFollower(n.term, None)
+	n.prevSoft = n.softState()
+	return n, nil
+}
+
+func restoredIsEmpty(r *Restored) bool {
+	return r.HardState.IsEmpty() && r.Snapshot.IsEmpty() && len(r.Entries) == 0
+}
+
+func (n *Node) bootstrap(peers []uint64) {
+	ids := slices.Clone(peers)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	ents := make([]Entry, len(ids))
+	for i, id := range ids {
+		cc := ConfChange{Type: AddVoter, NodeID: id}
+		ents[i] = Entry{Term: 1, Index: uint64(i + 1), Type: EntryConfChange, Data: cc.Marshal()}
+	}
+	n.log.append(ents)
+	n.log.commitTo(uint64(len(ents)))
+	n.term = 1
+}
+
+func (n *Node) restore(r *Restored) error {
+	if r.Snapshot != nil && !r.Snapshot.IsEmpty() {
+		n.log.snapshot = *r.Snapshot
+	}
+	want := n.log.firstIndex()
+	for _, e := range r.Entries {
+		if e.Index != want {
+			return fmt.Errorf("raft: restore: entry %d follows entry %d; the stored log has a gap or overlaps the snapshot, repair storage or restore from a peer", e.Index, want-1)
+		}
+		want++
+	}
+	n.log.entries = slices.Clone(r.Entries)
+	n.log.stabled = n.log.lastIndex()
+	hs := r.HardState
+	if hs.Commit > n.log.lastIndex() {
+		return fmt.Errorf("raft: restore: commit index %d is past the last stored entry %d; the log lost committed entries, restore from a peer", hs.Commit, n.log.lastIndex())
+	}
+	n.log.committed = max(hs.Commit, n.log.snapshot.Meta.Index)
+	n.log.applied = min(max(r.Applied, n.log.snapshot.Meta.Index), n.log.committed)
+	n.term = hs.Term
+	n.vote = hs.Vote
+	if n.cfg.Bugs.ForgetVoteOnRestart {
+		n.vote = None
+	}
+	return nil
+}
 
 // ID returns this server's id.
-func (n *Node) ID() uint64 { panic("not written yet") }
+func (n *Node) ID() uint64 { return n.id }
 
 // Tick advances the core's logical clock by one tick.
-func (n *Node) Tick() { panic("not written yet") }
-
-// Step hands the core one message received from a peer.
-func (n *Node) Step(m Message) error { panic("not written yet") }
+func (n *Node) Tick() { n.tick(n) }
 
 // Propose appends a command to the log when this server leads; it returns the entry's index and
 // term, or a *NotLeaderError naming the leader it knows.
-func (n *Node) Propose(data []byte) (index, term uint64, err error) { panic("not written yet") }
-
-// ProposeConfChange proposes one membership change (thesis §4.1).
-func (n *Node) ProposeConfChange(cc ConfChange) (index, term uint64, err error) {
-	panic("not written yet")
+func (n *Node) Propose(data []byte) (index, term uint64, err error) {
+	if err := n.checkProposal(); err != nil {
+		return 0, 0, err
+	}
+	e := n.appendLeaderEntry(Entry{Type: EntryNormal, Data: data})
+	return e.Index, e.Term, nil
 }
 
-// TransferLeadership asks the leader to hand leadership to the given server (thesis §3.10).
-func (n *Node) TransferLeadership(to uint64) error { panic("not written yet") }
+// checkProposal says whether this server may append a client's entry now.
+func (n *Node) checkProposal() error {
+	if n.role != Leader {
+		return &NotLeaderError{Leader: n.lead}
+	}
+	if n.leadTransferee != None || !n.conf.isMember(n.id) {
+		return ErrProposalDropped
+	}
+	return nil
+}
 
-// ReadIndex asks for a linearizable read point; the answer comes as a ReadState carrying ctx.
-func (n *Node) ReadIndex(ctx []byte) error { panic("not written yet") }
+// appendLeaderEntry stamps e with the leader's term and the next index, appends it, and schedules
+// its replication for the next Ready.
+func (n *Node) appendLeaderEntry(e Entry) Entry {
+	e.Term = n.term
+	e.Index = n.log.lastIndex() + 1
+	n.appendToLog([]Entry{e})
+	n.bcastPending = true
+	return e
+}
 
-// Compact records a snapshot of the applied state at index and drops the log up to it.
-func (n *Node) Compact(index uint64, data []byte) error { panic("not written yet") }
+func (n *Node) softState() SoftState { return SoftState{Lead: n.lead, Role: n.role} }
+
+func (n *Node) hardState() HardState {
+	return HardState{Term: n.term, Vote: n.vote, Commit: n.log.committed}
+}
 
 // HasReady reports whether Ready has anything.
-func (n *Node) HasReady() bool { panic("not written yet") }
+func (n *Node) HasReady() bool {
+	return n.bcastPending || n.commitPending || len(n.msgs) > 0 || len(n.readStates) > 0 ||
+		n.softState() != n.prevSoft || n.hardState() != n.prevHard ||
+		n.log.pending != nil || n.log.stabled < n.log.lastIndex() ||
+		n.log.committed > max(n.log.applied, n.log.snapshot.Meta.Index)
+}
 
-// Ready returns what the driver must persist, send and apply.
-func (n *Node) Ready() Ready { panic("not written yet") }
+// Ready returns what the driver must persist, send and apply. Call Advance before the next Ready.
+func (n *Node) Ready() Ready {
+	n.flushAppends()
+	rd := Ready{
+		ReadStates:       n.readStates,
+		Entries:          n.log.unstable(),
+		Snapshot:         n.log.pending,
+		CommittedEntries: n.log.toApply(),
+		Messages:         n.msgs,
+	}
+	n.msgs, n.readStates = nil, nil
+	if soft := n.softState(); soft != n.prevSoft {
+		rd.SoftState = &soft
+		n.prevSoft = soft
+	}
+	if hs := n.hardState(); hs != n.prevHard {
+		rd.HardState = hs
+	}
+	rd.MustSync = len(rd.Entries) > 0 || rd.Snapshot != nil ||
+		(!rd.HardState.IsEmpty() && (rd.HardState.Term != n.prevHard.Term || rd.HardState.Vote != n.prevHard.Vote))
+	return rd
+}
 
-// Advance acknowledges that rd was handled.
-func (n *Node) Advance(rd Ready) { panic("not written yet") }
+// Advance acknowledges that rd was handled: its state is durable and its entries applied.
+func (n *Node) Advance(rd Ready) {
+	if !rd.HardState.IsEmpty() {
+		n.prevHard = rd.HardState
+	}
+	if s := rd.Snapshot; s != nil {
+		if p := n.log.pending; p != nil && p.Meta.Index == s.Meta.Index {
+			n.log.pending = nil
+		}
+		n.log.appliedTo(s.Meta.Index)
+	}
+	if len(rd.Entries) > 0 {
+		last := rd.Entries[len(rd.Entries)-1]
+		n.log.stableTo(last.Index, last.Term)
+	}
+	if len(rd.CommittedEntries) > 0 {
+		n.log.appliedTo(rd.CommittedEntries[len(rd.CommittedEntries)-1].Index)
+	}
+	if n.role == Leader {
+		// Thesis §10.2.1: the leader's own copy counts toward a majority once it is durable.
+		if pr := n.prs[n.id]; pr != nil && pr.maybeUpdate(n.log.stabled) {
+			n.maybeCommit()
+		}
+	}
+}
 
 // Status returns a copy of the core's state.
-func (n *Node) Status() Status { panic("not written yet") }
+func (n *Node) Status() Status {
+	s := Status{
+		ID:         n.id,
+		HardState:  n.hardState(),
+		SoftState:  n.softState(),
+		Applied:    n.log.applied,
+		LastIndex:  n.log.lastIndex(),
+		FirstIndex: n.log.firstIndex(),
+		ConfState:  n.conf.confState(),
+	}
+	if n.role == Leader {
+		s.Progress = make(map[uint64]Progress, len(n.prs))
+		for id, pr := range n.prs {
+			s.Progress[id] = pr.public()
+		}
+	}
+	return s
+}
+
+// send queues m for the next Ready, stamped with this server as sender and, unless the caller set
+// one, its current term.
+func (n *Node) send(m Message) {
+	m.From = n.id
+	if m.Term == 0 {
+		m.Term = n.term
+	}
+	n.msgs = append(n.msgs, m)
+}
