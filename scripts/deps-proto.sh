@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# deps-proto.sh: installs protoc, the Protocol Buffers compiler that scripts/proto.sh runs to turn
+# proto/kanna/v1/*.proto into Go. Only protoc comes from the system (Debian's protobuf-compiler,
+# which also ships the well-known .proto includes); the Go plugins protoc-gen-go and
+# protoc-gen-go-grpc are pinned as `tool` directives in go.mod and built by scripts/proto.sh.
+#
+# Idempotent and quiet when protoc is already there. The package index is refreshed only when the
+# first install attempt fails, so a machine with a fresh index makes no extra round trip.
+set -euo pipefail
+
+if command -v protoc >/dev/null 2>&1; then
+	exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "deps-proto: protoc is missing and apt-get is not available; install protoc (package" \
+		"protobuf-compiler or from your OS vendor) and put it on PATH" >&2
+	exit 1
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+	if ! command -v sudo >/dev/null 2>&1; then
+		echo "deps-proto: protoc is missing and installing it needs root; run as root or install" \
+			"sudo, or run: apt-get install -y protobuf-compiler" >&2
+		exit 1
+	fi
+	sudo="sudo"
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+install() { $sudo apt-get install -y -q --no-install-recommends protobuf-compiler >/dev/null; }
+
+if ! install; then
+	echo "deps-proto: apt-get install protobuf-compiler failed; refreshing the package index and retrying" >&2
+	$sudo apt-get update -q >/dev/null
+	install
+fi
+
+if ! command -v protoc >/dev/null 2>&1; then
+	echo "deps-proto: protobuf-compiler installed but protoc is not on PATH; check the package" >&2
+	exit 1
+fi
