@@ -1,0 +1,157 @@
+// Log segments of the write-ahead log: numbered files of records, how they are found, scanned at
+// start-up, and told apart when damaged: a torn tail (a crash mid-write) or corruption.
+//
+// Raft assumes a server's log survives a crash intact up to what it acknowledged (paper Figure 2,
+// §5.3). A crash can only tear what was written after the last fsync, which is always at the very
+// end of the newest segment: older segments are fsynced before a new one is started. So damage at
+// the end of the last segment is cut away, and damage anywhere else is corruption that recovery
+// must not paper over, the distinction drawn by Alagappan et al., "Protocol-Aware Recovery for
+// Consensus-Based Storage" (FAST 2018): truncating a corrupt log can lose committed entries.
+
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+const segmentSuffix = ".wal"
+
+// remedy is what an operator should do when Open refuses to start on damaged data.
+const remedy = "Restore this node's data from a peer (remove the data folder and rejoin) or from a snapshot"
+
+// segment is one log file, oldest first in WAL.segments.
+type segment struct {
+	seq uint64
+	// maxIndex is the highest log index any record in the segment names, 0 when it holds none.
+	// Compaction deletes a segment only when maxIndex is covered by a kept snapshot.
+	maxIndex uint64
+}
+
+// segmentName returns the file name of segment seq, e.g. 00000003.wal.
+func segmentName(seq uint64) string { return fmt.Sprintf("%08d%s", seq, segmentSuffix) }
+
+// parseSegmentName reads a segment file name; ok is false for any other name.
+func parseSegmentName(name string) (seq uint64, ok bool) {
+	digits, found := strings.CutSuffix(name, segmentSuffix)
+	if !found || len(digits) < 8 || strings.Trim(digits, "0123456789") != "" {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(digits, 10, 64)
+	return seq, err == nil && seq > 0
+}
+
+// listSegments returns the sequence numbers of the segments in dir, oldest first. Compaction
+// deletes the oldest segments first, so a gap in the numbers means a file went missing.
+func listSegments(dir string) ([]uint64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open wal: list segments in %s: %w", dir, err)
+	}
+	var seqs []uint64
+	for _, de := range entries {
+		if seq, ok := parseSegmentName(de.Name()); ok && de.Type().IsRegular() {
+			seqs = append(seqs, seq)
+		}
+	}
+	slices.Sort(seqs)
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] != seqs[i-1]+1 {
+			return nil, fmt.Errorf("open wal: segment %s is missing (found %s and then %s in %s); "+
+				"refusing to start: committed entries may be lost. %s (%w)",
+				segmentName(seqs[i-1]+1), segmentName(seqs[i-1]), segmentName(seqs[i]), dir, remedy, ErrCorrupt)
+		}
+	}
+	return seqs, nil
+}
+
+// scannedRecord is a record found in a segment, with where it was found for error messages.
+type scannedRecord struct {
+	record
+	number int // 1-based position in its segment
+	offset int
+}
+
+// scanSegment decodes every record of a segment's bytes. In the last segment, a damaged record
+// that nothing valid follows is a torn tail: scanning stops there and end is where the file must
+// be cut. Any other damage is corruption, reported with the record's number and offset.
+func scanSegment(name string, data []byte, last bool) (recs []scannedRecord, end int, err error) {
+	off := 0
+	for off < len(data) {
+		rec, n, derr := decodeRecord(data[off:])
+		if derr == nil {
+			recs = append(recs, scannedRecord{record: rec, number: len(recs) + 1, offset: off})
+			off += n
+			continue
+		}
+		why := derr.Error()
+		if !last {
+			why += " in a segment that was complete and synced before a newer one was started"
+		} else if next, found := validRecordAfter(data, off); found {
+			why += fmt.Sprintf(", yet a valid record follows at offset %d, so this is not a torn write", next)
+		} else {
+			return recs, off, nil
+		}
+		return nil, 0, fmt.Errorf("open wal: record %d of segment %s (offset %d) %s; refusing to start: "+
+			"committed entries may be lost. %s (%w)", len(recs)+1, name, off, why, remedy, ErrCorrupt)
+	}
+	return recs, off, nil
+}
+
+// validRecordAfter reports whether a valid record starts anywhere after the damaged one at off,
+// and where. It tries every byte offset, not only where the damaged record's length field points,
+// because that length may be the very field that was damaged. decodeRecord checks the type and
+// length before the checksum, so almost every offset is rejected after reading a few bytes.
+func validRecordAfter(data []byte, off int) (int, bool) {
+	for p := off + 1; p+recordHeaderSize <= len(data); p++ {
+		if _, _, err := decodeRecord(data[p:]); err == nil {
+			return p, true
+		}
+	}
+	return 0, false
+}
+
+// truncateTornTail cuts the last segment at end and makes the cut durable, so that new records are
+// appended after the last good one rather than after the garbage.
+func truncateTornTail(path string, end int) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("open wal: cut torn tail of %s: %w", path, err)
+	}
+	terr := f.Truncate(int64(end))
+	if terr == nil {
+		terr = f.Sync()
+	}
+	if cerr := f.Close(); terr == nil {
+		terr = cerr
+	}
+	if terr != nil {
+		return fmt.Errorf("open wal: cut torn tail of %s at offset %d: %w", path, end, terr)
+	}
+	return nil
+}
+
+// openSegment opens segment seq for appending, creating it (and syncing the folder so that the
+// new name survives a crash) when create is set.
+func openSegment(dir string, seq uint64, create bool) (*os.File, error) {
+	path := filepath.Join(dir, segmentName(seq))
+	flags := os.O_WRONLY | os.O_APPEND
+	if create {
+		flags |= os.O_CREATE | os.O_EXCL
+	}
+	f, err := os.OpenFile(path, flags, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open segment %s for appending: %w", path, err)
+	}
+	if create {
+		if err := fsyncDir(dir); err != nil {
+			return nil, errors.Join(err, f.Close())
+		}
+	}
+	return f, nil
+}

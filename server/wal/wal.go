@@ -1,0 +1,254 @@
+// Package wal is the durable write-ahead log of a Kanna node: it keeps on disk what the Raft core
+// hands out in each Ready (hard state, entries, snapshots) and gives it back at start-up.
+//
+// It implements the persistence Raft requires (Raft paper, Figure 2, "Persistent state on all
+// servers... updated on stable storage before responding to RPCs"; §5.3 for overwriting a
+// conflicting suffix; §7 and Ongaro's thesis §5.1 for snapshots and log compaction). A folder
+// holds numbered log segments of checksummed records, the hard state in its own small file, and
+// snapshot files. docs/wal.md gives the byte layout and the start-up recovery rules.
+//
+// The shell drives it once per Ready, in this order:
+//
+//	if !rd.Snapshot.IsEmpty() { w.SaveSnapshot(*rd.Snapshot) } // first: entries may follow it
+//	w.Save(rd.HardState, rd.Entries, rd.MustSync)
+//
+// A WAL is not safe for concurrent use, and one folder must be opened by one process at a time.
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/kanna-cluster/kanna/raft"
+)
+
+// ErrCorrupt is wrapped by every error that reports damaged data on disk: a record or file that
+// fails its checksum, or a hole in the log. errors.Is(err, ErrCorrupt) tells such an error apart
+// from an I/O failure; the message names the file and says what to do.
+var ErrCorrupt = errors.New("wal: corrupt data")
+
+// errClosed is returned by every call on a closed WAL.
+var errClosed = errors.New("wal: closed; open the folder again to use it")
+
+// DefaultSegmentSize is the size at which a new log segment is started.
+const DefaultSegmentSize = 64 << 20
+
+// Options tune a WAL. The zero value is ready to use.
+type Options struct {
+	// SegmentSize is the size in bytes past which appends go to a new segment. Default 64 MiB:
+	// large enough that rolling (an fsync of the old file and of the folder) is rare, small enough
+	// that compaction frees space in useful steps. Tests set it small to exercise rolling.
+	SegmentSize int64
+
+	// Logger receives warnings about what start-up repaired (a torn tail cut away, a damaged
+	// snapshot set aside). Nil discards them.
+	Logger *slog.Logger
+}
+
+// WAL is an open write-ahead log folder.
+type WAL struct {
+	dir  string
+	opts Options
+
+	segments []segment // oldest first; the last one is open for appending
+	f        *os.File  // the last segment
+	size     int64     // bytes in the last segment
+	unsynced bool      // bytes were written to f since its last fsync
+	buf      []byte    // records of the call in progress, reused across calls
+
+	hs        raft.HardState // the hard state on disk
+	lastIndex uint64         // index of the last entry saved (or the snapshot's, when later)
+	snapIndex uint64         // index of the newest snapshot saved
+
+	// err, once set, is returned by every later call: after a failed write or fsync the file's
+	// state is unknown (a failed fsync cannot be retried safely), so only reopening, which
+	// re-reads and repairs the folder, may continue.
+	err error
+}
+
+// Open opens the WAL in dir, creating the folder when it does not exist, and replays it: the
+// newest valid snapshot, the hard state, and the entries after the snapshot. Restored is nil for a
+// folder holding nothing. Open cuts away a torn tail (a partial or damaged record at the very end
+// of the last segment, left by a crash mid-write) and warns about it through opts.Logger; any
+// other damage makes it refuse with an error wrapping ErrCorrupt that says what to do.
+func Open(dir string, opts Options) (*WAL, *raft.Restored, error) {
+	if opts.SegmentSize <= 0 {
+		opts.SegmentSize = DefaultSegmentSize
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, nil, fmt.Errorf("open wal: create folder: %w", err)
+	}
+	if err := removeTemporaries(dir); err != nil {
+		return nil, nil, err
+	}
+
+	snaps, err := listSnapshots(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open wal: %w", err)
+	}
+	snap, broken, problems, err := loadSnapshot(dir, snaps)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, p := range problems {
+		opts.Logger.Warn("wal: skipping damaged snapshot; recovering from an older one and the log",
+			"dir", dir, "problem", p.Error())
+	}
+	hs, err := readHardState(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	w := &WAL{dir: dir, opts: opts, hs: hs}
+	ents, err := w.replaySegments(snap, broken)
+	if err != nil {
+		return nil, nil, err
+	}
+	if snap != nil {
+		w.snapIndex = snap.Meta.Index
+		w.lastIndex = snap.Meta.Index
+	}
+	if len(ents) > 0 {
+		w.lastIndex = ents[len(ents)-1].Index
+	}
+	if hs.Commit > w.lastIndex {
+		return nil, nil, fmt.Errorf("open wal: the hard state says entry %d is committed but the log "+
+			"ends at entry %d; refusing to start: committed entries were lost (were entries saved "+
+			"without sync?). %s (%w)", hs.Commit, w.lastIndex, remedy, ErrCorrupt)
+	}
+	if err := setAsideBroken(dir, broken); err != nil {
+		return nil, nil, fmt.Errorf("open wal: %w", err)
+	}
+	if err := w.openLastSegment(); err != nil {
+		return nil, nil, fmt.Errorf("open wal: %w", err)
+	}
+	if snap == nil && hs.IsEmpty() && len(ents) == 0 {
+		return w, nil, nil
+	}
+	restored := &raft.Restored{HardState: hs, Snapshot: snap, Entries: ents}
+	if snap != nil {
+		restored.Applied = snap.Meta.Index
+		// A snapshot only ever holds committed state, so its index is committed even when the
+		// hard state naming a higher commit was not yet written when the node stopped.
+		restored.HardState.Commit = max(restored.HardState.Commit, snap.Meta.Index)
+	}
+	return w, restored, nil
+}
+
+// replaySegments scans every segment, oldest first, cuts a torn tail off the last one, and
+// rebuilds the log after snap. broken names newer snapshot files that failed their checks, for
+// the error message should the log not reach back to the older snapshot.
+func (w *WAL) replaySegments(snap *raft.Snapshot, broken []snapFile) ([]raft.Entry, error) {
+	seqs, err := listSegments(w.dir)
+	if err != nil {
+		return nil, err
+	}
+	var log replayLog
+	for i, seq := range seqs {
+		name := segmentName(seq)
+		path := filepath.Join(w.dir, name)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("open wal: read segment: %w", err)
+		}
+		last := i == len(seqs)-1
+		recs, end, err := scanSegment(name, data, last)
+		if err != nil {
+			return nil, err
+		}
+		if end < len(data) {
+			w.opts.Logger.Warn("wal: cutting away a torn tail left by a crash mid-write",
+				"segment", path, "offset", end, "bytes", len(data)-end, "records_kept", len(recs))
+			if err := truncateTornTail(path, end); err != nil {
+				return nil, err
+			}
+		}
+		seg := segment{seq: seq}
+		for _, rec := range recs {
+			seg.maxIndex = max(seg.maxIndex, rec.index())
+			switch rec.typ {
+			case recEntry:
+				if err := log.appendEntry(rec.entry(), name, rec); err != nil {
+					return nil, err
+				}
+			case recSnapshot:
+				log.applySnapshot(rec.index(), rec.term())
+			}
+		}
+		w.segments = append(w.segments, seg)
+		if last {
+			w.size = int64(end)
+		}
+	}
+	note := ""
+	if len(broken) > 0 {
+		names := make([]string, len(broken))
+		for i, s := range broken {
+			names[i] = s.name()
+		}
+		note = fmt.Sprintf(" (the newer snapshot file(s) %s failed their checks)", strings.Join(names, ", "))
+	}
+	return log.finish(snap, note)
+}
+
+// openLastSegment opens the newest segment for appending, or creates the first one.
+func (w *WAL) openLastSegment() error {
+	if len(w.segments) == 0 {
+		f, err := openSegment(w.dir, 1, true)
+		if err != nil {
+			return err
+		}
+		w.f, w.size = f, 0
+		w.segments = append(w.segments, segment{seq: 1})
+		return nil
+	}
+	f, err := openSegment(w.dir, w.segments[len(w.segments)-1].seq, false)
+	if err != nil {
+		return err
+	}
+	w.f = f
+	return nil
+}
+
+// removeTemporaries deletes files a crash left half-written; their real names still hold the
+// previous, complete versions.
+func removeTemporaries(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("open wal: list %s: %w", dir, err)
+	}
+	for _, de := range entries {
+		if strings.HasSuffix(de.Name(), tmpSuffix) {
+			err := os.Remove(filepath.Join(dir, de.Name()))
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("open wal: remove leftover temporary file: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// Close makes everything written durable and closes the segment. Later calls return an error.
+func (w *WAL) Close() error {
+	if w.f == nil {
+		return errClosed
+	}
+	var err error
+	if w.err == nil && w.unsynced {
+		err = w.f.Sync()
+	}
+	err = errors.Join(err, w.f.Close())
+	w.f, w.err = nil, errClosed
+	if err != nil {
+		return fmt.Errorf("wal: close segment: %w", err)
+	}
+	return nil
+}
