@@ -1,0 +1,90 @@
+// Teaching bugs: each switches off one rule of Raft so a learner can watch a checker catch what
+// the rule prevents. `kanna sim --bug list` prints them.
+package sim
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Bug is one rule switched off, with the faults that expose it soonest.
+type Bug struct {
+	Name string
+	Help string
+	// Faults is the fault list used when --faults is not given: the faults that expose this bug.
+	Faults []string
+	// Expect is the checker expected to fire.
+	Expect string
+	// Seeds is how many consecutive seeds, from any base, are enough to catch the bug with
+	// BugOptions: measured by TestBugIsCaught and stated in docs/simulation.md.
+	Seeds int
+	setup func(*engineConfig)
+}
+
+// configure applies the bug to a node's configuration; the zero Bug changes nothing.
+func (b Bug) configure(cfg *engineConfig) {
+	if b.setup != nil {
+		b.setup(cfg)
+	}
+}
+
+// Bugs lists every teaching bug, in the order `--bug list` prints them.
+var Bugs = []Bug{
+	{
+		Name:   "vote-without-log-check",
+		Help:   "grant votes without the candidate-log-is-up-to-date check (paper §5.4.1); a leader can miss committed entries and overwrite them",
+		Faults: []string{"partition", "crash", "reorder"},
+		Expect: CheckStateMachineSafety + " or " + CheckLeaderCompleteness,
+		Seeds:  50,
+		setup: func(c *engineConfig) {
+			c.Bugs.VoteWithoutLogCheck = true
+		},
+	},
+	{
+		Name:   "commit-old-term",
+		Help:   "let a leader commit entries of earlier terms by counting replicas (paper §5.4.2, Figure 8); a committed entry can be overwritten",
+		Faults: []string{"partition", "crash", "reorder"},
+		Expect: CheckStateMachineSafety + " or " + CheckLeaderCompleteness,
+		Seeds:  50,
+		setup: func(c *engineConfig) {
+			c.Bugs.CommitOldTerm = true
+		},
+	},
+	{
+		Name:   "forget-vote-on-restart",
+		Help:   "drop the persisted vote on restart (paper Figure 2: votedFor is persistent); a server can vote twice in one term and two leaders be elected",
+		Faults: []string{"crash", "reorder"},
+		Expect: CheckElectionSafety,
+		Seeds:  50,
+		setup: func(c *engineConfig) {
+			c.Bugs.ForgetVoteOnRestart = true
+		},
+	},
+	{
+		Name:   "no-prevote-no-checkquorum",
+		Help:   "turn off pre-vote and check-quorum (thesis §9.6); a server rejoining after a partition deposes a healthy leader",
+		Faults: []string{"partition"},
+		Expect: CheckDisruption,
+		Seeds:  50,
+		setup: func(c *engineConfig) {
+			c.PreVote, c.CheckQuorum = false, false
+		},
+	},
+}
+
+// lookupBug finds a bug by name; the empty name is correct Raft.
+func lookupBug(name string) (Bug, error) {
+	if name == "" {
+		return Bug{}, nil
+	}
+	for _, b := range Bugs {
+		if b.Name == name {
+			return b, nil
+		}
+	}
+	names := make([]string, len(Bugs))
+	for i, b := range Bugs {
+		names[i] = b.Name
+	}
+	return Bug{}, fmt.Errorf("sim: unknown bug %q; choose from %s (or --bug list)", name, strings.Join(names, ", "))
+}

@@ -1,0 +1,199 @@
+// Checkers: the safety properties of Raft paper Figure 3, stated across the whole simulated
+// cluster and checked after every event.
+//
+//   - Election Safety: at most one leader can be elected in a given term (§5.2).
+//   - Log Matching: if two logs contain an entry with the same index and term, the logs are
+//     identical in all entries up through that index (§5.3). Checked on durable logs.
+//   - Leader Completeness: if an entry is committed, it is present in the logs of the leaders of
+//     all later terms (§5.4).
+//   - State Machine Safety: if a server has applied an entry at an index, no other server ever
+//     applies a different entry at that index (§5.4.3).
+//   - Commit monotonicity: a node's commit index never moves back while it is up.
+//   - Disruption (thesis §9.6): a server that rejoins after being cut off must not depose a leader
+//     that kept a connected quorum throughout; pre-vote and check-quorum exist to prevent it.
+package sim
+
+import (
+	"fmt"
+	"time"
+)
+
+// Violation is one broken invariant.
+type Violation struct {
+	Checker string        `json:"checker"`
+	At      time.Duration `json:"at_ns"`
+	Node    uint64        `json:"node,omitempty"`
+	Detail  string        `json:"detail"`
+}
+
+func (v Violation) String() string {
+	return fmt.Sprintf("%s at %v (node %d): %s", v.Checker, v.At, v.Node, v.Detail)
+}
+
+// The checker names, as they appear in violations and docs/simulation.md.
+const (
+	CheckElectionSafety     = "election-safety"
+	CheckLogMatching        = "log-matching"
+	CheckLeaderCompleteness = "leader-completeness"
+	CheckStateMachineSafety = "state-machine-safety"
+	CheckCommitMonotonic    = "commit-monotonic"
+	CheckDisruption         = "disruption"
+	CheckLiveness           = "liveness"
+)
+
+type entryKey struct{ index, term uint64 }
+
+// appliedRecord is the first application of an index seen anywhere in the cluster.
+type appliedRecord struct {
+	term   uint64
+	digest string
+	node   uint64
+}
+
+// nodeWatch is what the checkers remember about one node between events.
+type nodeWatch struct {
+	lastApplied uint64
+	lastCommit  uint64
+	term        uint64
+	leading     bool
+	// campaignCommit is the highest entry known committed when this node last became a candidate:
+	// Leader Completeness demands the leader it may become holds it.
+	campaignCommit entryKey
+	campaignTerm   uint64
+}
+
+// leaderWatch follows one leader's term for the disruption checker.
+type leaderWatch struct {
+	node, term uint64
+	disturbed  bool            // its quorum was not connected at some point, or it stepped down itself
+	cutOff     map[uint64]bool // nodes cut off from it during its term
+}
+
+// checkers holds the cluster-wide state the invariants are checked against.
+type checkers struct {
+	violations []Violation
+
+	leaders   map[uint64]uint64        // term -> the one node elected in it
+	logged    map[entryKey]chainHash   // (index, term) -> chain hash, as first made durable
+	applied   map[uint64]appliedRecord // index -> what was first applied there
+	committed entryKey                 // the highest entry known committed (applied somewhere)
+	nodes     map[uint64]*nodeWatch    // by node id
+	leading   map[uint64]*leaderWatch  // by node id: leaders whose term is being watched
+}
+
+func newCheckers() *checkers {
+	return &checkers{
+		leaders: map[uint64]uint64{},
+		logged:  map[entryKey]chainHash{},
+		applied: map[uint64]appliedRecord{},
+		nodes:   map[uint64]*nodeWatch{},
+		leading: map[uint64]*leaderWatch{},
+	}
+}
+
+func (c *checkers) watch(node uint64) *nodeWatch {
+	w, ok := c.nodes[node]
+	if !ok {
+		w = &nodeWatch{}
+		c.nodes[node] = w
+	}
+	return w
+}
+
+func (c *checkers) fail(at time.Duration, checker string, node uint64, format string, args ...any) {
+	c.violations = append(c.violations, Violation{Checker: checker, At: at, Node: node, Detail: fmt.Sprintf(format, args...)})
+}
+
+// chainFor finds the chain hash some durable log recorded for an entry.
+func (c *checkers) chainFor(index, term uint64) (chainHash, bool) {
+	h, ok := c.logged[entryKey{index, term}]
+	return h, ok
+}
+
+// durable checks Log Matching for entries that just became durable on a node.
+func (c *checkers) durable(at time.Duration, node uint64, entries []durableEntry) {
+	for _, e := range entries {
+		k := entryKey{e.index, e.term}
+		if prev, ok := c.logged[k]; ok {
+			if prev != e.chain {
+				c.fail(at, CheckLogMatching, node,
+					"entry %d of term %d is durable on node %d with a different entry or prefix than on another node",
+					e.index, e.term, node)
+			}
+			continue
+		}
+		c.logged[k] = e.chain
+	}
+}
+
+// role checks Election Safety and Leader Completeness when a node's role or term is observed, and
+// notes campaigns. d is the node's disk (its durable log).
+func (c *checkers) role(at time.Duration, node, term uint64, leader, candidate bool, d *disk) {
+	w := c.watch(node)
+	if candidate && w.campaignTerm != term {
+		w.campaignTerm = term
+		w.campaignCommit = c.committed
+	}
+	if leader && !(w.leading && w.term == term) {
+		if other, ok := c.leaders[term]; ok && other != node {
+			c.fail(at, CheckElectionSafety, node, "nodes %d and %d were both elected leader of term %d", other, node, term)
+		} else {
+			c.leaders[term] = node
+		}
+		if w.campaignTerm == term && w.campaignCommit.index > 0 {
+			k := w.campaignCommit
+			want, known := c.logged[k]
+			got, held := d.chainAt(k.index)
+			if known && (!held || got != want) {
+				c.fail(at, CheckLeaderCompleteness, node,
+					"leader of term %d lacks entry %d of term %d, committed before its campaign began",
+					term, k.index, k.term)
+			}
+		}
+	}
+	w.term, w.leading = term, leader
+}
+
+// commit checks that a node's commit index never goes back while it is up.
+func (c *checkers) commit(at time.Duration, node, commit uint64) {
+	w := c.watch(node)
+	if commit < w.lastCommit {
+		c.fail(at, CheckCommitMonotonic, node, "commit index went back from %d to %d", w.lastCommit, commit)
+	}
+	w.lastCommit = commit
+}
+
+// restarted forgets what a node held only in memory.
+func (c *checkers) restarted(node, applied, commit uint64) {
+	w := c.watch(node)
+	w.lastApplied, w.lastCommit, w.leading, w.campaignTerm = applied, commit, false, 0
+}
+
+// snapshotRestored moves a node's applied index to a snapshot it installed.
+func (c *checkers) snapshotRestored(node, index uint64) {
+	w := c.watch(node)
+	if index > w.lastApplied {
+		w.lastApplied = index
+	}
+}
+
+// apply checks State Machine Safety for one applied entry.
+func (c *checkers) apply(at time.Duration, node, index, term uint64, digest string) {
+	w := c.watch(node)
+	if index <= w.lastApplied {
+		c.fail(at, CheckStateMachineSafety, node, "applied index %d after already applying %d", index, w.lastApplied)
+	}
+	w.lastApplied = index
+	if rec, ok := c.applied[index]; ok {
+		if rec.term != term || rec.digest != digest {
+			c.fail(at, CheckStateMachineSafety, node,
+				"node %d applied %s (term %d) at index %d, but node %d applied %s (term %d) there",
+				node, digest, term, index, rec.node, rec.digest, rec.term)
+		}
+	} else {
+		c.applied[index] = appliedRecord{term: term, digest: digest, node: node}
+	}
+	if index > c.committed.index {
+		c.committed = entryKey{index, term}
+	}
+}

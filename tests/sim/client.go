@@ -1,0 +1,224 @@
+// Simulated players and the history of what they saw, for linearizability checking.
+//
+// Each client sends one request at a time, numbered (client id, seq), and resends the same request
+// with the same number after a timeout or a retryable error, following leader hints: the session
+// table of the state machine then applies it once (Raft paper §8; thesis §6.3). The history keeps,
+// for each operation, when it was called and when it returned, which is what a linearizability
+// checker such as porcupine needs (Herlihy and Wing's definition: every operation appears to take
+// effect at one instant between its call and its return).
+package sim
+
+import (
+	"fmt"
+	"math/rand"
+	"time"
+
+	"github.com/kanna-cluster/kanna/game"
+)
+
+// OpKind names what a client asked for.
+type OpKind string
+
+// The operations a simulated player performs.
+const (
+	OpCreateRoom OpKind = "create_room"
+	OpJoin       OpKind = "join"
+	OpGuess      OpKind = "guess"
+	OpNewRound   OpKind = "new_round"
+	OpRead       OpKind = "read" // linearizable read of one room (ReadIndex, thesis §6.4)
+)
+
+// Input is what a client asked. Seq is zero for reads, which change nothing and need no session.
+type Input struct {
+	Kind   OpKind `json:"kind"`
+	Room   string `json:"room"`
+	Player string `json:"player,omitempty"`
+	Letter string `json:"letter,omitempty"`
+	Seq    uint64 `json:"seq,omitempty"`
+}
+
+// Output is what the client got back: a write's game result (which may carry a game error), or a
+// read's room view or error.
+type Output struct {
+	Result *game.Result   `json:"result,omitempty"`
+	Room   *game.RoomView `json:"room,omitempty"`
+	Err    string         `json:"error,omitempty"`
+}
+
+// Operation is one client operation from its first send to its final answer. Call and Return are
+// virtual times; an operation that never got an answer has Done false and Return zero.
+type Operation struct {
+	ClientID string        `json:"client_id"`
+	Call     time.Duration `json:"call_ns"`
+	Return   time.Duration `json:"return_ns"`
+	Input    Input         `json:"input"`
+	Output   Output        `json:"output"`
+	Done     bool          `json:"done"`
+	Attempts int           `json:"attempts"`
+}
+
+// rooms are the rooms players contend for; few, so that requests collide.
+var rooms = []string{"kobayashi-flat", "maid-cafe", "shrine"}
+
+// client is one simulated player.
+type client struct {
+	s      *sim
+	id     string
+	player string
+	rng    *rand.Rand
+	seq    uint64
+	leader uint64   // the leader this client believes in; 0 for none
+	cur    *attempt // the attempt whose answer is awaited; nil between attempts
+	op     int      // index in s.history of the operation in flight; -1 when idle
+}
+
+// attempt is one send of an operation to one node.
+type attempt struct {
+	client *client
+	input  Input
+	to     uint64
+}
+
+// command is the game command an attempt carries; the leader fills in the word.
+func (a *attempt) command() game.Command {
+	return game.Command{
+		Kind:     game.Kind(a.input.Kind),
+		ClientID: a.client.id,
+		Seq:      a.input.Seq,
+		Room:     a.input.Room,
+		Player:   a.input.Player,
+		Letter:   a.input.Letter,
+	}
+}
+
+func newClient(s *sim, i int, rng *rand.Rand) *client {
+	return &client{s: s, id: fmt.Sprintf("client-%d", i), player: fmt.Sprintf("player-%d", i), rng: rng, op: -1}
+}
+
+func (c *client) start() { c.s.q.after(c.think(), c.next) }
+
+// think is the pause between two operations of a player.
+func (c *client) think() time.Duration {
+	return 20*time.Millisecond + time.Duration(c.rng.Int63n(int64(300*time.Millisecond)))
+}
+
+// latency is a client-to-node or node-to-client hop; clients reach every node.
+func (c *client) latency() time.Duration {
+	return time.Millisecond + time.Duration(c.rng.Int63n(int64(4*time.Millisecond)))
+}
+
+// next starts a new operation, unless the run has stopped taking new ones.
+func (c *client) next() {
+	if c.s.q.now >= c.s.opsEnd() {
+		return
+	}
+	in := Input{Room: rooms[c.rng.Intn(len(rooms))]}
+	switch p := c.rng.Intn(100); {
+	case p < 8:
+		in.Kind = OpCreateRoom
+	case p < 20:
+		in.Kind, in.Player = OpJoin, c.player
+	case p < 70:
+		in.Kind, in.Player, in.Letter = OpGuess, c.player, string(rune('a'+c.rng.Intn(26)))
+	case p < 80:
+		in.Kind = OpNewRound
+	default:
+		in.Kind = OpRead
+	}
+	if in.Kind != OpRead {
+		c.seq++
+		in.Seq = c.seq
+	}
+	c.op = len(c.s.history)
+	c.s.history = append(c.s.history, Operation{ClientID: c.id, Call: c.s.q.now, Input: in})
+	c.s.emit(Event{Kind: EventCall, Detail: fmt.Sprintf("%s %s", c.id, describe(in))})
+	c.send(in)
+}
+
+// send makes one attempt: to the leader it believes in, or to a node drawn at random.
+func (c *client) send(in Input) {
+	to := c.leader
+	if to == 0 {
+		to = c.s.ids[c.rng.Intn(len(c.s.ids))]
+	}
+	a := &attempt{client: c, input: in, to: to}
+	c.cur = a
+	c.s.history[c.op].Attempts++
+	n := c.s.nodes[to]
+	c.s.q.after(c.latency(), func() { n.request(a) })
+	c.s.q.after(clientTimeout, func() {
+		if c.cur == a {
+			c.leader = 0 // silence: try somebody else
+			c.send(in)
+		}
+	})
+}
+
+// clientTimeout is how long a client waits before resending: a few election timeouts, so a
+// request sent during an election usually gets its answer instead of a duplicate.
+const clientTimeout = time.Second
+
+// reply is called by a node with the answer to an attempt; it reaches the client a hop later.
+func (c *client) reply(a *attempt, r result) {
+	c.s.q.after(c.latency(), func() { c.receive(a, r) })
+}
+
+func (c *client) receive(a *attempt, r result) {
+	if c.cur != a {
+		return // an answer to an attempt already given up on
+	}
+	if r.Err != nil {
+		if again, hint := retryable(r.Err); again {
+			c.cur = nil
+			c.leader = hint
+			backoff := 10*time.Millisecond + time.Duration(c.rng.Int63n(int64(40*time.Millisecond)))
+			c.s.q.after(backoff, func() {
+				if c.cur == nil && c.op >= 0 {
+					c.send(a.input)
+				}
+			})
+			return
+		}
+	}
+	op := &c.s.history[c.op]
+	op.Return, op.Done = c.s.q.now, true
+	switch {
+	case r.Err != nil:
+		op.Output.Err = r.Err.Error()
+	case a.input.Kind == OpRead:
+		room := r.Room
+		op.Output.Room = &room
+	default:
+		res := r.Result
+		op.Output.Result = &res
+	}
+	c.s.emit(Event{Kind: EventReturn, Node: a.to, Detail: fmt.Sprintf("%s %s -> %s", c.id, describe(a.input), op.Output.summary())})
+	c.cur, c.op, c.leader = nil, -1, a.to
+	c.s.q.after(c.think(), c.next)
+}
+
+func describe(in Input) string {
+	s := fmt.Sprintf("%s room=%s", in.Kind, in.Room)
+	if in.Letter != "" {
+		s += " letter=" + in.Letter
+	}
+	if in.Seq != 0 {
+		s += fmt.Sprintf(" seq=%d", in.Seq)
+	}
+	return s
+}
+
+// summary is a short text of an output for the trace.
+func (o Output) summary() string {
+	switch {
+	case o.Err != "":
+		return "error: " + o.Err
+	case o.Room != nil:
+		return fmt.Sprintf("room %s round=%d %s %q lives=%d", o.Room.Name, o.Room.Round, o.Room.Status, o.Room.Masked, o.Room.Lives)
+	case o.Result != nil && o.Result.Err != nil:
+		return fmt.Sprintf("%s: %s", o.Result.Err.Code, o.Result.Err.Message)
+	case o.Result != nil:
+		return fmt.Sprintf("ok round=%d %s hit=%v points=%d", o.Result.Round, o.Result.Status, o.Result.Hit, o.Result.Points)
+	}
+	return "?"
+}

@@ -1,0 +1,202 @@
+// The simulated disk: what a node has written survives a crash only once an fsync has completed.
+//
+// The Raft paper's Figure 2 says currentTerm, votedFor and log[] are "persistent state on all
+// servers (updated on stable storage before responding to RPCs)". The disk here makes that rule
+// testable: writes wait in a pending list until sync, and a crash throws the pending list away, so
+// a shell that sent a message before its state was durable would be caught by the checkers.
+package sim
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+
+	"github.com/kanna-cluster/kanna/raft"
+)
+
+// chainHash is a hash of one log entry and, through its predecessor's hash, of the whole prefix
+// before it: two logs with equal chain hashes at an index agree on every entry up to it, which is
+// the Log Matching Property of Raft paper §5.3 checked in O(1).
+type chainHash [32]byte
+
+// nextChain extends a chain hash with one entry.
+func nextChain(prev chainHash, e raft.Entry) chainHash {
+	var buf [8*2 + 1]byte
+	binary.BigEndian.PutUint64(buf[0:8], e.Index)
+	binary.BigEndian.PutUint64(buf[8:16], e.Term)
+	buf[16] = byte(e.Type)
+	h := sha256.New()
+	h.Write(prev[:])
+	h.Write(buf[:])
+	h.Write(e.Data)
+	var out chainHash
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// write is one Ready's worth of state headed for the disk.
+type write struct {
+	hardState raft.HardState // zero when unchanged
+	snapshot  *raft.Snapshot
+	entries   []raft.Entry
+}
+
+// disk is one node's stable storage: a hard state, a snapshot and the log after it.
+type disk struct {
+	hardState raft.HardState
+	snapshot  *raft.Snapshot
+	entries   []raft.Entry // contiguous, starting right after the snapshot
+	chain     []chainHash  // chain[i] is the chain hash of entries[i]
+	base      chainHash    // chain hash of the snapshot's last entry, or zero for an empty log
+
+	pending []write
+
+	// baseFor finds the chain hash of the entry a snapshot ends at, as some log held it; when no
+	// log ever held it the snapshot's own (index, term) stands in.
+	baseFor func(index, term uint64) (chainHash, bool)
+}
+
+// write queues w; it is lost by a crash until sync.
+func (d *disk) write(w write) { d.pending = append(d.pending, w) }
+
+// hasPending reports whether a write waits for fsync.
+func (d *disk) hasPending() bool { return len(d.pending) > 0 }
+
+// durableEntry names an entry that just became durable and its chain hash.
+type durableEntry struct {
+	index, term uint64
+	chain       chainHash
+}
+
+// sync makes every pending write durable, in order, and returns the entries that became durable
+// (for the log-matching checker).
+func (d *disk) sync() []durableEntry {
+	var durable []durableEntry
+	for _, w := range d.pending {
+		if w.snapshot != nil && !w.snapshot.IsEmpty() {
+			d.installSnapshot(w.snapshot)
+		}
+		if len(w.entries) > 0 {
+			durable = append(durable, d.append(w.entries)...)
+		}
+		if !w.hardState.IsEmpty() {
+			d.hardState = w.hardState
+		}
+	}
+	d.pending = nil
+	return durable
+}
+
+// crash forgets everything not yet synced.
+func (d *disk) crash() { d.pending = nil }
+
+// firstIndex is the index of the first entry in the log, after the snapshot.
+func (d *disk) firstIndex() uint64 {
+	if d.snapshot != nil {
+		return d.snapshot.Meta.Index + 1
+	}
+	return 1
+}
+
+// lastIndex is the index of the last entry, or of the snapshot when the log is empty.
+func (d *disk) lastIndex() uint64 { return d.firstIndex() + uint64(len(d.entries)) - 1 }
+
+// chainAt returns the chain hash at index i, if the disk knows it.
+func (d *disk) chainAt(i uint64) (chainHash, bool) {
+	first := d.firstIndex()
+	if i == first-1 {
+		return d.base, true
+	}
+	if i < first || i > d.lastIndex() {
+		return chainHash{}, false
+	}
+	return d.chain[i-first], true
+}
+
+// termAt returns the term of the entry at index i, if the disk holds it.
+func (d *disk) termAt(i uint64) (uint64, bool) {
+	first := d.firstIndex()
+	if i == first-1 {
+		if d.snapshot != nil {
+			return d.snapshot.Meta.Term, true
+		}
+		return 0, true
+	}
+	if i < first || i > d.lastIndex() {
+		return 0, false
+	}
+	return d.entries[i-first].Term, true
+}
+
+// append writes entries that may overwrite a suffix of the log (paper §5.3: "if an existing entry
+// conflicts with a new one, delete the existing entry and all that follow it").
+func (d *disk) append(ents []raft.Entry) []durableEntry {
+	var out []durableEntry
+	first := d.firstIndex()
+	for _, e := range ents {
+		if e.Index < first {
+			continue // already inside the snapshot
+		}
+		keep := e.Index - first
+		if keep > uint64(len(d.entries)) {
+			panic("sim: disk: entry leaves a gap in the log; the core handed out a non-contiguous Ready")
+		}
+		d.entries = d.entries[:keep]
+		d.chain = d.chain[:keep]
+		prev := d.base
+		if keep > 0 {
+			prev = d.chain[keep-1]
+		}
+		h := nextChain(prev, e)
+		d.entries = append(d.entries, e)
+		d.chain = append(d.chain, h)
+		out = append(out, durableEntry{index: e.Index, term: e.Term, chain: h})
+	}
+	return out
+}
+
+// installSnapshot replaces the log's prefix with a snapshot; entries after it survive only when
+// the log holds the snapshot's last entry with the same term (paper §7: "if existing log entry has
+// same index and term as snapshot's last included entry, retain log entries following it").
+func (d *disk) installSnapshot(s *raft.Snapshot) {
+	var keptEntries []raft.Entry
+	var keptChain []chainHash
+	if t, ok := d.termAt(s.Meta.Index); ok && t == s.Meta.Term && s.Meta.Index >= d.firstIndex() {
+		at := s.Meta.Index - d.firstIndex() + 1
+		keptEntries = append(keptEntries, d.entries[at:]...)
+		keptChain = append(keptChain, d.chain[at:]...)
+		d.base = d.chain[at-1]
+	} else if d.baseFor != nil {
+		if h, ok := d.baseFor(s.Meta.Index, s.Meta.Term); ok {
+			d.base = h
+		} else {
+			d.base = snapshotStandIn(s.Meta.Index, s.Meta.Term)
+		}
+	} else {
+		d.base = snapshotStandIn(s.Meta.Index, s.Meta.Term)
+	}
+	snap := *s
+	d.snapshot = &snap
+	d.entries, d.chain = keptEntries, keptChain
+}
+
+// snapshotStandIn names a snapshot whose last entry no log was seen to hold.
+func snapshotStandIn(index, term uint64) chainHash {
+	return nextChain(chainHash{}, raft.Entry{Index: index, Term: term, Data: []byte("snapshot")})
+}
+
+// restored is what a restarting node reads back: only what was synced.
+func (d *disk) restored() *raft.Restored {
+	r := &raft.Restored{HardState: d.hardState, Entries: append([]raft.Entry(nil), d.entries...)}
+	if d.snapshot != nil {
+		snap := *d.snapshot
+		r.Snapshot = &snap
+		r.Applied = snap.Meta.Index
+	}
+	return r
+}
+
+// empty reports whether nothing was ever synced: a node that crashed before its first fsync
+// restarts as a brand-new member.
+func (d *disk) empty() bool {
+	return d.hardState.IsEmpty() && d.snapshot == nil && len(d.entries) == 0
+}

@@ -1,0 +1,93 @@
+// The boundary between the simulated shell and the node it drives.
+//
+// The simulator plays the part of the real shell around a node's deterministic engine (Raft core
+// plus Hangman state machine). It sees the engine only through this small interface, so the code
+// it tortures is the code that runs in production, and a change in the engine's API touches one
+// adapter file.
+package sim
+
+import (
+	"errors"
+	"math/rand"
+
+	"github.com/kanna-cluster/kanna/game"
+	"github.com/kanna-cluster/kanna/raft"
+)
+
+// engine is one node as the simulated shell drives it. Between Ready and Advance the shell may
+// still Tick, Step, Propose and Read; it calls Ready again only after Advance.
+type engine interface {
+	Tick()
+	Step(m raft.Message)
+	Propose(cmd game.Command) (proposalID uint64, err error)
+	Read(room string) (proposalID uint64, err error)
+	HasReady() bool
+	Ready() output
+	Advance()
+	Status() raft.Status
+	// GameSnapshot returns the encoded game state, for comparing replicas at the end of a run.
+	GameSnapshot() []byte
+}
+
+// output is one Ready of the engine, in the order the persistence contract handles it: persist
+// HardState, Snapshot and Entries; then send Messages; then deliver Results; then Advance.
+type output struct {
+	HardState raft.HardState
+	Entries   []raft.Entry
+	Snapshot  *raft.Snapshot
+	MustSync  bool
+	Messages  []raft.Message
+	Results   []result
+	Applied   []appliedEntry
+}
+
+// result answers one proposal or read.
+type result struct {
+	ID     uint64
+	Result game.Result
+	Room   game.RoomView
+	Err    error
+}
+
+// appliedEntry is one entry the engine applied to its game state, reduced to what the
+// state-machine-safety checker compares.
+type appliedEntry struct {
+	Index, Term uint64
+	Digest      string // the command and its result, as text
+}
+
+// engineConfig is everything a node is built from.
+type engineConfig struct {
+	ID            uint64
+	Peers         []uint64 // set for a brand-new node, empty for a restart
+	Restore       *raft.Restored
+	RaftRand      *rand.Rand
+	GameRand      *rand.Rand
+	ElectionTick  int
+	HeartbeatTick int
+	PreVote       bool
+	CheckQuorum   bool
+	Bugs          raft.Bugs
+	SnapshotEvery uint64
+}
+
+// newEngine builds a node's engine; engine_server.go sets it to the adapter over server.Engine.
+var newEngine func(cfg engineConfig) (engine, error)
+
+// errNoEngine is returned by a run when no engine is wired in.
+var errNoEngine = errors.New("sim: no node engine is wired in (server.Engine adapter missing); build with the server package")
+
+// retryable reports whether a client should resend the same request (same client id and seq)
+// after err: the request did not reach a verdict, as opposed to a game error that is the verdict.
+// The second result is the leader to try next, when err names one.
+func retryable(err error) (bool, uint64) {
+	var nl *raft.NotLeaderError
+	if errors.As(err, &nl) {
+		return true, nl.Leader
+	}
+	var ge *game.Error
+	if errors.As(err, &ge) {
+		return false, 0
+	}
+	return true, 0
+}

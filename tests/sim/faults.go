@@ -1,0 +1,324 @@
+// Faults: which ones a seed turns on (swarm testing), the schedule that fires them during the
+// safety phase, and the healing that starts the liveness phase.
+//
+// Swarm testing (Groce et al., "Swarm Testing", ISSTA 2012) gives each seed its own subset of
+// faults and its own rates, instead of every fault at a fixed rate in every run: some bugs only
+// show when one fault is frequent and another is absent.
+package sim
+
+import (
+	"fmt"
+	"math/rand"
+	"sort"
+	"strings"
+	"time"
+)
+
+// FaultNames are the faults a run can enable, in the order they are drawn.
+var FaultNames = []string{"loss", "dup", "reorder", "partition", "crash", "pause", "drift"}
+
+// FaultMix is what one seed enabled and how hard.
+type FaultMix struct {
+	Loss      float64       `json:"loss"`      // probability a message is lost
+	Dup       float64       `json:"dup"`       // probability a message arrives twice
+	Reorder   bool          `json:"reorder"`   // jittered latency, so messages overtake each other
+	Partition bool          `json:"partition"` // partitions of the shapes in Kinds
+	Kinds     []string      `json:"partition_kinds,omitempty"`
+	Crash     bool          `json:"crash"`
+	Pause     bool          `json:"pause"`
+	Drift     bool          `json:"drift"`    // per-node tick periods 0.9x-1.1x
+	Interval  time.Duration `json:"interval"` // mean time between two fault actions
+	// SnapshotEvery is the engine's compaction period in applied entries; 0 never compacts.
+	SnapshotEvery uint64 `json:"snapshot_every"`
+}
+
+func (m FaultMix) String() string {
+	var on []string
+	if m.Loss > 0 {
+		on = append(on, fmt.Sprintf("loss=%.3f", m.Loss))
+	}
+	if m.Dup > 0 {
+		on = append(on, fmt.Sprintf("dup=%.3f", m.Dup))
+	}
+	for _, f := range []struct {
+		name string
+		on   bool
+	}{{"reorder", m.Reorder}, {"crash", m.Crash}, {"pause", m.Pause}, {"drift", m.Drift}} {
+		if f.on {
+			on = append(on, f.name)
+		}
+	}
+	if m.Partition {
+		on = append(on, "partition("+strings.Join(m.Kinds, "/")+")")
+	}
+	if len(on) == 0 {
+		on = append(on, "none")
+	}
+	return fmt.Sprintf("%s interval=%v snapshot_every=%d", strings.Join(on, ","), m.Interval, m.SnapshotEvery)
+}
+
+// net is the network configuration of the safety phase.
+func (m FaultMix) net() netConfig {
+	c := netConfig{Latency: time.Millisecond, Loss: m.Loss, Dup: m.Dup}
+	if m.Reorder {
+		c.Jitter = 15 * time.Millisecond
+	}
+	return c
+}
+
+// parseFaults checks a --faults list; nil means the bug's own list, or every fault.
+func parseFaults(list []string, bug Bug) (map[string]bool, error) {
+	if list == nil {
+		list = bug.Faults
+	}
+	if list == nil {
+		list = FaultNames
+	}
+	allowed := map[string]bool{}
+	for _, f := range list {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		known := false
+		for _, name := range FaultNames {
+			known = known || name == f
+		}
+		if !known {
+			return nil, fmt.Errorf("sim: unknown fault %q; choose from %s", f, strings.Join(FaultNames, ","))
+		}
+		allowed[f] = true
+	}
+	return allowed, nil
+}
+
+// drawMix draws one seed's faults. Every value is drawn whether or not its fault is allowed, so
+// allowing one more fault changes only that fault.
+func drawMix(rng *rand.Rand, allowed map[string]bool, nodes int) FaultMix {
+	on := func(name string) bool { return rng.Float64() < 0.6 && allowed[name] }
+	var m FaultMix
+	loss, dup := 0.01+0.2*rng.Float64(), 0.01+0.1*rng.Float64()
+	if on("loss") {
+		m.Loss = loss
+	}
+	if on("dup") {
+		m.Dup = dup
+	}
+	m.Reorder = on("reorder")
+	m.Partition = on("partition")
+	m.Crash = on("crash")
+	m.Pause = on("pause")
+	m.Drift = on("drift")
+	for _, k := range partitionKinds {
+		if rng.Intn(2) == 0 {
+			m.Kinds = append(m.Kinds, k)
+		}
+	}
+	if len(m.Kinds) == 0 {
+		m.Kinds = []string{partitionKinds[rng.Intn(len(partitionKinds))]}
+	}
+	if !m.Partition {
+		m.Kinds = nil
+	}
+	m.Interval = 200*time.Millisecond + time.Duration(rng.Int63n(int64(2*time.Second)))
+	if every := rng.Intn(4); every > 0 {
+		m.SnapshotEvery = uint64(8 << every) // 16, 32 or 64
+	}
+	// With every fault allowed but none drawn, a seed would test nothing but the happy path; let
+	// such seeds keep one fault.
+	if len(allowed) > 0 && m.Loss == 0 && m.Dup == 0 && !m.Reorder && !m.Partition && !m.Crash && !m.Pause && !m.Drift {
+		names := make([]string, 0, len(allowed))
+		for name := range allowed {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		switch names[rng.Intn(len(names))] {
+		case "loss":
+			m.Loss = loss
+		case "dup":
+			m.Dup = dup
+		case "reorder":
+			m.Reorder = true
+		case "partition":
+			m.Partition, m.Kinds = true, append([]string(nil), partitionKinds...)
+		case "crash":
+			m.Crash = true
+		case "pause":
+			m.Pause = true
+		case "drift":
+			m.Drift = true
+		}
+	}
+	return m
+}
+
+// scheduleFaults starts the fault schedule of the safety phase.
+func (s *sim) scheduleFaults() {
+	if !s.mix.Partition && !s.mix.Crash && !s.mix.Pause {
+		return
+	}
+	s.q.after(s.faultGap(), s.nextFault)
+}
+
+// faultGap draws the time to the next fault action, exponential around the mix's interval.
+func (s *sim) faultGap() time.Duration {
+	return time.Duration(s.faultRng.ExpFloat64() * float64(s.mix.Interval))
+}
+
+// opsEnd is when clients stop starting operations: a third into the liveness phase, leaving the
+// rest for every started operation to finish.
+func (s *sim) opsEnd() time.Duration { return s.safetyEnd + s.opts.Liveness/3 }
+
+func (s *sim) nextFault() {
+	if s.liveness {
+		return
+	}
+	var actions []string
+	if s.mix.Partition {
+		actions = append(actions, "partition")
+	}
+	if s.mix.Crash {
+		actions = append(actions, "crash")
+	}
+	if s.mix.Pause {
+		actions = append(actions, "pause")
+	}
+	switch actions[s.faultRng.Intn(len(actions))] {
+	case "partition":
+		s.partitionAction()
+	case "crash":
+		s.crashAction()
+	case "pause":
+		s.pauseAction()
+	}
+	s.q.after(s.faultGap(), s.nextFault)
+}
+
+func (s *sim) partitionAction() {
+	healFirst := s.faultRng.Intn(2) == 0
+	kind := s.mix.Kinds[s.faultRng.Intn(len(s.mix.Kinds))]
+	if s.net.partitioned() || s.flapping {
+		s.heal()
+		if healFirst {
+			return
+		}
+	}
+	if kind == "flap" {
+		order := shuffled(s.faultRng, s.ids)
+		if len(order) < 2 {
+			return
+		}
+		l := link{order[0], order[1]}
+		s.flapping = true
+		s.flapGen++
+		gen := s.flapGen
+		until := s.q.now + time.Second + time.Duration(s.faultRng.Int63n(int64(2*time.Second)))
+		s.emit(Event{Kind: EventPartition, Detail: fmt.Sprintf("flap %d<->%d until %.3fs", l.from, l.to, until.Seconds())})
+		s.flap(l, gen, until)
+		return
+	}
+	p := randomPartition(kind, s.faultRng, s.ids)
+	s.net.apply(p)
+	s.emit(Event{Kind: EventPartition, Detail: p.kind + " " + p.desc})
+	s.faultChanged(false)
+}
+
+// flap toggles one link both ways at random intervals until a time or until healed.
+func (s *sim) flap(l link, gen uint64, until time.Duration) {
+	if s.flapGen != gen || s.liveness {
+		return
+	}
+	if s.q.now >= until {
+		s.heal()
+		return
+	}
+	s.net.toggle(l)
+	s.net.toggle(link{l.to, l.from})
+	state := "up"
+	if s.net.blocked(l.from, l.to) {
+		state = "down"
+	}
+	s.emit(Event{Kind: EventPartition, Detail: fmt.Sprintf("flap %d<->%d %s", l.from, l.to, state)})
+	s.faultChanged(false)
+	s.q.after(50*time.Millisecond+time.Duration(s.faultRng.Int63n(int64(250*time.Millisecond))), func() { s.flap(l, gen, until) })
+}
+
+// heal ends every partition and flapping link.
+func (s *sim) heal() {
+	s.flapping = false
+	s.flapGen++
+	if s.net.partitioned() {
+		s.net.heal()
+		s.emit(Event{Kind: EventHeal})
+	}
+	s.faultChanged(false)
+}
+
+func (s *sim) crashAction() {
+	crashed := 0
+	var candidates []uint64
+	for _, id := range s.ids {
+		if s.nodes[id].crashed {
+			crashed++
+		} else {
+			candidates = append(candidates, id)
+		}
+	}
+	// Keep a majority of the nodes alive most of the time so the safety phase also makes progress;
+	// liveness under a lost majority is not Raft's promise.
+	if len(candidates) == 0 || crashed >= (len(s.ids)-1)/2+boolInt(len(s.ids) <= 2) {
+		return
+	}
+	n := s.nodes[candidates[s.faultRng.Intn(len(candidates))]]
+	n.crash()
+	s.faultChanged(true)
+	down := 50*time.Millisecond + time.Duration(s.faultRng.Int63n(int64(3*time.Second)))
+	s.q.after(down, func() {
+		if !s.liveness && n.crashed {
+			n.restart()
+			s.faultChanged(true)
+		}
+	})
+}
+
+func (s *sim) pauseAction() {
+	var candidates []uint64
+	for _, id := range s.ids {
+		if s.nodes[id].up() {
+			candidates = append(candidates, id)
+		}
+	}
+	if len(candidates) == 0 {
+		return
+	}
+	n := s.nodes[candidates[s.faultRng.Intn(len(candidates))]]
+	n.pause(50*time.Millisecond + time.Duration(s.faultRng.Int63n(int64(2*time.Second))))
+	s.faultChanged(true)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// startLiveness heals every fault: the network, crashed and paused nodes. From here on the cluster
+// must elect a leader within a bound, finish every request and converge (TigerBeetle's liveness
+// mode; Raft paper §5.6: availability once the system is stable).
+func (s *sim) startLiveness() {
+	s.liveness = true
+	s.emit(Event{Kind: EventPhase, Detail: "liveness: every fault healed"})
+	s.heal()
+	s.net.cfg = netConfig{Latency: time.Millisecond, Jitter: 2 * time.Millisecond}
+	for _, id := range s.ids {
+		n := s.nodes[id]
+		if n.crashed {
+			n.restart()
+		} else if n.paused {
+			n.resume()
+		}
+	}
+	s.faultChanged(true)
+	s.q.after(0, s.probeLeader)
+}

@@ -1,0 +1,145 @@
+// Checks that need the whole simulated cluster: the liveness phase's promises (a leader within a
+// bound, every request answered, replicas converged) and the disruption checker, which must know
+// the network's shape to tell a harmless election from one caused by a rejoining server.
+package sim
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"time"
+
+	"github.com/kanna-cluster/kanna/raft"
+)
+
+// leaderBound is how long the liveness phase gives the cluster to agree on a leader: many
+// election timeouts (10-20 ticks each), since restarted nodes and pre-vote rounds come first.
+func (s *sim) leaderBound() time.Duration { return min(150*s.opts.Tick, s.opts.Liveness/2) }
+
+// probeLeader looks, every few ticks of the liveness phase, for a leader that every node follows.
+func (s *sim) probeLeader() {
+	if s.leaderAt != 0 {
+		return
+	}
+	if lead, ok := s.agreedLeader(); ok {
+		s.leaderAt = s.q.now
+		s.emit(Event{Kind: EventPhase, Node: lead, Detail: fmt.Sprintf("leader %d agreed after %v of liveness", lead, s.q.now-s.safetyEnd)})
+		return
+	}
+	if s.q.now-s.safetyEnd > s.leaderBound() {
+		s.check.fail(s.q.now, CheckLiveness, 0, "no leader that every node follows within %v of healing every fault", s.leaderBound())
+		return
+	}
+	s.q.after(5*s.opts.Tick, s.probeLeader)
+}
+
+// agreedLeader finds a leader of the highest term whom every node names as leader.
+func (s *sim) agreedLeader() (uint64, bool) {
+	var lead, term uint64
+	for _, id := range s.ids {
+		n := s.nodes[id]
+		if !n.up() {
+			return 0, false
+		}
+		st := n.eng.Status()
+		if st.Lead == raft.None || (lead != 0 && (st.Lead != lead || st.Term != term)) {
+			return 0, false
+		}
+		lead, term = st.Lead, st.Term
+	}
+	return lead, s.nodes[lead].eng.Status().Role == raft.Leader
+}
+
+// finalChecks runs when the liveness phase ends: every request answered, every replica applied
+// the same entries and holds byte-identical game state.
+func (s *sim) finalChecks() {
+	seen := len(s.check.violations)
+	defer s.noteViolations(seen)
+	now := s.q.now
+	for _, op := range s.history {
+		if !op.Done {
+			s.check.fail(now, CheckLiveness, 0, "%s's request %s called at %v never completed (%d attempts)",
+				op.ClientID, describe(op.Input), op.Call, op.Attempts)
+			return
+		}
+	}
+	first := s.nodes[s.ids[0]]
+	want := first.eng.Status().Applied
+	wantSnap := first.eng.GameSnapshot()
+	for _, id := range s.ids[1:] {
+		n := s.nodes[id]
+		applied := n.eng.Status().Applied
+		snap := n.eng.GameSnapshot()
+		if applied != want || !bytes.Equal(snap, wantSnap) {
+			s.check.fail(now, CheckLiveness, id,
+				"replicas did not converge: node %d applied %d (game state %x), node %d applied %d (game state %x)",
+				first.id, want, sha256.Sum256(wantSnap), id, applied, sha256.Sum256(snap))
+			return
+		}
+	}
+}
+
+// faultChanged re-examines every watched leader after a fault: whether its quorum is still
+// connected, and who is cut off from it. crashOrPause marks every watched leader disturbed: a
+// restarted follower has no leader lease and may grant a pre-vote that correct Raft allows.
+func (s *sim) faultChanged(crashOrPause bool) {
+	for _, id := range s.ids {
+		w := s.check.leading[id]
+		if w == nil {
+			continue
+		}
+		if crashOrPause {
+			w.disturbed = true
+		}
+		s.markCuts(w)
+	}
+}
+
+// markCuts notes the nodes cut off from a leader and whether its quorum is still connected.
+func (s *sim) markCuts(w *leaderWatch) {
+	connected := 0
+	for _, id := range s.ids {
+		n := s.nodes[id]
+		if id == w.node {
+			if n.up() {
+				connected++
+			}
+			continue
+		}
+		if !s.net.reachable(w.node, id) {
+			w.cutOff[id] = true
+			continue
+		}
+		if n.up() {
+			connected++
+		}
+	}
+	if connected <= len(s.ids)/2 {
+		w.disturbed = true
+	}
+}
+
+// watchLeader runs the disruption checker when a node's role or term changes: a leader that kept
+// a connected quorum throughout its term must not be deposed by the higher term of a node that was
+// cut off from it and campaigned (thesis §9.6: pre-vote and check-quorum prevent exactly this).
+func (s *sim) watchLeader(n *node, prevRole raft.Role, prevTerm uint64) {
+	if w := s.check.leading[n.id]; w != nil && (n.role != raft.Leader || n.term != w.term) {
+		delete(s.check.leading, n.id)
+		if n.term > w.term && prevRole == raft.Leader && prevTerm == w.term && !w.disturbed {
+			for _, x := range s.ids {
+				other := s.nodes[x]
+				if x != n.id && w.cutOff[x] && other.maxCampaign > w.term && other.term >= n.term {
+					s.check.fail(s.q.now, CheckDisruption, n.id,
+						"leader %d of term %d kept a connected quorum, yet node %d, cut off during its term, campaigned and forced term %d",
+						n.id, w.term, x, n.term)
+					break
+				}
+			}
+		}
+	}
+	if n.role == raft.Leader && s.check.leading[n.id] == nil {
+		w := &leaderWatch{node: n.id, term: n.term, cutOff: map[uint64]bool{}}
+		s.check.leading[n.id] = w
+		s.markCuts(w)
+	}
+}

@@ -1,0 +1,219 @@
+// The simulated network: per-link latency with jitter (so messages reorder), loss, duplication,
+// and partitions of every shape a real network produces.
+//
+// Raft assumes an asynchronous network that may delay, drop, duplicate and reorder messages (Raft
+// paper §5.1, "servers communicate using RPCs ... RPCs may be lost or delayed"); the network here
+// does each of those on purpose, drawing every choice from its own *rand.Rand so a seed replays.
+package sim
+
+import (
+	"fmt"
+	"math/rand"
+	"sort"
+	"time"
+)
+
+// link is one direction between two nodes.
+type link struct{ from, to uint64 }
+
+// netConfig sets how the network misbehaves when no partition is in the way.
+type netConfig struct {
+	Latency time.Duration // base one-way delay
+	Jitter  time.Duration // extra delay drawn uniformly in [0, Jitter): nonzero reorders messages
+	Loss    float64       // probability a message is dropped
+	Dup     float64       // probability a message is delivered twice
+}
+
+// network decides the fate of each message and holds the current partition.
+type network struct {
+	cfg   netConfig
+	rng   *rand.Rand
+	nodes []uint64      // sorted
+	cut   map[link]bool // directions that carry nothing; only looked up, never iterated for output
+}
+
+func newNetwork(cfg netConfig, rng *rand.Rand, nodes []uint64) *network {
+	sorted := append([]uint64(nil), nodes...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	return &network{cfg: cfg, rng: rng, nodes: sorted, cut: map[link]bool{}}
+}
+
+// fate is what happens to one message: dropped (with a reason) or delivered after each delay.
+type fate struct {
+	drop   string
+	delays []time.Duration
+}
+
+// send decides the fate of a message from one node to another. The draws happen in a fixed order
+// whatever the outcome, so one message's fate never shifts the random stream of the next.
+func (n *network) send(from, to uint64) fate {
+	lost := n.rng.Float64() < n.cfg.Loss
+	dup := n.rng.Float64() < n.cfg.Dup
+	d1, d2 := n.delay(), n.delay()
+	switch {
+	case n.cut[link{from, to}]:
+		return fate{drop: "partition"}
+	case lost:
+		return fate{drop: "loss"}
+	case dup:
+		return fate{delays: []time.Duration{d1, d2}}
+	}
+	return fate{delays: []time.Duration{d1}}
+}
+
+func (n *network) delay() time.Duration {
+	d := n.cfg.Latency
+	if n.cfg.Jitter > 0 {
+		d += time.Duration(n.rng.Int63n(int64(n.cfg.Jitter)))
+	}
+	return d
+}
+
+// blocked reports whether a partition now stops messages from one node to another; a message
+// already in flight when a partition starts is checked again on arrival.
+func (n *network) blocked(from, to uint64) bool { return n.cut[link{from, to}] }
+
+// reachable reports whether two nodes can talk both ways.
+func (n *network) reachable(a, b uint64) bool { return !n.cut[link{a, b}] && !n.cut[link{b, a}] }
+
+// partitioned reports whether any link is cut.
+func (n *network) partitioned() bool { return len(n.cut) > 0 }
+
+// apply adds a partition's cuts to the network.
+func (n *network) apply(p partition) {
+	for _, l := range p.cuts {
+		n.cut[l] = true
+	}
+}
+
+// toggle flips one direction of one link, for flapping links.
+func (n *network) toggle(l link) {
+	if n.cut[l] {
+		delete(n.cut, l)
+	} else {
+		n.cut[l] = true
+	}
+}
+
+// heal removes every cut.
+func (n *network) heal() { n.cut = map[link]bool{} }
+
+// partition is a set of cut directions with a name for the trace.
+type partition struct {
+	kind string
+	desc string
+	cuts []link
+}
+
+// cutBetween cuts every direction from each node of a to each node of b; both too when symmetric.
+func cutBetween(a, b []uint64, symmetric bool) []link {
+	var cuts []link
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				continue
+			}
+			cuts = append(cuts, link{x, y})
+			if symmetric {
+				cuts = append(cuts, link{y, x})
+			}
+		}
+	}
+	return cuts
+}
+
+// symmetricPartition cuts two groups apart in both directions.
+func symmetricPartition(a, b []uint64) partition {
+	return partition{kind: "symmetric", desc: fmt.Sprintf("%v | %v", a, b), cuts: cutBetween(a, b, true)}
+}
+
+// asymmetricPartition lets b hear a but not a hear b: messages from b to a are dropped. A leader
+// in b keeps sending heartbeats that arrive while every answer is lost.
+func asymmetricPartition(a, b []uint64) partition {
+	return partition{kind: "asymmetric", desc: fmt.Sprintf("%v -/-> %v", b, a), cuts: cutBetween(b, a, false)}
+}
+
+// isolatePartition cuts one node off from all others, both ways.
+func isolatePartition(x uint64, all []uint64) partition {
+	p := symmetricPartition([]uint64{x}, without(all, x))
+	p.kind = "isolate"
+	p.desc = fmt.Sprintf("isolate %d", x)
+	return p
+}
+
+// bridgePartition splits the others into two sides that cannot talk, except through one node
+// that both sides reach: the bridge.
+func bridgePartition(bridge uint64, a, b []uint64) partition {
+	p := symmetricPartition(a, b)
+	p.kind = "bridge"
+	p.desc = fmt.Sprintf("%v <-%d-> %v", a, bridge, b)
+	return p
+}
+
+// shuffled returns the nodes in an order drawn from rng.
+func shuffled(rng *rand.Rand, nodes []uint64) []uint64 {
+	out := append([]uint64(nil), nodes...)
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+// sorted returns a sorted copy.
+func sorted(ids []uint64) []uint64 {
+	out := append([]uint64(nil), ids...)
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// without returns all but x, in order.
+func without(all []uint64, x uint64) []uint64 {
+	var out []uint64
+	for _, y := range all {
+		if y != x {
+			out = append(out, y)
+		}
+	}
+	return out
+}
+
+// randomPartition draws one partition of the given kind over the nodes.
+func randomPartition(kind string, rng *rand.Rand, nodes []uint64) partition {
+	order := shuffled(rng, nodes)
+	n := len(order)
+	switch kind {
+	case "asymmetric":
+		k := 1 + rng.Intn(n-1)
+		return asymmetricPartition(sorted(order[:k]), sorted(order[k:]))
+	case "isolate":
+		return isolatePartition(order[0], nodes)
+	case "majority":
+		// The minority keeps at least one node and the majority a quorum.
+		k := 1 + rng.Intn((n-1)/2)
+		p := symmetricPartition(sorted(order[:k]), sorted(order[k:]))
+		p.kind = "majority"
+		return p
+	case "bridge":
+		if n < 3 {
+			return isolatePartition(order[0], nodes)
+		}
+		rest := order[1:]
+		k := 1 + rng.Intn(len(rest)-1)
+		return bridgePartition(order[0], sorted(rest[:k]), sorted(rest[k:]))
+	default: // symmetric, into two groups of any sizes
+		k := 1 + rng.Intn(n-1)
+		return symmetricPartition(sorted(order[:k]), sorted(order[k:]))
+	}
+}
+
+// partitionKinds are the shapes randomPartition draws; "flap" is driven by the fault schedule.
+var partitionKinds = []string{"symmetric", "asymmetric", "isolate", "majority", "bridge", "flap"}
+
+// sortedKeys returns a map's keys in increasing order, for output that must not depend on map
+// iteration order.
+func sortedKeys[K ~uint64 | ~string, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	return keys
+}

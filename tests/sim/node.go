@@ -1,0 +1,297 @@
+// The simulated shell around one node's engine: ticks with drift, pauses, crashes and restarts,
+// and the persistence contract of the real shell.
+//
+// The contract (Raft paper Figure 2, "updated on stable storage before responding to RPCs";
+// etcd-io/raft's Ready loop): take a Ready; write its hard state, snapshot and entries; wait for the
+// fsync; only then send its messages, deliver its results, and Advance. A crash loses whatever was
+// not yet synced and everything in memory; the node comes back from its disk alone.
+package sim
+
+import (
+	"fmt"
+	"math/rand"
+	"time"
+
+	"github.com/kanna-cluster/kanna/raft"
+)
+
+// node is one simulated server.
+type node struct {
+	s    *sim
+	id   uint64
+	rng  *rand.Rand // this node's own stream: engine seeds, fsync delays, tick phase
+	disk *disk
+	eng  engine // nil while crashed
+	// gen counts incarnations: an event scheduled for an earlier one (a tick, an fsync) finds a
+	// different gen and does nothing, which is how a crash discards in-flight work.
+	gen      uint64
+	tick     time.Duration // this node's tick period, drift included
+	crashed  bool
+	paused   bool
+	inbox    []func() // input that arrived while paused, handled in order on resume
+	syncing  bool     // a Ready is waiting for its fsync
+	requests map[uint64]*attempt
+
+	role        raft.Role
+	term        uint64
+	maxCampaign uint64 // the highest term this node was seen campaigning in
+}
+
+func newNode(s *sim, id uint64, nodeRng *rand.Rand) *node {
+	n := &node{s: s, id: id, rng: rand.New(rand.NewSource(nodeRng.Int63())), requests: map[uint64]*attempt{}}
+	n.disk = &disk{baseFor: s.check.chainFor}
+	// The drift factor is drawn whether or not drift is on, so turning it on shifts no other draw.
+	drift := 0.9 + 0.2*n.rng.Float64()
+	n.tick = s.opts.Tick
+	if s.mix.Drift {
+		n.tick = time.Duration(float64(s.opts.Tick) * drift)
+	}
+	return n
+}
+
+// up reports whether the node runs: not crashed and not paused.
+func (n *node) up() bool { return !n.crashed && !n.paused }
+
+// start builds the engine, from the disk when it holds anything, and starts ticking.
+func (n *node) start() error {
+	cfg := engineConfig{
+		ID:            n.id,
+		RaftRand:      rand.New(rand.NewSource(n.rng.Int63())),
+		GameRand:      rand.New(rand.NewSource(n.rng.Int63())),
+		ElectionTick:  10,
+		HeartbeatTick: 1,
+		PreVote:       true,
+		CheckQuorum:   true,
+		SnapshotEvery: n.s.mix.SnapshotEvery,
+	}
+	n.s.bug.configure(&cfg)
+	if n.disk.empty() {
+		cfg.Peers = n.s.ids
+	} else {
+		cfg.Restore = n.disk.restored()
+	}
+	eng, err := newEngine(cfg)
+	if err != nil {
+		return fmt.Errorf("sim: start node %d from its disk (term %d, %d entries): %w",
+			n.id, n.disk.hardState.Term, len(n.disk.entries), err)
+	}
+	n.eng, n.crashed, n.paused, n.syncing = eng, false, false, false
+	n.role, n.term = raft.Follower, 0
+	gen := n.gen
+	n.s.q.after(time.Duration(n.rng.Int63n(int64(n.tick))), func() { n.onTick(gen) })
+	n.process()
+	return nil
+}
+
+func (n *node) onTick(gen uint64) {
+	if n.gen != gen || n.crashed {
+		return
+	}
+	if !n.paused {
+		n.eng.Tick()
+		n.process()
+	}
+	n.s.q.after(n.tick, func() { n.onTick(gen) })
+}
+
+// deliver hands the node a message that arrived from the network.
+func (n *node) deliver(m raft.Message) {
+	switch {
+	case n.crashed:
+		n.s.emitMsg(EventDrop, m, "receiver down")
+	case n.s.net.blocked(m.From, m.To):
+		n.s.emitMsg(EventDrop, m, "partition")
+	case n.paused:
+		n.inbox = append(n.inbox, func() { n.step(m) })
+	default:
+		n.step(m)
+	}
+}
+
+func (n *node) step(m raft.Message) {
+	n.s.emitMsg(EventDeliver, m, "")
+	n.eng.Step(m)
+	n.process()
+}
+
+// request hands the node a client's request.
+func (n *node) request(a *attempt) {
+	switch {
+	case n.crashed:
+		// Lost: the client's timeout will resend it.
+	case n.paused:
+		n.inbox = append(n.inbox, func() { n.handle(a) })
+	default:
+		n.handle(a)
+	}
+}
+
+func (n *node) handle(a *attempt) {
+	var id uint64
+	var err error
+	if a.input.Kind == OpRead {
+		id, err = n.eng.Read(a.input.Room)
+	} else {
+		id, err = n.eng.Propose(a.command())
+	}
+	if err != nil {
+		a.client.reply(a, result{Err: err})
+	} else {
+		n.requests[id] = a
+	}
+	n.process()
+}
+
+// process runs the Ready loop until the engine has nothing more or waits on an fsync.
+func (n *node) process() {
+	for !n.crashed && !n.paused {
+		n.observe()
+		if n.syncing || !n.eng.HasReady() {
+			return
+		}
+		out := n.eng.Ready()
+		if out.HardState.IsEmpty() && len(out.Entries) == 0 && out.Snapshot == nil {
+			n.finish(out)
+			continue
+		}
+		n.disk.write(write{hardState: out.HardState, snapshot: out.Snapshot, entries: out.Entries})
+		if !out.MustSync {
+			// Only the commit index changed: safe to lose, so no fsync to wait for.
+			n.finish(out)
+			continue
+		}
+		n.syncing = true
+		gen := n.gen
+		n.s.q.after(n.fsyncDelay(), func() {
+			if n.gen != gen {
+				return // crashed meanwhile: the write and the Ready are gone
+			}
+			if n.paused {
+				n.inbox = append(n.inbox, func() { n.synced(out) })
+				return
+			}
+			n.synced(out)
+		})
+		return
+	}
+}
+
+func (n *node) synced(out output) {
+	n.finish(out)
+	n.process()
+}
+
+// fsyncDelay draws how long an fsync takes: usually a fraction of a millisecond on an SSD,
+// sometimes several.
+func (n *node) fsyncDelay() time.Duration {
+	d := 200*time.Microsecond + time.Duration(n.rng.Int63n(int64(800*time.Microsecond)))
+	if n.rng.Intn(20) == 0 {
+		d += time.Duration(n.rng.Int63n(int64(10 * time.Millisecond)))
+	}
+	return d
+}
+
+// finish does what may happen only once a Ready is durable: check the durable log, send, apply,
+// answer, Advance.
+func (n *node) finish(out output) {
+	now := n.s.q.now
+	n.s.check.durable(now, n.id, n.disk.sync())
+	if out.Snapshot != nil && !out.Snapshot.IsEmpty() {
+		n.s.check.snapshotRestored(n.id, out.Snapshot.Meta.Index)
+	}
+	for _, m := range out.Messages {
+		n.s.send(m)
+	}
+	for _, a := range out.Applied {
+		n.s.emit(Event{Kind: EventCommit, Node: n.id, Term: a.Term, Detail: fmt.Sprintf("index=%d %s", a.Index, a.Digest)})
+		n.s.check.apply(now, n.id, a.Index, a.Term, a.Digest)
+	}
+	for _, r := range out.Results {
+		if a, ok := n.requests[r.ID]; ok {
+			delete(n.requests, r.ID)
+			a.client.reply(a, r)
+		}
+	}
+	n.syncing = false
+	n.eng.Advance()
+}
+
+// observe reports role, term and commit changes to the trace and the checkers.
+func (n *node) observe() {
+	st := n.eng.Status()
+	now := n.s.q.now
+	n.s.check.commit(now, n.id, st.Commit)
+	if st.Role == n.role && st.Term == n.term {
+		return
+	}
+	prevRole, prevTerm := n.role, n.term
+	n.role, n.term = st.Role, st.Term
+	if st.Role == raft.Candidate && st.Term > n.maxCampaign {
+		n.maxCampaign = st.Term
+	}
+	n.s.emit(Event{Kind: EventRole, Node: n.id, Term: st.Term, Detail: fmt.Sprintf("%s->%s lead=%d", prevRole, st.Role, st.Lead)})
+	n.s.check.role(now, n.id, st.Term, st.Role == raft.Leader, st.Role == raft.Candidate, n.disk)
+	n.s.watchLeader(n, prevRole, prevTerm)
+}
+
+// crash loses the node's memory, its unsynced writes and its in-flight Ready.
+func (n *node) crash() {
+	if n.crashed {
+		return
+	}
+	n.s.emit(Event{Kind: EventCrash, Node: n.id, Term: n.term})
+	n.gen++
+	n.crashed, n.paused, n.syncing = true, false, false
+	n.eng, n.inbox = nil, nil
+	n.requests = map[uint64]*attempt{}
+	n.disk.crash()
+}
+
+// restart brings a crashed node back from its disk.
+func (n *node) restart() {
+	if !n.crashed {
+		return
+	}
+	r := n.disk.restored()
+	n.s.emit(Event{Kind: EventRestart, Node: n.id, Term: r.HardState.Term,
+		Detail: fmt.Sprintf("vote=%d commit=%d entries=%d snapshot=%d", r.HardState.Vote, r.HardState.Commit, len(r.Entries), r.Applied)})
+	n.s.check.restarted(n.id, r.Applied, r.HardState.Commit)
+	if err := n.start(); err != nil {
+		n.s.check.fail(n.s.q.now, "restart", n.id, "%v", err)
+	}
+}
+
+// pause stops the node for d: no ticks, no input handled, fsyncs complete but are noticed later.
+func (n *node) pause(d time.Duration) {
+	if !n.up() {
+		return
+	}
+	n.s.emit(Event{Kind: EventPause, Node: n.id, Detail: d.String()})
+	n.paused = true
+	gen := n.gen
+	n.s.q.after(d, func() {
+		if n.gen == gen {
+			n.resume()
+		}
+	})
+}
+
+// resume handles what queued up while paused, in arrival order.
+func (n *node) resume() {
+	if !n.paused {
+		return
+	}
+	n.s.emit(Event{Kind: EventResume, Node: n.id})
+	n.paused = false
+	inbox := n.inbox
+	n.inbox = nil
+	for _, f := range inbox {
+		if n.crashed {
+			return
+		}
+		f()
+	}
+	if !n.crashed {
+		n.process()
+	}
+}

@@ -1,0 +1,264 @@
+// Package sim is Kanna's deterministic cluster simulator: whole clusters of real node engines run
+// in one thread on a virtual clock, over a simulated network and disk that fail on purpose, with
+// every choice drawn from one seed.
+//
+// It follows the testing method of FoundationDB and TigerBeetle: a seed decides the fault mix
+// (swarm testing), the schedule, the latencies and the clients' requests; checkers state Raft's
+// safety properties (paper Figure 3) across the cluster after every event; a run has a safety
+// phase with faults on and a liveness phase with every fault healed, in which the cluster must
+// elect a leader, finish every request and converge. The same seed gives a byte-identical trace.
+//
+// This file holds the options, the result of a run and the main loop.
+package sim
+
+import (
+	"fmt"
+	"io"
+	"math/rand"
+	"time"
+
+	"github.com/kanna-cluster/kanna/raft"
+)
+
+// Options configure one run. The zero value of a field means its default.
+type Options struct {
+	Seed     int64
+	Nodes    int           // cluster size; default 5
+	Duration time.Duration // simulated time of the whole run, both phases; default 60s
+	// Liveness is the length of the final phase with every fault healed; default a quarter of
+	// Duration, at least 5s and at most 15s.
+	Liveness time.Duration
+	// Faults lists the faults a seed may enable (see FaultNames); nil allows all of them. Each
+	// seed enables its own subset with its own rates (swarm testing).
+	Faults []string
+	// Bug names a teaching bug to switch on (see Bugs); empty for correct Raft.
+	Bug string
+	// Clients is the number of concurrent players; default drawn from 3 to 5.
+	Clients int
+	// Tick is the virtual time between two ticks of a node without drift; default 20ms.
+	Tick time.Duration
+	// KeepEvents keeps the structured events in Run.Events (for the HTML diagram).
+	KeepEvents bool
+	// Trace, when set, receives the text trace, one line per event.
+	Trace io.Writer
+}
+
+func (o Options) withDefaults() Options {
+	if o.Nodes == 0 {
+		o.Nodes = 5
+	}
+	if o.Duration == 0 {
+		o.Duration = 60 * time.Second
+	}
+	if o.Liveness == 0 {
+		o.Liveness = min(max(o.Duration/4, 5*time.Second), 15*time.Second)
+	}
+	if o.Tick == 0 {
+		o.Tick = 20 * time.Millisecond
+	}
+	return o
+}
+
+// Run is the outcome of one run.
+type Run struct {
+	Options    Options
+	Mix        FaultMix    // the faults this seed enabled
+	TraceHash  string      // SHA-256 of the text trace
+	EventCount int         // trace lines
+	Events     []Event     // only with Options.KeepEvents
+	Violations []Violation // empty when every checker held
+	History    []Operation // every client operation, in call order
+	SimTime    time.Duration
+	OpsOK      int // operations that completed
+	// LeaderChanges counts elections won: distinct (term, leader) pairs.
+	LeaderChanges int
+}
+
+// Failed reports whether any checker fired.
+func (r *Run) Failed() bool { return len(r.Violations) > 0 }
+
+// Execute runs one seed to the end, or to its first violation.
+func Execute(opts Options) (*Run, error) {
+	opts = opts.withDefaults()
+	if newEngine == nil {
+		return nil, errNoEngine
+	}
+	if opts.Nodes < 1 {
+		return nil, fmt.Errorf("sim: --nodes must be at least 1, got %d", opts.Nodes)
+	}
+	if opts.Liveness >= opts.Duration {
+		return nil, fmt.Errorf("sim: the liveness phase (%v) must be shorter than the whole run (%v); raise --duration", opts.Liveness, opts.Duration)
+	}
+	bug, err := lookupBug(opts.Bug)
+	if err != nil {
+		return nil, err
+	}
+	allowed, err := parseFaults(opts.Faults, bug)
+	if err != nil {
+		return nil, err
+	}
+	s := newSim(opts, bug, allowed)
+	if err := s.run(); err != nil {
+		return nil, err
+	}
+	return s.result(), nil
+}
+
+// sim is the state of one run.
+type sim struct {
+	opts    Options
+	bug     Bug
+	q       queue
+	trace   *tracer
+	check   *checkers
+	net     *network
+	mix     FaultMix
+	ids     []uint64
+	nodes   map[uint64]*node // looked up by id; iterated only through ids
+	clients []*client
+	history []Operation
+
+	faultRng  *rand.Rand
+	clientRng *rand.Rand
+
+	liveness  bool          // in the final phase: faults healed
+	safetyEnd time.Duration // when the liveness phase starts
+	leaderAt  time.Duration // when the liveness phase saw a leader everyone follows; 0 until then
+	flapping  bool          // a link is flapping
+	flapGen   uint64        // bumps when flapping stops, so its pending toggles do nothing
+	stopped   bool          // a violation ended the run
+}
+
+func newSim(opts Options, bug Bug, allowed map[string]bool) *sim {
+	master := rand.New(rand.NewSource(opts.Seed))
+	// Every sub-generator is seeded from the master in a fixed order, so each concern has its own
+	// stream: adding a draw to the network does not shift the fault schedule.
+	netRng := rand.New(rand.NewSource(master.Int63()))
+	faultRng := rand.New(rand.NewSource(master.Int63()))
+	clientRng := rand.New(rand.NewSource(master.Int63()))
+	nodeRng := rand.New(rand.NewSource(master.Int63()))
+	mixRng := rand.New(rand.NewSource(master.Int63()))
+
+	s := &sim{
+		opts:      opts,
+		bug:       bug,
+		trace:     newTracer(opts.KeepEvents, opts.Trace),
+		check:     newCheckers(),
+		nodes:     map[uint64]*node{},
+		faultRng:  faultRng,
+		clientRng: clientRng,
+		safetyEnd: opts.Duration - opts.Liveness,
+	}
+	s.mix = drawMix(mixRng, allowed, opts.Nodes)
+	for i := 1; i <= opts.Nodes; i++ {
+		s.ids = append(s.ids, uint64(i))
+	}
+	s.net = newNetwork(s.mix.net(), netRng, s.ids)
+	for _, id := range s.ids {
+		s.nodes[id] = newNode(s, id, nodeRng)
+	}
+	n := opts.Clients
+	if n == 0 {
+		n = 3 + clientRng.Intn(3)
+	}
+	for i := 1; i <= n; i++ {
+		s.clients = append(s.clients, newClient(s, i, rand.New(rand.NewSource(clientRng.Int63()))))
+	}
+	return s
+}
+
+// emit records one trace event at the current virtual time.
+func (s *sim) emit(e Event) {
+	e.At = s.q.now
+	s.trace.add(e)
+}
+
+// afterStep runs the checkers' verdicts into the trace and stops the run at the first violation.
+func (s *sim) noteViolations(seen int) {
+	for _, v := range s.check.violations[seen:] {
+		s.emit(Event{Kind: EventViolation, Node: v.Node, Detail: v.Checker + ": " + v.Detail})
+		s.stopped = true
+	}
+}
+
+func (s *sim) run() error {
+	s.emit(Event{Kind: EventPhase, Detail: fmt.Sprintf("safety seed=%d nodes=%d bug=%q mix=%s", s.opts.Seed, s.opts.Nodes, s.opts.Bug, s.mix)})
+	for _, id := range s.ids {
+		if err := s.nodes[id].start(); err != nil {
+			return err
+		}
+	}
+	for _, c := range s.clients {
+		c.start()
+	}
+	s.scheduleFaults()
+	s.q.at(s.safetyEnd, s.startLiveness)
+	for !s.stopped {
+		seen := len(s.check.violations)
+		if !s.q.step(s.opts.Duration) {
+			break
+		}
+		s.noteViolations(seen)
+	}
+	if !s.stopped {
+		s.q.now = s.opts.Duration
+		s.finalChecks()
+	}
+	return nil
+}
+
+func (s *sim) result() *Run {
+	r := &Run{
+		Options:       s.opts,
+		Mix:           s.mix,
+		TraceHash:     s.trace.sum(),
+		EventCount:    s.trace.count,
+		Events:        s.trace.events,
+		Violations:    s.check.violations,
+		History:       s.history,
+		SimTime:       s.q.now,
+		LeaderChanges: len(s.check.leaders),
+	}
+	for _, op := range s.history {
+		if op.Done {
+			r.OpsOK++
+		}
+	}
+	return r
+}
+
+// send hands a message to the network, which decides its fate.
+func (s *sim) send(m raft.Message) {
+	f := s.net.send(m.From, m.To)
+	if f.drop != "" {
+		s.emitMsg(EventDrop, m, f.drop)
+		return
+	}
+	detail := ""
+	if len(f.delays) > 1 {
+		detail = "dup"
+	}
+	s.emitMsg(EventSend, m, detail)
+	to := s.nodes[m.To]
+	if to == nil {
+		return
+	}
+	for _, d := range f.delays {
+		s.q.after(d, func() { to.deliver(m) })
+	}
+}
+
+// emitMsg records a message event with the fields a reader of the trace needs.
+func (s *sim) emitMsg(kind EventKind, m raft.Message, note string) {
+	detail := fmt.Sprintf("idx=%d lt=%d c=%d n=%d", m.Index, m.LogTerm, m.Commit, len(m.Entries))
+	if m.Reject {
+		detail += " reject"
+	}
+	if m.Snapshot != nil {
+		detail += fmt.Sprintf(" snap=%d", m.Snapshot.Meta.Index)
+	}
+	if note != "" {
+		detail += " " + note
+	}
+	s.emit(Event{Kind: kind, From: m.From, To: m.To, MsgType: m.Type.String(), Term: m.Term, Detail: detail})
+}
