@@ -1,0 +1,175 @@
+// Commands: what a client asks of the Hangman state machine, the stateless checks on them, and
+// their encoding as the Data of a Raft log entry.
+//
+// Every command carries the client's id and a per-client sequence number, so that the state
+// machine can recognise a retry and answer it without applying it twice (Raft paper §8; thesis
+// §6.3, "Implementing linearizable semantics").
+
+package game
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Name limits, in characters (runes), for room and player names.
+const (
+	MinNameLen = 1
+	MaxNameLen = 32
+	// MaxClientIDLen bounds a client id in bytes: room for a UUID with a prefix, and a bound on
+	// what the session table can be made to hold.
+	MaxClientIDLen = 64
+)
+
+// Kind names a command.
+type Kind string
+
+const (
+	// KindCreateRoom creates room Room whose first round guesses Word.
+	KindCreateRoom Kind = "create_room"
+	// KindJoin adds Player to Room with a score of zero.
+	KindJoin Kind = "join"
+	// KindGuess is Player guessing Letter in Room's current round.
+	KindGuess Kind = "guess"
+	// KindNewRound starts Room's next round, guessing Word, once the current round is over.
+	KindNewRound Kind = "new_round"
+)
+
+// Command is one request to the state machine, as it travels in the log.
+type Command struct {
+	Kind Kind `json:"kind"`
+
+	// ClientID and Seq identify the request: a client numbers its requests 1, 2, 3... and resends
+	// a request with the same number until it gets an answer.
+	ClientID string `json:"client_id"`
+	Seq      uint64 `json:"seq"`
+
+	Room   string `json:"room"`
+	Player string `json:"player,omitempty"` // join, guess
+	Letter string `json:"letter,omitempty"` // guess: one letter a-z, either case
+	Word   string `json:"word,omitempty"`   // create_room, new_round: filled in by the proposer
+}
+
+// NeedsWord reports whether the proposer must fill in Word before proposing c.
+func (c Command) NeedsWord() bool {
+	return c.Kind == KindCreateRoom || c.Kind == KindNewRound
+}
+
+// Validate applies every check that does not depend on the state: a proposer can refuse a bad
+// command before it takes a slot in the log, and Apply runs the same checks so that a bad command
+// that does reach the log is rejected the same way on every replica.
+func (c Command) Validate() error {
+	if err := validateRequestID(c); err != nil {
+		return err
+	}
+	switch c.Kind {
+	case KindCreateRoom, KindJoin, KindGuess, KindNewRound:
+	default:
+		return errorf(InvalidArgument, "unknown command kind %q; expected %q, %q, %q or %q",
+			c.Kind, KindCreateRoom, KindJoin, KindGuess, KindNewRound)
+	}
+	if err := validateName("room", c.Room); err != nil {
+		return err
+	}
+	switch c.Kind {
+	case KindCreateRoom, KindNewRound:
+		return ValidateWord(c.Word)
+	case KindJoin:
+		return validateName("player", c.Player)
+	case KindGuess:
+		if err := validateName("player", c.Player); err != nil {
+			return err
+		}
+		_, err := normalizeLetter(c.Letter)
+		return err
+	}
+	return nil
+}
+
+// validateName checks a room or player name: MinNameLen to MaxNameLen printable characters, not
+// starting or ending with a space (two names that differ only there would look the same).
+func validateName(what, name string) error {
+	if !utf8.ValidString(name) {
+		return errorf(InvalidArgument, "%s name is not valid UTF-8", what)
+	}
+	n := utf8.RuneCountInString(name)
+	if n < MinNameLen || n > MaxNameLen {
+		return errorf(InvalidArgument, "%s name must be %d to %d characters, got %d", what, MinNameLen, MaxNameLen, n)
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return errorf(InvalidArgument, "%s name %q holds the unprintable character %U", what, name, r)
+		}
+	}
+	if name[0] == ' ' || name[len(name)-1] == ' ' {
+		return errorf(InvalidArgument, "%s name %q must not start or end with a space", what, name)
+	}
+	return nil
+}
+
+// validateRequestID checks the (ClientID, Seq) pair that names a request for its session.
+func validateRequestID(c Command) error {
+	if err := validateClientID(c.ClientID); err != nil {
+		return err
+	}
+	if c.Seq == 0 {
+		return errorf(InvalidArgument, "seq must be at least 1; number requests 1, 2, 3... per client")
+	}
+	return nil
+}
+
+func validateClientID(id string) error {
+	if id == "" || len(id) > MaxClientIDLen {
+		return errorf(InvalidArgument, "client id must be 1 to %d bytes, got %d", MaxClientIDLen, len(id))
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return errorf(InvalidArgument, "client id %q must be printable ASCII without spaces", id)
+		}
+	}
+	return nil
+}
+
+// normalizeLetter turns a guess into one lowercase letter a-z.
+func normalizeLetter(s string) (byte, error) {
+	if len(s) != 1 {
+		return 0, errorf(InvalidArgument, "guess must be exactly one letter a-z, got %q", s)
+	}
+	c := s[0]
+	if c >= 'A' && c <= 'Z' {
+		c += 'a' - 'A'
+	}
+	if c < 'a' || c > 'z' {
+		return 0, errorf(InvalidArgument, "guess must be exactly one letter a-z, got %q", s)
+	}
+	return c, nil
+}
+
+// Encode returns c as the bytes of a log entry. encoding/json writes struct fields in declaration
+// order, so equal commands encode to equal bytes.
+func (c Command) Encode() []byte {
+	b, err := json.Marshal(c)
+	if err != nil {
+		// A struct of strings and an integer always marshals; reaching here is a bug in this file.
+		panic(fmt.Sprintf("game: encode command: %v", err))
+	}
+	return b
+}
+
+// DecodeCommand reads a command written by Encode. It refuses unknown fields, so that a log written
+// by a newer version is not silently half-understood.
+func DecodeCommand(b []byte) (Command, error) {
+	var c Command
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Command{}, fmt.Errorf("game: decode command from %d bytes: %w", len(b), err)
+	}
+	if dec.More() {
+		return Command{}, fmt.Errorf("game: decode command: trailing data after the command in %d bytes", len(b))
+	}
+	return c, nil
+}

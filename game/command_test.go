@@ -1,0 +1,76 @@
+// Tests of commands (command.go): stateless validation and the log-entry encoding.
+
+package game
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestCommandEncodingRoundTrips(t *testing.T) {
+	for _, cmd := range []Command{
+		{Kind: KindCreateRoom, ClientID: "c", Seq: 1, Room: "den", Word: "kanna kamui"},
+		{Kind: KindJoin, ClientID: "c", Seq: 2, Room: "den", Player: "小林"},
+		{Kind: KindGuess, ClientID: "c", Seq: 3, Room: "den", Player: "riko", Letter: "K"},
+		{Kind: KindNewRound, ClientID: "c", Seq: 4, Room: "den", Word: "tohru"},
+		{},
+	} {
+		got, err := DecodeCommand(cmd.Encode())
+		require.NoError(t, err)
+		require.Equal(t, cmd, got)
+		require.Equal(t, cmd.Encode(), got.Encode(), "equal commands encode to equal bytes")
+	}
+}
+
+func TestDecodeCommandRefusesWhatEncodeNeverWrites(t *testing.T) {
+	for _, data := range []string{"", "{", `{"kind":"guess","color":"red"}`, `{"seq":-1}`, `{"kind":"join"} {}`} {
+		_, err := DecodeCommand([]byte(data))
+		require.Error(t, err, "%q", data)
+	}
+}
+
+func TestValidateAcceptsWellFormedCommands(t *testing.T) {
+	for _, cmd := range []Command{
+		{Kind: KindCreateRoom, ClientID: "c", Seq: 1, Room: "Kanna's room 🐉", Word: "dragon maid"},
+		{Kind: KindJoin, ClientID: "c", Seq: 1, Room: "den", Player: strings.Repeat("龍", MaxNameLen)},
+		{Kind: KindGuess, ClientID: "c", Seq: 1, Room: "den", Player: "riko", Letter: "Z"},
+		{Kind: KindNewRound, ClientID: "c", Seq: 1, Room: "den", Word: "a"},
+	} {
+		require.NoError(t, cmd.Validate(), "%+v", cmd)
+	}
+}
+
+func TestNeedsWordOnlyForCommandsThatStartARound(t *testing.T) {
+	require.True(t, Command{Kind: KindCreateRoom}.NeedsWord())
+	require.True(t, Command{Kind: KindNewRound}.NeedsWord())
+	require.False(t, Command{Kind: KindJoin}.NeedsWord())
+	require.False(t, Command{Kind: KindGuess}.NeedsWord())
+}
+
+func TestValidateWordAcceptsLowercaseWordsSeparatedBySingleSpaces(t *testing.T) {
+	for _, tt := range []struct {
+		word string
+		ok   bool
+	}{
+		{"tohru", true},
+		{"miss kobayashi", true},
+		{strings.Repeat("a", MaxWordLen), true},
+		{strings.Repeat("a", MaxWordLen+1), false},
+		{"", false},
+		{" tohru", false},
+		{"tohru ", false},
+		{"miss  kobayashi", false},
+		{"Tohru", false},
+		{"tohru!", false},
+		{"tōhru", false},
+	} {
+		err := ValidateWord(tt.word)
+		if tt.ok {
+			require.NoError(t, err, "%q", tt.word)
+		} else {
+			require.Equal(t, InvalidArgument, CodeOf(err), "%q", tt.word)
+		}
+	}
+}

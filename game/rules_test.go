@@ -1,0 +1,256 @@
+// Tests of the Hangman rules (rules.go) and the view players see (view.go), one test per rule.
+
+package game
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestCreateRoomStartsRoundOneWithSixLivesAndHiddenWord(t *testing.T) {
+	h := newHarness(t)
+	res := h.ok(create("den", "kanna kamui"))
+	require.Equal(t, Result{Kind: KindCreateRoom, Room: "den", Round: 1, Status: Playing}, res)
+
+	v := h.view("den")
+	require.Equal(t, RoomView{Name: "den", Round: 1, Status: Playing, Masked: "_____ _____", Lives: Lives,
+		Players: []PlayerView{}}, v)
+}
+
+func TestJoinAddsPlayerWithZeroScoreInJoinOrder(t *testing.T) {
+	h := newHarness(t)
+	h.ok(create("den", "tohru"))
+	h.ok(join("den", "kanna"))
+	res := h.ok(join("den", "riko"))
+	require.Equal(t, Result{Kind: KindJoin, Room: "den", Player: "riko", Round: 1, Status: Playing}, res)
+	require.Equal(t, []PlayerView{{Name: "kanna"}, {Name: "riko"}}, h.view("den").Players)
+}
+
+func TestCorrectGuessEarnsOnePointPerRevealedOccurrence(t *testing.T) {
+	h := newHarness(t)
+	h.ok(create("den", "kanna kamui"))
+	h.ok(join("den", "riko"))
+
+	res := h.ok(guess("den", "riko", "a"))
+	require.Equal(t, Result{Kind: KindGuess, Room: "den", Player: "riko", Round: 1, Letter: "a",
+		Hit: true, Revealed: 3, Points: 3, Status: Playing}, res)
+	v := h.view("den")
+	require.Equal(t, "_a__a _a___", v.Masked)
+	require.Equal(t, Lives, v.Lives)
+	require.Equal(t, 3, v.Players[0].Score)
+}
+
+func TestWrongGuessCostsALifeAndNoPoints(t *testing.T) {
+	h := newHarness(t)
+	h.ok(create("den", "tohru"))
+	h.ok(join("den", "kanna"))
+
+	res := h.ok(guess("den", "kanna", "z"))
+	require.False(t, res.Hit)
+	require.Zero(t, res.Points)
+	v := h.view("den")
+	require.Equal(t, Lives-1, v.Lives)
+	require.Equal(t, "z", v.Misses)
+	require.Zero(t, v.Players[0].Score)
+}
+
+func TestRepeatedLetterCostsNothingAndEarnsNothing(t *testing.T) {
+	for _, letter := range []string{"o", "z"} { // once a hit, once a miss
+		t.Run(letter, func(t *testing.T) {
+			h := newHarness(t)
+			h.ok(create("den", "tohru"))
+			h.ok(join("den", "kanna"))
+			h.ok(guess("den", "kanna", letter))
+			before := h.view("den")
+
+			res := h.ok(guess("den", "kanna", letter))
+			require.True(t, res.Repeated)
+			require.Zero(t, res.Points)
+			require.Zero(t, res.Revealed)
+			require.Equal(t, before, h.view("den"))
+		})
+	}
+}
+
+func TestGuessIsCaseInsensitive(t *testing.T) {
+	h := newHarness(t)
+	h.ok(create("den", "tohru"))
+	h.ok(join("den", "kanna"))
+
+	res := h.ok(guess("den", "kanna", "T"))
+	require.Equal(t, "t", res.Letter)
+	require.True(t, res.Hit)
+	require.True(t, h.ok(guess("den", "kanna", "t")).Repeated, "T and t are the same letter")
+	require.Equal(t, "t____", h.view("den").Masked)
+}
+
+func TestGuessRevealingTheLastLetterWinsAndEarnsTheBonus(t *testing.T) {
+	h := newHarness(t)
+	h.ok(create("den", "elma"))
+	h.ok(join("den", "kanna"))
+	h.ok(join("den", "riko"))
+	h.guessAll("den", "kanna", "elm")
+
+	res := h.ok(guess("den", "riko", "a"))
+	require.Equal(t, Won, res.Status)
+	require.Equal(t, 1+WinBonus, res.Points)
+	v := h.view("den")
+	require.Equal(t, Won, v.Status)
+	require.Equal(t, "elma", v.Word, "the word is shown once the round is over")
+	require.Equal(t, []PlayerView{{Name: "kanna", Score: 3}, {Name: "riko", Score: 1 + WinBonus}}, v.Players)
+}
+
+func TestSixthMissLosesTheRoundAndRevealsTheWord(t *testing.T) {
+	h := newHarness(t)
+	h.ok(create("den", "tohru"))
+	h.ok(join("den", "kanna"))
+	h.guessAll("den", "kanna", "abcde")
+	require.Equal(t, Playing, h.view("den").Status)
+	require.Equal(t, 1, h.view("den").Lives)
+
+	res := h.ok(guess("den", "kanna", "f"))
+	require.Equal(t, Lost, res.Status)
+	v := h.view("den")
+	require.Equal(t, Lost, v.Status)
+	require.Zero(t, v.Lives)
+	require.Equal(t, "tohru", v.Word)
+	require.Equal(t, "abcdef", v.Misses)
+}
+
+func TestMaskedViewHidesTheWordWhilePlayingButShowsSpaces(t *testing.T) {
+	h := newHarness(t)
+	h.ok(create("den", "saikawa riko"))
+	h.ok(join("den", "kanna"))
+	h.guessAll("den", "kanna", "kx")
+
+	v := h.view("den")
+	require.Empty(t, v.Word)
+	require.Equal(t, "___k___ __k_", v.Masked)
+	require.Equal(t, "kx", v.Guessed)
+	require.Equal(t, "x", v.Misses)
+	require.NotContains(t, v.Masked, "saikawa")
+}
+
+func TestNewRoundAfterTheRoundEndsResetsTheRoundAndKeepsScores(t *testing.T) {
+	h := newHarness(t)
+	h.ok(create("den", "tohru"))
+	h.ok(join("den", "kanna"))
+	h.guessAll("den", "kanna", "tohru")
+	require.Equal(t, 5+WinBonus, h.view("den").Players[0].Score)
+
+	res := h.ok(newRound("den", "lucoa"))
+	require.Equal(t, Result{Kind: KindNewRound, Room: "den", Round: 2, Status: Playing}, res)
+	v := h.view("den")
+	require.Equal(t, RoomView{Name: "den", Round: 2, Status: Playing, Masked: "_____", Lives: Lives,
+		Players: []PlayerView{{Name: "kanna", Score: 5 + WinBonus}}}, v)
+}
+
+// TestRejectedCommandsLeaveStateUnchanged checks each error the rules can return: its code, and
+// that the rooms are exactly as before.
+func TestRejectedCommandsLeaveStateUnchanged(t *testing.T) {
+	long := strings.Repeat("k", MaxNameLen+1)
+	tests := []struct {
+		name string
+		cmd  Command
+		code Code
+	}{
+		{"create existing room", create("den", "elma"), AlreadyExists},
+		{"create with empty name", create("", "elma"), InvalidArgument},
+		{"create with over-long name", create(long, "elma"), InvalidArgument},
+		{"create with unprintable name", create("de\x07n", "elma"), InvalidArgument},
+		{"create with name starting with a space", create(" den", "elma"), InvalidArgument},
+		{"create with invalid UTF-8 name", create("de\xffn", "elma"), InvalidArgument},
+		{"create with no word", create("cave", ""), InvalidArgument},
+		{"create with uppercase word", create("cave", "Tohru"), InvalidArgument},
+		{"join unknown room", join("cave", "riko"), NotFound},
+		{"join twice", join("den", "kanna"), AlreadyExists},
+		{"join with empty player name", join("den", ""), InvalidArgument},
+		{"join with over-long player name", join("den", long), InvalidArgument},
+		{"guess in unknown room", guess("cave", "kanna", "a"), NotFound},
+		{"guess by a player who has not joined", guess("den", "riko", "a"), FailedPrecondition},
+		{"guess two letters", guess("den", "kanna", "ab"), InvalidArgument},
+		{"guess no letter", guess("den", "kanna", ""), InvalidArgument},
+		{"guess a digit", guess("den", "kanna", "7"), InvalidArgument},
+		{"guess a non-ASCII letter", guess("den", "kanna", "é"), InvalidArgument},
+		{"new round while playing", newRound("den", "elma"), FailedPrecondition},
+		{"new round in unknown room", newRound("cave", "elma"), NotFound},
+		{"new round without a word", newRound("den", ""), InvalidArgument},
+		{"unknown kind", Command{Kind: "dance", Room: "den"}, InvalidArgument},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.ok(create("den", "tohru"))
+			h.ok(join("den", "kanna"))
+			h.ok(guess("den", "kanna", "o"))
+			before := h.rooms()
+
+			res := h.do(tt.cmd)
+			require.Error(t, res.Error())
+			require.Equal(t, tt.code, res.Err.Code, res.Err.Message)
+			require.Equal(t, tt.code, CodeOf(res.Error()))
+			require.Equal(t, before, h.rooms())
+		})
+	}
+}
+
+func TestGuessAfterTheRoundEndsIsRejected(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		letters string
+		status  Status
+	}{
+		{"won", "elma", Won},
+		{"lost", "bcdfgh", Lost},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.ok(create("den", "elma"))
+			h.ok(join("den", "kanna"))
+			h.guessAll("den", "kanna", tt.letters)
+			before := h.rooms()
+			require.Equal(t, tt.status, before[0].Status)
+
+			res := h.do(guess("den", "kanna", "z"))
+			require.Equal(t, FailedPrecondition, CodeOf(res.Error()))
+			require.Equal(t, before, h.rooms())
+		})
+	}
+}
+
+func TestJoinIsRefusedWhenTheRoomIsFull(t *testing.T) {
+	h := newHarness(t)
+	h.ok(create("den", "tohru"))
+	for i := 0; i < MaxPlayersPerRoom; i++ {
+		h.ok(join("den", strings.Repeat("p", i+1)))
+	}
+	res := h.do(join("den", "one too many"))
+	require.Equal(t, FailedPrecondition, CodeOf(res.Error()))
+	require.Len(t, h.view("den").Players, MaxPlayersPerRoom)
+}
+
+func TestCreateIsRefusedAtTheRoomLimit(t *testing.T) {
+	h := newHarness(t)
+	for i := 0; i < MaxRooms; i++ {
+		h.ok(create(fmt.Sprintf("room %d", i), "tohru"))
+	}
+	res := h.do(create("one too many", "tohru"))
+	require.Equal(t, FailedPrecondition, CodeOf(res.Error()))
+	require.Len(t, h.s.RoomNames(), MaxRooms)
+}
+
+func TestRoomOfUnknownNameIsNotFound(t *testing.T) {
+	_, err := NewState().Room("nowhere")
+	require.Equal(t, NotFound, CodeOf(err))
+}
+
+func TestRoomNamesAreSorted(t *testing.T) {
+	h := newHarness(t)
+	for _, name := range []string{"tohru", "kanna", "elma", "lucoa"} {
+		h.ok(create(name, "dragon"))
+	}
+	require.Equal(t, []string{"elma", "kanna", "lucoa", "tohru"}, h.s.RoomNames())
+}

@@ -1,0 +1,129 @@
+// Package game is Kanna's Hangman state machine: the "state machine" of replicated state machines
+// that Raft keeps consistent (Raft paper §1, §2, Figure 1).
+//
+// Every server applies the same log of commands in the same order; so that they all reach the same
+// state, Apply is a pure function of the state and the command: no clock, no randomness (the
+// proposer writes the word into the command), no map iteration order (snapshots sort their keys).
+// Client sessions make retried commands apply once (paper §8, thesis §6.3).
+//
+// This file holds the State and the entry point Apply; rules.go holds what each command does,
+// session.go the duplicate detection, view.go what clients see, snapshot.go the snapshot encoding.
+package game
+
+import "sort"
+
+// Limits that keep the replicated state bounded whatever clients send.
+const (
+	// Lives is how many wrong guesses a round allows, as on paper: head, body, two arms, two legs.
+	Lives = 6
+	// MaxRooms bounds the rooms of a cluster, so that a client looping on create cannot grow every
+	// replica's memory and snapshots without end.
+	MaxRooms = 1000
+	// MaxPlayersPerRoom bounds a room's players: more would not fit a scoreboard.
+	MaxPlayersPerRoom = 32
+)
+
+// State is the whole Hangman state of one replica: rooms and client sessions. The zero value is not
+// usable; call NewState. A State is not safe for concurrent use.
+type State struct {
+	rooms    map[string]*room
+	sessions map[string]*session
+	// applies counts calls to Apply. Every replica applies the same commands, so every replica has
+	// the same count at the same point of the log; sessions use it to find the least recently used.
+	applies uint64
+}
+
+// room is one room and its current round.
+type room struct {
+	name    string
+	word    string
+	round   uint64 // 1 for the room's first round
+	lives   int    // wrong guesses left in this round
+	guessed []byte // letters guessed in this round, in the order guessed
+	status  Status
+	players []player // in the order they joined
+}
+
+type player struct {
+	name  string
+	score int
+}
+
+// NewState returns an empty state: no rooms, no sessions.
+func NewState() *State {
+	return &State{rooms: map[string]*room{}, sessions: map[string]*session{}}
+}
+
+// Apply applies one committed command and returns its result; a rejected command leaves the state
+// unchanged and returns its error in Result.Err. Apply never panics on any input.
+//
+// A command whose (ClientID, Seq) was already applied is not applied again: the first result is
+// returned (thesis §6.3). A Seq older than the client's latest is refused, since its answer is no
+// longer remembered.
+func (s *State) Apply(cmd Command) Result {
+	s.applies++
+	if err := validateRequestID(cmd); err != nil {
+		return failed(cmd, err)
+	}
+	if sess, ok := s.sessions[cmd.ClientID]; ok {
+		switch {
+		case cmd.Seq == sess.Seq:
+			return sess.Result
+		case cmd.Seq < sess.Seq:
+			return failed(cmd, errorf(FailedPrecondition,
+				"request %d of client %q is older than its latest applied request %d; its answer is gone: send a new request with a higher seq",
+				cmd.Seq, cmd.ClientID, sess.Seq))
+		}
+	}
+	res := s.apply(cmd)
+	s.remember(cmd.ClientID, cmd.Seq, res)
+	return res
+}
+
+// apply runs one command that is not a duplicate.
+func (s *State) apply(cmd Command) Result {
+	if err := cmd.Validate(); err != nil {
+		return failed(cmd, err)
+	}
+	switch cmd.Kind {
+	case KindCreateRoom:
+		return s.createRoom(cmd)
+	case KindJoin:
+		return s.join(cmd)
+	case KindGuess:
+		return s.guess(cmd)
+	default: // KindNewRound: Validate admits no other kind.
+		return s.newRound(cmd)
+	}
+}
+
+// failed is the result of a rejected command.
+func failed(cmd Command, err error) Result {
+	ge, ok := err.(*Error)
+	if !ok {
+		ge = &Error{Code: Unknown, Message: err.Error()}
+	}
+	return Result{Kind: cmd.Kind, Room: cmd.Room, Player: cmd.Player, Err: ge}
+}
+
+// Room returns the view of one room as a client may see it, or a NotFound error.
+func (s *State) Room(name string) (RoomView, error) {
+	r, ok := s.rooms[name]
+	if !ok {
+		return RoomView{}, errorf(NotFound, "room %q does not exist; create it first", name)
+	}
+	return r.view(), nil
+}
+
+// RoomNames returns the names of all rooms, sorted.
+func (s *State) RoomNames() []string {
+	names := make([]string, 0, len(s.rooms))
+	for name := range s.rooms {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Applies returns how many commands Apply has seen, duplicates and rejections included.
+func (s *State) Applies() uint64 { return s.applies }
