@@ -1,0 +1,168 @@
+// Scenario tests on the in-memory network of harness_test.go: whole-cluster behaviour that SWIM
+// §3-§5 and Lifeguard §5 claim, each written as a story (crash this member, tick, expect this).
+package gossip
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// ticksPerPeriod is the default protocol period in ticks (1s / 100ms).
+const ticksPerPeriod = 10
+
+func TestCrashedMemberIsDeclaredDeadByAll(t *testing.T) {
+	c := newCluster(t, 10, 1, nil)
+	victim := c.ids[4]
+	c.crash(victim)
+
+	// Every member probes the victim within two passes of its probe order (§4.3), then the
+	// suspicion runs out; 60 periods is far beyond both.
+	ok := c.runUntil(60*ticksPerPeriod, func() bool { return c.allSee([]string{victim}, StateDead) })
+	require.True(t, ok, "not every member declared the crashed %s dead", victim)
+	require.True(t, c.allSee(others(c.ids, victim), StateAlive), "a live member was declared dead with the crash")
+	require.Zero(t, c.countEvents(EventFailed, func(id string) bool { return id != victim }))
+}
+
+func TestHealedPartitionFindsItselfAgainAfterBothSidesDeclaredEachOtherDead(t *testing.T) {
+	c := newCluster(t, 6, 2, func(cfg *Config) {
+		// A shorter anti-entropy period keeps the test short; the rule under test is the same.
+		cfg.PushPullInterval = 5 * time.Second
+	})
+	left, right := c.ids[:3], c.ids[3:]
+	c.partition(left, right)
+
+	ok := c.runUntil(100*ticksPerPeriod, func() bool {
+		return c.allSeeOnly(left, right, StateDead) && c.allSeeOnly(right, left, StateDead)
+	})
+	require.True(t, ok, "the two sides of the partition did not declare each other dead")
+	require.True(t, c.allSeeOnly(left, left, StateAlive) && c.allSeeOnly(right, right, StateAlive),
+		"members on the same side of the partition lost each other")
+
+	c.heal()
+	// Nobody probes or gossips to a dead member; only push-pull with a member believed dead can
+	// bring the sides together.
+	ok = c.runUntil(200*ticksPerPeriod, func() bool { return c.allSee(c.ids, StateAlive) })
+	require.True(t, ok, "after the heal the two sides did not see each other alive again")
+	require.NotZero(t, c.countEvents(EventRecovered, func(string) bool { return true }))
+}
+
+func TestFalselySuspectedMemberRefutesAndStaysAlive(t *testing.T) {
+	c := newCluster(t, 8, 3, nil)
+	accused, accuser := c.ids[5], c.ids[1]
+	before, _ := c.nodes[accuser].Member(accused)
+
+	// The accuser wrongly suspects a healthy member, as after a lost ack.
+	u := Update{Member: before, From: accuser}
+	u.Member.State = StateSuspect
+	c.nodes[accuser].apply(u)
+	c.collect(c.nodes[accuser])
+	require.Equal(t, StateSuspect, c.state(accuser, accused))
+
+	ok := c.runUntil(30*ticksPerPeriod, func() bool {
+		m, _ := c.nodes[accuser].Member(accused)
+		return m.State == StateAlive && m.Incarnation > before.Incarnation
+	})
+	require.True(t, ok, "the suspected member did not refute with a higher incarnation")
+	c.run(60 * ticksPerPeriod)
+	require.True(t, c.allSee(c.ids, StateAlive))
+	require.Zero(t, c.countEvents(EventFailed, func(string) bool { return true }),
+		"a refuted suspicion still led to a death")
+}
+
+func TestDisseminationReachesAllMembersInLogNPeriods(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tune func(*Config)
+	}{
+		{"with gossip", nil},
+		// Pure SWIM §4.1: news rides only on pings, acks and ping-reqs.
+		{"piggyback only", func(cfg *Config) { cfg.GossipNodes = 0 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, n := range []int{8, 32, 128} {
+				c := newCluster(t, n, 4, tc.tune)
+				news := c.ids[n/2]
+				// Provoke one fresh update: the member refutes a suspicion only it hears of.
+				self, _ := c.nodes[news].Member(news)
+				u := Update{Member: self, From: c.ids[0]}
+				u.Member.State = StateSuspect
+				c.nodes[news].apply(u)
+				c.collect(c.nodes[news])
+
+				start := c.now
+				ok := c.runUntil(100*ticksPerPeriod, func() bool {
+					for _, id := range c.ids {
+						if m, _ := c.nodes[id].Member(news); m.Incarnation == self.Incarnation {
+							return false
+						}
+					}
+					return true
+				})
+				require.True(t, ok, "news from %s did not reach all %d members", news, n)
+				periods := float64(c.now-start) / ticksPerPeriod
+				// SWIM §4.1: infection-style spread takes O(log N) periods. Allow 2·log2(N)+2.
+				bound := 2*math.Log2(float64(n)) + 2
+				t.Logf("N=%d: all members had the news after %.1f periods (bound %.1f)", n, periods, bound)
+				require.LessOrEqual(t, periods, bound)
+			}
+		})
+	}
+}
+
+func TestSameSeedGivesIdenticalTrace(t *testing.T) {
+	run := func() string {
+		c := newCluster(t, 6, 5, nil)
+		c.traceOn = true
+		c.loss = 0.1
+		c.crash(c.ids[2])
+		c.run(40 * ticksPerPeriod)
+		return strings.Join(c.trace, "\n")
+	}
+	first := run()
+	require.NotEmpty(t, first)
+	require.Equal(t, first, run())
+}
+
+func TestLossyNetworkCausesNoFalseDeaths(t *testing.T) {
+	c := newCluster(t, 12, 6, nil)
+	c.loss = 0.05
+	c.run(300 * ticksPerPeriod)
+	require.Zero(t, c.countEvents(EventFailed, func(string) bool { return true }))
+	require.True(t, c.allSee(c.ids, StateAlive))
+}
+
+func TestGracefulLeaveIsSeenByAllAsLeft(t *testing.T) {
+	c := newCluster(t, 8, 7, nil)
+	leaver := c.ids[3]
+	require.NoError(t, c.nodes[leaver].Leave())
+	c.collect(c.nodes[leaver])
+	// The shell keeps a leaving member running a little, so the news gets out.
+	ok := c.runUntil(10*ticksPerPeriod, func() bool { return c.allSee([]string{leaver}, StateLeft) })
+	require.True(t, ok, "not everyone saw %s leave", leaver)
+	c.crash(leaver)
+	c.run(60 * ticksPerPeriod)
+	require.True(t, c.allSee([]string{leaver}, StateLeft), "a left member must not turn into a failure")
+	require.Zero(t, c.countEvents(EventFailed, func(string) bool { return true }))
+	require.Equal(t, len(c.ids)-1, c.countEvents(EventLeft, func(id string) bool { return id == leaver }))
+}
+
+// allSeeOnly reports whether every member of observers sees every member of about (other than
+// itself) in state s.
+func (c *cluster) allSeeOnly(observers, about []string, s State) bool {
+	for _, obs := range observers {
+		for _, id := range about {
+			if id == obs {
+				continue
+			}
+			m, ok := c.nodes[obs].Member(id)
+			if !ok || m.State != s {
+				return false
+			}
+		}
+	}
+	return true
+}
