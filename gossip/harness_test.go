@@ -28,14 +28,14 @@ type cluster struct {
 	nodes  map[string]*Node // by ID
 	byAddr map[string]*Node
 
-	loss    float64              // chance that any one message is lost
-	cut     map[[2]string]bool   // links cut by a partition, both directions
-	crashed map[string]bool      // crashed members neither tick nor receive
-	delay   map[string]int       // ticks every message to this member waits
-	queue   []inflight           // messages on the wire, in send order
-	events  map[string][]Event   // every event each member reported
-	sent    map[MessageType]int  // messages sent, by type
-	trace   []string             // every delivered message, for the determinism test
+	loss    float64             // chance that any one message is lost
+	cut     map[[2]string]bool  // links cut by a partition, both directions
+	crashed map[string]bool     // crashed members neither tick nor receive
+	delay   map[string]int      // ticks every message to this member waits
+	queue   []inflight          // messages on the wire, in send order
+	events  map[string][]Event  // every event each member reported
+	sent    map[MessageType]int // messages sent, by type
+	trace   []string            // every delivered message, for the determinism test
 	traceOn bool
 }
 
