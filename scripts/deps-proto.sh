@@ -29,12 +29,27 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-install() { $sudo apt-get install -y -q --no-install-recommends protobuf-compiler >/dev/null; }
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+
+# run keeps apt's chatter in a log and shows it only when the command fails.
+run() {
+	if ! "$@" >"$log" 2>&1; then
+		cat "$log" >&2
+		return 1
+	fi
+}
+
+install() { run $sudo apt-get install -y -q --no-install-recommends protobuf-compiler; }
 
 if ! install; then
-	echo "deps-proto: apt-get install protobuf-compiler failed; refreshing the package index and retrying" >&2
-	$sudo apt-get update -q >/dev/null
-	install
+	echo "deps-proto: apt-get install protobuf-compiler failed (above); refreshing the package" \
+		"index and retrying" >&2
+	if ! run $sudo apt-get update -q || ! install; then
+		echo "deps-proto: could not install protobuf-compiler; install protoc by hand and put it" \
+			"on PATH" >&2
+		exit 1
+	fi
 fi
 
 if ! command -v protoc >/dev/null 2>&1; then
