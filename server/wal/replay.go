@@ -47,26 +47,24 @@ func (r *replayLog) appendEntry(e raft.Entry, segName string, rec scannedRecord)
 	return nil
 }
 
-// applySnapshot applies the §7 rule for a snapshot ending at (index, term): keep the entries after
-// it when the log holds its last entry with the same term, or when the whole log lies after it;
-// otherwise the log is stale or conflicting and is dropped.
+// applySnapshot applies the §7 rule for a snapshot ending at (index, term): when the log holds
+// its last entry with the same term, or lies wholly after it, the log stands; otherwise the log is
+// stale or conflicting and is dropped. Entries the snapshot covers are not trimmed here but in
+// finish, against the snapshot actually restored: should this one be found damaged, an older
+// snapshot needs them.
 func (r *replayLog) applySnapshot(index, term uint64) {
 	if len(r.ents) == 0 {
 		return
 	}
 	first, last := r.ents[0].Index, r.ents[len(r.ents)-1].Index
-	switch {
-	case index < first:
-		// The log starts after the snapshot; the final check in finish catches a gap.
-	case index <= last && r.ents[index-first].Term == term:
-		r.ents = r.ents[index-first+1:]
-	default:
-		r.ents = nil
+	if index < first || (index <= last && r.ents[index-first].Term == term) {
+		return
 	}
+	r.ents = nil
 }
 
 // finish applies the restored snapshot (nil when none) to the replayed log and returns the entries
-// after it, their data copied out of the segment buffers so those can be freed. The entries must
+// after it (a snapshot's own entries are committed and never overwritten, so trimming is exact), their data copied out of the segment buffers so those can be freed. The entries must
 // start right after the snapshot (or at index 1 with no snapshot); a hole there means entries are
 // missing. note, when not empty, says why the snapshot may be older than expected.
 func (r *replayLog) finish(snap *raft.Snapshot, note string) ([]raft.Entry, error) {
@@ -74,6 +72,9 @@ func (r *replayLog) finish(snap *raft.Snapshot, note string) ([]raft.Entry, erro
 	if snap != nil {
 		snapIndex = snap.Meta.Index
 		r.applySnapshot(snap.Meta.Index, snap.Meta.Term)
+		if len(r.ents) > 0 && r.ents[0].Index <= snapIndex {
+			r.ents = r.ents[snapIndex-r.ents[0].Index+1:]
+		}
 	}
 	if len(r.ents) == 0 {
 		return nil, nil
