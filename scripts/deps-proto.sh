@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # deps-proto.sh: installs protoc, the Protocol Buffers compiler that scripts/proto.sh runs to turn
-# proto/kanna/v1/*.proto into Go. Only protoc comes from the system (Debian's protobuf-compiler,
-# which also ships the well-known .proto includes); the Go plugins protoc-gen-go and
-# protoc-gen-go-grpc are pinned as `tool` directives in go.mod and built by scripts/proto.sh.
+# proto/kanna/v1/*.proto into Go. Only protoc comes from the system (Debian's protobuf-compiler;
+# Kanna's .proto files import no well-known types, so libprotobuf-dev is not needed); the Go
+# plugins protoc-gen-go and protoc-gen-go-grpc are pinned as `tool` directives in go.mod and built
+# by scripts/proto.sh.
 #
 # Idempotent and quiet when protoc is already there. The package index is refreshed only when the
 # first install attempt fails, so a machine with a fresh index makes no extra round trip.
