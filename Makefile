@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/kanna
 PKGS    := ./...
 
-.PHONY: build test vet fmt-check lint demo sim bench proto deps
+.PHONY: build test vet fmt-check lint demo sim bench proto proto-check deps
 
 build:
 	$(GO) build -o $(BIN) ./cmd/kanna
@@ -22,7 +22,7 @@ fmt-check:
 vet:
 	$(GO) vet $(PKGS)
 
-lint: fmt-check vet
+lint: fmt-check vet proto-check
 
 demo: build
 	./$(BIN) demo
@@ -33,5 +33,11 @@ sim: build
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./raft/
 
+# Regenerates proto/kannapb from proto/kanna/v1 with the protoc plugins pinned in go.mod.
 proto:
-	@echo "proto: no .proto files yet"
+	@bash scripts/deps-proto.sh
+	@bash scripts/proto.sh
+
+proto-check:
+	@bash scripts/deps-proto.sh
+	@bash scripts/proto.sh --check

@@ -2,3 +2,5 @@
 # Installs what the test suite needs on a fresh machine with Go. Idempotent and quiet when all is there.
 set -euo pipefail
 go mod download
+# protoc, for the test that the committed generated code is up to date
+bash "$(dirname "$0")/deps-proto.sh"
