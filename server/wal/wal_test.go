@@ -332,3 +332,18 @@ func TestLeftoverTemporaryFilesAreRemovedAtOpen(t *testing.T) {
 	require.NoFileExists(t, tmp)
 	require.NoError(t, w.Close())
 }
+
+func TestUnrelatedFilesInTheFolderAreIgnored(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := openWAL(t, dir, Options{})
+	require.NoError(t, w.Save(raft.HardState{Term: 1}, makeEntries(1, 3, 1), true))
+	require.NoError(t, w.Close())
+	for _, name := range []string{"notes.txt", "1.wal", "00000000.wal", "0000000x.wal", "snap-1-2.snap", "snap-zz.snap"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("not mine"), 0o600))
+	}
+
+	w, restored := openWAL(t, dir, Options{})
+	require.Equal(t, makeEntries(1, 3, 1), restored.Entries)
+	require.Nil(t, restored.Snapshot)
+	require.NoError(t, w.Close())
+}
