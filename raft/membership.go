@@ -26,8 +26,16 @@ func configFrom(cs ConfState) config {
 	return config{voters: slices.Clone(cs.Voters), learners: slices.Clone(cs.Learners)}
 }
 
+// confState returns c as the public type, with nil (not empty) lists, so that equal
+// configurations compare equal.
 func (c config) confState() ConfState {
-	return ConfState{Voters: slices.Clone(c.voters), Learners: slices.Clone(c.learners)}
+	clone := func(ids []uint64) []uint64 {
+		if len(ids) == 0 {
+			return nil
+		}
+		return slices.Clone(ids)
+	}
+	return ConfState{Voters: clone(c.voters), Learners: clone(c.learners)}
 }
 
 func (c config) isVoter(id uint64) bool   { return slices.Contains(c.voters, id) }

@@ -22,6 +22,14 @@ type memStorage struct {
 	ents    []Entry
 	applied uint64
 	state   []string
+	// reads holds the ReadStates received and not yet taken by the test.
+	reads []ReadState
+}
+
+func (s *memStorage) takeReadStates() []ReadState {
+	out := s.reads
+	s.reads = nil
+	return out
 }
 
 // persist writes what a Ready asks to be durable, the way a write-ahead log would.
@@ -159,6 +167,7 @@ func (nw *network) drain(id uint64) {
 			nw.queue = append(nw.queue, m)
 		}
 		st.apply(nw.t, rd)
+		st.reads = append(st.reads, rd.ReadStates...)
 		n.Advance(rd)
 	}
 }
@@ -266,8 +275,25 @@ func (nw *network) heal() {
 // crash stops id; what it had not persisted is lost with it.
 func (nw *network) crash(id uint64) { nw.down[id] = true }
 
-// restart brings id back from what its storage holds.
-func (nw *network) restart(id uint64) { nw.start(id, nil, nw.stores[id].restored()) }
+// restart brings id back from what its storage holds. The state machine lived in memory: it
+// starts again from the stored snapshot and re-applies the committed entries after it.
+func (nw *network) restart(id uint64) {
+	st := nw.stores[id]
+	st.state, st.applied = nil, 0
+	if st.snap != nil {
+		st.apply(nw.t, Ready{Snapshot: st.snap})
+	}
+	nw.start(id, nil, st.restored())
+}
+
+// compact makes id's application snapshot everything it applied, as a real one would from time
+// to time, and store that snapshot.
+func (nw *network) compact(id uint64) {
+	n, st := nw.nodes[id], nw.stores[id]
+	require.NoError(nw.t, n.Compact(st.applied, st.compactData()))
+	snap := n.log.snapshot
+	st.snap = &snap
+}
 
 // state returns what id's state machine holds.
 func (nw *network) state(id uint64) []string { return nw.stores[id].state }

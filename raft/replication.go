@@ -213,7 +213,9 @@ func (n *Node) handleHeartbeatResponse(m Message, pr *progress) {
 		n.sendSnapshotChunk(m.From, pr)
 	}
 	if pr.match < n.log.lastIndex() {
-		n.sendAppends(m.From, false)
+		// Send even if nothing new is due: if appends in flight were lost, the follower's
+		// rejection of this one reveals it (paper §5.3: the leader retries indefinitely).
+		n.sendAppends(m.From, true)
 	}
 	if len(m.Context) > 0 {
 		n.ackRead(m.From, m.Context)

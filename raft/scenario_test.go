@@ -4,6 +4,7 @@
 package raft
 
 import (
+	"math/rand"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -25,4 +26,180 @@ func TestClusterElectsOneLeaderAndReplicatesToAll(t *testing.T) {
 		nw.propose(lead, "b")
 		nw.requireSameState("a", "b")
 	}
+}
+
+func TestIsolatedFollowerRejoinsWithoutDisruptingTheLeader(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign(1)
+	term := nw.nodes[1].term
+
+	// Server 3 is cut off for many election timeouts. With pre-vote it asks, hears nothing, and
+	// never raises its term.
+	nw.isolate(3)
+	nw.tick(10 * nw.nodes[3].cfg.ElectionTick)
+	require.Equal(t, term, nw.nodes[3].term, "an isolated pre-candidate keeps its term")
+	nw.propose(1, "while-3-was-away")
+
+	// It comes back: the leader carries on in the same term and catches it up.
+	nw.heal()
+	nw.tick(3)
+	require.Equal(t, uint64(1), nw.leader())
+	require.Equal(t, term, nw.nodes[1].term)
+	nw.requireSameState("while-3-was-away")
+}
+
+func TestWithoutPreVoteARejoiningServerDeposesTheLeader(t *testing.T) {
+	nw := newNetwork(t, 3, withoutPreVote)
+	nw.campaign(1)
+	term := nw.nodes[1].term
+
+	nw.isolate(3)
+	nw.tick(10 * nw.nodes[3].cfg.ElectionTick)
+	require.Greater(t, nw.nodes[3].term, term+3, "alone, server 3 campaigns again and again")
+
+	// Its high term reaches the leader through the answer to a heartbeat: the leader steps down
+	// and the cluster holds an election it did not need. This is what pre-vote prevents.
+	nw.heal()
+	nw.tick(1)
+	require.Greater(t, nw.nodes[1].term, term)
+	require.NotEqual(t, Leader, nw.nodes[1].role)
+}
+
+func TestLeaderCutOffFromMajorityStepsDownAndLosesItsUncommittedEntries(t *testing.T) {
+	nw := newNetwork(t, 5)
+	nw.campaign(1)
+	nw.propose(1, "committed")
+
+	// The leader and one follower are cut off from the other three.
+	for _, a := range []uint64{1, 2} {
+		for _, b := range []uint64{3, 4, 5} {
+			nw.cutLink(a, b)
+		}
+	}
+	_, _, err := nw.nodes[1].Propose([]byte("never-committed"))
+	require.NoError(t, err)
+	nw.stabilize()
+
+	// Check-quorum: within an election timeout the old leader notices it leads a minority.
+	nw.tick(2 * nw.nodes[1].cfg.ElectionTick)
+	require.NotEqual(t, Leader, nw.nodes[1].role)
+	newLead := nw.tickUntilLeader()
+	require.Contains(t, []uint64{3, 4, 5}, newLead)
+	nw.propose(newLead, "majority-side")
+
+	// Healed, the old leader's uncommitted entry is overwritten by the majority's log.
+	nw.heal()
+	nw.tick(3)
+	nw.requireSameState("committed", "majority-side")
+}
+
+func TestCrashedFollowerCatchesUpAfterRestart(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign(1)
+	nw.propose(1, "a")
+	nw.crash(3)
+	nw.propose(1, "b")
+	nw.propose(1, "c")
+	nw.restart(3)
+	nw.tick(2)
+	nw.requireSameState("a", "b", "c")
+}
+
+func TestWholeClusterRestartKeepsCommittedEntries(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign(1)
+	nw.propose(1, "a")
+	nw.propose(1, "b")
+	for _, id := range nw.ids() {
+		nw.crash(id)
+	}
+	for _, id := range nw.ids() {
+		nw.restart(id)
+	}
+	lead := nw.tickUntilLeader()
+	nw.propose(lead, "c")
+	nw.requireSameState("a", "b", "c")
+}
+
+func TestReplicationSurvivesRandomMessageLoss(t *testing.T) {
+	nw := newNetwork(t, 5)
+	rng := rand.New(rand.NewSource(7))
+	nw.drop = func(Message) bool { return rng.Intn(100) < 20 }
+	var want []string
+	for i, c := range cmds("x", 30) {
+		lead := nw.tickUntilLeader()
+		if _, _, err := nw.nodes[lead].Propose([]byte(c)); err == nil {
+			want = append(want, c)
+		}
+		nw.tick(1 + i%3)
+	}
+	// Safety: whatever any two servers applied agrees as far as both got.
+	for _, a := range nw.ids() {
+		for _, b := range nw.ids() {
+			sa, sb := nw.state(a), nw.state(b)
+			k := min(len(sa), len(sb))
+			require.Equal(t, sa[:k], sb[:k], "servers %d and %d applied different commands", a, b)
+		}
+	}
+	// Liveness: healed, the cluster converges and takes new commands.
+	nw.heal()
+	lead := nw.tickUntilLeader()
+	nw.propose(lead, "final")
+	nw.tick(3)
+	got := nw.state(1)
+	require.Equal(t, "final", got[len(got)-1])
+	require.Subset(t, want, got[:len(got)-1], "only proposed commands are applied")
+	for _, id := range nw.ids() {
+		require.Equal(t, got, nw.state(id))
+	}
+}
+
+func TestForgetVoteOnRestartBugElectsTwoLeadersInOneTerm(t *testing.T) {
+	for _, bug := range []bool{false, true} {
+		nw := newNetwork(t, 3, withoutPreVote, withoutCheckQuorum, withBugs(Bugs{ForgetVoteOnRestart: bug}))
+		// Server 1 campaigns and wins server 2's vote, but its link to 3 is down and its first
+		// append to 2 is lost.
+		nw.cutLink(1, 3)
+		nw.drop = func(m Message) bool { return m.Type == MsgApp }
+		nw.campaign(1)
+		nw.drop = nil
+		require.Equal(t, Leader, nw.nodes[1].role)
+		term := nw.nodes[1].term
+
+		// Server 2 crashes and restarts; server 3 campaigns in the same term and asks 2.
+		nw.crash(2)
+		nw.restart(2)
+		nw.cutLink(1, 2)
+		n3 := nw.nodes[3]
+		n3.term = term - 1
+		n3.campaign(false)
+		nw.stabilize()
+		require.Equal(t, term, n3.term)
+		if bug {
+			require.Equal(t, Leader, n3.role, "with the bug, server 2 votes twice: two leaders in term %d", term)
+		} else {
+			require.Equal(t, Candidate, n3.role, "server 2 remembers its vote: no second leader")
+		}
+	}
+}
+
+func TestSameSeedGivesTheSameMessages(t *testing.T) {
+	run := func() []string {
+		nw := newNetwork(t, 5)
+		var trace []string
+		nw.drop = func(m Message) bool {
+			trace = append(trace, m.String())
+			return false
+		}
+		lead := nw.tickUntilLeader()
+		nw.propose(lead, "a")
+		nw.isolate(lead)
+		nw.tickUntilLeader()
+		nw.heal()
+		nw.tick(5)
+		return trace
+	}
+	first := run()
+	require.NotEmpty(t, first)
+	require.Equal(t, first, run())
 }

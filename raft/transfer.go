@@ -30,7 +30,8 @@ func (n *Node) TransferLeadership(to uint64) error {
 		n.sendTimeoutNow(to)
 		return nil
 	}
-	n.sendAppends(to, false)
+	// Send even if nothing new is due: an empty append exposes any gap left by lost messages.
+	n.sendAppends(to, true)
 	return nil
 }
 

@@ -1,0 +1,133 @@
+// Tests for ReadIndex (thesis §6.4) and leadership transfer (thesis §3.10).
+package raft
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestReadIndexAnswersWithTheCommitIndexAfterAHeartbeatQuorum(t *testing.T) {
+	n := newTestNode(t, 1, []uint64{1, 2, 3}, 1)
+	makeLeader(t, n)
+	step(t, n, Message{From: 2, Type: MsgAppResp, Term: n.term, Index: n.log.lastIndex()})
+	sent(n)
+	commit := n.log.committed
+
+	require.NoError(t, n.ReadIndex([]byte("r1")))
+	hbs := sentOfType(n, MsgHeartbeat)
+	require.Len(t, hbs, 2)
+	require.Equal(t, []byte("r1"), hbs[0].Context, "the heartbeat round carries the request")
+	require.Empty(t, n.readStates, "not answered before a majority confirms the leadership")
+
+	step(t, n, Message{From: 3, Type: MsgHeartbeatResp, Term: n.term, Context: []byte("r1")})
+	rd := ready(n)
+	require.Equal(t, []ReadState{{Index: commit, Context: []byte("r1")}}, rd.ReadStates)
+}
+
+func TestReadIndexWaitsUntilTheLeaderCommitsAnEntryOfItsTerm(t *testing.T) {
+	n := newTestNode(t, 1, []uint64{1, 2, 3}, 1)
+	makeLeader(t, n)
+	require.NoError(t, n.ReadIndex([]byte("early")))
+	require.Empty(t, sentOfType(n, MsgHeartbeat), "no read point before the no-op commits")
+
+	step(t, n, Message{From: 2, Type: MsgAppResp, Term: n.term, Index: n.log.lastIndex()})
+	hbs := sentOfType(n, MsgHeartbeat)
+	require.NotEmpty(t, hbs, "the waiting read starts once the no-op commits")
+	step(t, n, Message{From: 2, Type: MsgHeartbeatResp, Term: n.term, Context: []byte("early")})
+	rd := ready(n)
+	require.Equal(t, []ReadState{{Index: n.log.committed, Context: []byte("early")}}, rd.ReadStates)
+}
+
+func TestReadIndexOnASingleVoterIsAnsweredAtOnce(t *testing.T) {
+	nw := newNetwork(t, 1)
+	nw.campaign(1)
+	n := nw.nodes[1]
+	require.NoError(t, n.ReadIndex([]byte("solo")))
+	rd := ready(n)
+	require.Equal(t, []ReadState{{Index: n.log.committed, Context: []byte("solo")}}, rd.ReadStates)
+}
+
+func TestReadIndexOnAFollowerNamesTheLeader(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign(1)
+	err := nw.nodes[2].ReadIndex([]byte("x"))
+	var nle *NotLeaderError
+	require.True(t, errors.As(err, &nle))
+	require.Equal(t, uint64(1), nle.Leader)
+}
+
+func TestReadIndexConfirmsEarlierRequestsWithALaterRound(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign(1)
+	n := nw.nodes[1]
+	nw.drop = func(m Message) bool { return m.Type == MsgHeartbeatResp && string(m.Context) == "a" }
+	require.NoError(t, n.ReadIndex([]byte("a")))
+	nw.stabilize()
+	require.Empty(t, nw.readStates(1), "the answers to round a were lost")
+
+	nw.drop = nil
+	require.NoError(t, n.ReadIndex([]byte("b")))
+	nw.stabilize()
+	var got []string
+	for _, rs := range nw.readStates(1) {
+		got = append(got, string(rs.Context))
+	}
+	require.Equal(t, []string{"a", "b"}, got, "a majority for the later round confirms the earlier request too")
+}
+
+func TestDeposedLeaderCannotServeAReadIndex(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign(1)
+	nw.isolate(1)
+	require.NoError(t, nw.nodes[1].ReadIndex([]byte("stale")))
+	nw.tick(2 * nw.nodes[1].cfg.ElectionTick)
+	require.Empty(t, nw.readStates(1), "no majority answered, so the read is never confirmed")
+	require.NotEqual(t, Leader, nw.nodes[1].role)
+}
+
+func TestLeadershipTransferHandsOverToACaughtUpFollower(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign(1)
+	nw.crash(3)
+	nw.propose(1, "a")
+	nw.restart(3) // behind: its log lacks "a"
+
+	require.NoError(t, nw.nodes[1].TransferLeadership(3))
+	_, _, err := nw.nodes[1].Propose([]byte("during"))
+	require.ErrorIs(t, err, ErrProposalDropped, "no proposals while the transfer runs")
+	nw.stabilize()
+	require.Equal(t, uint64(3), nw.leader(), "3 was caught up, then told to campaign at once")
+	require.Equal(t, 1, nw.delivered[MsgTimeoutNow])
+	nw.propose(3, "b")
+	nw.requireSameState("a", "b")
+}
+
+func TestLeadershipTransferIsAbortedAfterAnElectionTimeout(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign(1)
+	nw.isolate(3)
+	n := nw.nodes[1]
+	require.NoError(t, n.TransferLeadership(3))
+	require.Equal(t, uint64(3), n.leadTransferee)
+	nw.tick(n.cfg.ElectionTick)
+	require.Equal(t, None, n.leadTransferee)
+	require.Equal(t, Leader, n.role)
+	nw.propose(1, "resumed")
+	require.Equal(t, []string{"resumed"}, nw.state(2))
+}
+
+func TestLeadershipTransferRefusesNonVotersAndFollowers(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign(1)
+	require.ErrorContains(t, nw.nodes[1].TransferLeadership(9), "not a voter")
+	var nle *NotLeaderError
+	require.True(t, errors.As(nw.nodes[2].TransferLeadership(3), &nle))
+	require.NoError(t, nw.nodes[1].TransferLeadership(1), "to itself: nothing to do")
+}
+
+// readStates collects the ReadStates id's driver received since the last call.
+func (nw *network) readStates(id uint64) []ReadState {
+	return nw.stores[id].takeReadStates()
+}
