@@ -1,0 +1,364 @@
+// Tests of the engine (engine.go, engine_ready.go) on a three-node cluster in memory, each named
+// after the rule it checks: state machine replication (Raft paper §5.3), client interaction (§8,
+// thesis §6.3), linearizable reads (thesis §6.4) and snapshots (§7).
+
+package server
+
+import (
+	"errors"
+	"math/rand"
+	"testing"
+
+	"github.com/kanna-cluster/kanna/game"
+	"github.com/kanna-cluster/kanna/raft"
+	"github.com/stretchr/testify/require"
+)
+
+func TestGuessProposedOnTheLeaderAppliesOnEveryEngineWithTheSameResult(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	lead := c.tickUntilLeader()
+	cl := &client{id: "riko"}
+	c.seedRoom(lead, cl, "kanna kamui")
+
+	pid := c.propose(lead, cl.next(guessLetter("den", "kanna", "a")))
+	res := c.mustResult(lead, pid)
+	require.NoError(t, res.Err)
+	require.Equal(t, game.Result{Kind: game.KindGuess, Room: "den", Player: "kanna", Round: 1, Letter: "a",
+		Hit: true, Revealed: 3, Points: 3, Status: game.Playing}, res.Result)
+	require.Equal(t, "_a__a _a___", res.Room.Masked)
+
+	// Every node applied the guess at the same index with the same result.
+	leaderEntry := c.applied[lead][len(c.applied[lead])-1]
+	require.Equal(t, game.KindGuess, leaderEntry.Command.Kind)
+	for _, id := range c.ids {
+		entries := c.applied[id]
+		require.Equal(t, leaderEntry, entries[len(entries)-1], "node %d", id)
+		view, err := c.engines[id].LocalRoom("den")
+		require.NoError(t, err)
+		require.Equal(t, res.Room, view, "node %d", id)
+	}
+	c.requireSameGame()
+}
+
+func TestFollowerProposeReturnsNotLeaderErrorNamingTheLeader(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	lead := c.tickUntilLeader()
+	for _, id := range c.ids {
+		if id == lead {
+			continue
+		}
+		_, err := c.engines[id].Propose(createRoom("den", "tohru"))
+		var nl *raft.NotLeaderError
+		require.ErrorAs(t, err, &nl)
+		require.Equal(t, lead, nl.Leader, "node %d", id)
+
+		_, err = c.engines[id].Read("den")
+		require.ErrorAs(t, err, &nl)
+		require.Equal(t, lead, nl.Leader)
+	}
+}
+
+func TestProposeRejectsAMalformedCommandWithoutUsingALogSlot(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	lead := c.tickUntilLeader()
+	last := c.engines[lead].Status().LastIndex
+
+	_, err := c.engines[lead].Propose(game.Command{Kind: game.KindGuess, ClientID: "c", Seq: 1, Room: "den", Player: "kanna", Letter: "ab"})
+	require.Equal(t, game.InvalidArgument, game.CodeOf(err))
+	require.Equal(t, last, c.engines[lead].Status().LastIndex)
+}
+
+func TestLeaderFillsInTheWordOfANewRoomFromTheWordList(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	lead := c.tickUntilLeader()
+	pid := c.propose(lead, (&client{id: "c"}).next(createRoom("den", "")))
+	require.NoError(t, c.mustResult(lead, pid).Result.Error())
+
+	entry := c.applied[lead][len(c.applied[lead])-1]
+	require.Contains(t, game.Words(), entry.Command.Word)
+	require.Empty(t, c.mustResult(lead, pid).Room.Word, "the word stays hidden while the round is played")
+	c.requireSameGame()
+}
+
+func TestGameRejectionIsAResultNotAnError(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	lead := c.tickUntilLeader()
+	pid := c.propose(lead, (&client{id: "c"}).next(joinRoom("nowhere", "kanna")))
+	res := c.mustResult(lead, pid)
+	require.NoError(t, res.Err, "the game's verdict is not a failure to get one")
+	require.Equal(t, game.NotFound, game.CodeOf(res.Result.Error()))
+}
+
+// TestProposalLostInALeaderChangeGetsErrProposalLost: a leader cut off from the others appends a
+// proposal that can never commit; the new leader fills that index with entries of its own term,
+// and when the old leader learns them, its proposal is answered as lost.
+func TestProposalLostInALeaderChangeGetsErrProposalLost(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	old := c.tickUntilLeader()
+	cl := &client{id: "riko"}
+	c.seedRoom(old, cl, "tohru")
+
+	c.isolate(old)
+	lostCmd := cl.next(guessLetter("den", "kanna", "t"))
+	lost := c.propose(old, lostCmd)
+	lead := c.tickUntilLeaderOtherThan(old)
+	other := &client{id: "elma"}
+	pid := c.propose(lead, other.next(createRoom("cave", "lucoa")))
+	require.NoError(t, c.mustResult(lead, pid).Result.Error())
+
+	c.heal()
+	c.tick(5)
+	r := c.mustResult(old, lost)
+	require.ErrorIs(t, r.Err, ErrProposalLost)
+
+	// The retry, same client and seq, goes to the new leader and applies once.
+	retry := c.propose(lead, lostCmd)
+	require.True(t, c.mustResult(lead, retry).Result.Hit)
+	view, err := c.engines[old].LocalRoom("den")
+	require.NoError(t, err)
+	require.Equal(t, "t____", view.Masked)
+	c.requireSameGame()
+}
+
+// TestRetriedRequestAppliesOnce: the leader commits a guess and crashes before answering; the
+// client resends it, same client id and seq, to the new leader; the command is in the log twice
+// but the game applies it once, and the retry gets the first result.
+func TestRetriedRequestAppliesOnce(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	old := c.tickUntilLeader()
+	cl := &client{id: "riko"}
+	c.seedRoom(old, cl, "kanna kamui")
+
+	cmd := cl.next(guessLetter("den", "kanna", "k"))
+	first := c.mustResult(old, c.propose(old, cmd))
+	c.crash(old)
+	lead := c.tickUntilLeaderOtherThan(old)
+
+	retry := c.mustResult(lead, c.propose(lead, cmd))
+	require.Equal(t, first.Result, retry.Result)
+	require.Equal(t, 2, retry.Room.Players[0].Score, "two k's revealed once, not twice")
+
+	var guesses int
+	for _, e := range c.applied[lead] {
+		if e.Command.Kind == game.KindGuess {
+			guesses++
+			require.Equal(t, first.Result, e.Result)
+		}
+	}
+	require.Equal(t, 2, guesses, "the command is in the log twice")
+	c.requireSameGame()
+}
+
+func TestLinearizableReadReturnsTheStateAfterAPrecedingWrite(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	lead := c.tickUntilLeader()
+	cl := &client{id: "riko"}
+	c.seedRoom(lead, cl, "tohru")
+
+	write, err := c.engines[lead].Propose(cl.next(guessLetter("den", "kanna", "o")))
+	require.NoError(t, err)
+	read, err := c.engines[lead].Read("den")
+	require.NoError(t, err)
+	c.stabilize()
+
+	require.NoError(t, c.mustResult(lead, write).Result.Error())
+	r := c.mustResult(lead, read)
+	require.NoError(t, r.Err)
+	require.Equal(t, "_o___", r.Room.Masked)
+	require.Equal(t, "o", r.Room.Guessed)
+}
+
+func TestReadOfAnUnknownRoomIsNotFound(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	lead := c.tickUntilLeader()
+	read, err := c.engines[lead].Read("nowhere")
+	require.NoError(t, err)
+	c.stabilize()
+	require.Equal(t, game.NotFound, game.CodeOf(c.mustResult(lead, read).Err))
+}
+
+func TestPendingReadFailsWhenTheLeaderStepsDown(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	old := c.tickUntilLeader()
+	c.isolate(old)
+	read, err := c.engines[old].Read("den")
+	require.NoError(t, err)
+	c.stabilize()
+	_, answered := c.results[old][read]
+	require.False(t, answered, "a read cannot be confirmed without a majority")
+
+	// Check-quorum makes the cut-off leader step down within an election timeout.
+	c.tick(3 * raft.DefaultConfig().ElectionTick)
+	require.NotEqual(t, raft.Leader, c.engines[old].Status().Role)
+	require.ErrorIs(t, c.mustResult(old, read).Err, ErrProposalLost)
+}
+
+// TestLaggingEngineCatchesUpThroughASnapshot: while a follower is cut off, the leader applies
+// enough entries to compact its log; on healing, the follower can only be brought up to date with
+// the snapshot, and ends with byte-identical game state.
+func TestLaggingEngineCatchesUpThroughASnapshot(t *testing.T) {
+	c := newCluster(t, 3, 5)
+	lead := c.tickUntilLeader()
+	lagging := lead%3 + 1
+	cl := &client{id: "riko"}
+	c.seedRoom(lead, cl, "quetzalcoatl")
+
+	c.isolate(lagging)
+	for _, letter := range "quetzalcoatl" {
+		c.propose(lead, cl.next(guessLetter("den", "kanna", string(letter))))
+	}
+	require.NotEmpty(t, c.compacted[lead], "the leader compacts every 5 entries")
+	require.Greater(t, c.engines[lead].Status().FirstIndex, c.engines[lagging].Applied()+1,
+		"the entries the follower lacks are compacted away")
+
+	c.heal()
+	c.tick(5)
+	require.Equal(t, 1, c.snapshots[lagging])
+	require.Equal(t, c.engines[lead].Applied(), c.engines[lagging].Applied())
+	view, err := c.engines[lagging].LocalRoom("den")
+	require.NoError(t, err)
+	require.Equal(t, game.Won, view.Status)
+	c.requireSameGame()
+}
+
+func TestCompactedSnapshotCarriesTheAppliedTermAndConfiguration(t *testing.T) {
+	c := newCluster(t, 3, 4)
+	lead := c.tickUntilLeader()
+	cl := &client{id: "riko"}
+	c.seedRoom(lead, cl, "tohru")
+	c.propose(lead, cl.next(guessLetter("den", "kanna", "t")))
+	c.propose(lead, cl.next(guessLetter("den", "kanna", "o")))
+
+	snaps := c.compacted[lead]
+	require.NotEmpty(t, snaps)
+	s := snaps[len(snaps)-1]
+	require.Equal(t, []uint64{1, 2, 3}, s.Meta.ConfState.Voters)
+	require.Empty(t, s.Meta.ConfState.Learners)
+	require.Equal(t, c.engines[lead].Status().Term, s.Meta.Term)
+	restored := game.NewState()
+	require.NoError(t, restored.Restore(s.Data))
+}
+
+// TestRestartRebuildsTheGameFromSnapshotAndCommittedEntries: a node restarts from its disk alone;
+// its game comes back from the snapshot, then the entries committed after it are applied again,
+// before it hears from anybody.
+func TestRestartRebuildsTheGameFromSnapshotAndCommittedEntries(t *testing.T) {
+	c := newCluster(t, 3, 4)
+	lead := c.tickUntilLeader()
+	cl := &client{id: "riko"}
+	c.seedRoom(lead, cl, "quetzalcoatl")
+	for _, letter := range "quetz" {
+		c.propose(lead, cl.next(guessLetter("den", "kanna", string(letter))))
+	}
+	follower := lead%3 + 1
+	c.tick(2) // heartbeats carry the last commit index to the followers
+	before := c.engines[follower].Game().Snapshot()
+	applied := c.engines[follower].Applied()
+	require.NotNil(t, c.disks[follower].snap, "the follower compacted its own log")
+	require.Less(t, c.disks[follower].snap.Meta.Index, applied, "some applied entries are after the snapshot")
+
+	c.crash(follower)
+	c.isolate(follower)
+	// A shell may remember how far its state machine got; the game lived in memory, so the engine
+	// must ignore that and have the core hand out every committed entry after the snapshot again.
+	restore := c.disks[follower].restored()
+	restore.Applied = applied
+	c.start(follower, nil, restore)
+	c.drain(follower)
+	require.Equal(t, applied, c.engines[follower].Applied())
+	require.Equal(t, string(before), string(c.engines[follower].Game().Snapshot()))
+
+	c.heal()
+	c.tick(3)
+	c.requireSameGame()
+}
+
+func TestEngineRefusesToStartFromACorruptSnapshot(t *testing.T) {
+	c := newCluster(t, 1, 0)
+	cfg := c.config(1, nil, &raft.Restored{
+		HardState: raft.HardState{Term: 2, Commit: 3},
+		Snapshot:  &raft.Snapshot{Meta: raft.SnapshotMeta{Index: 3, Term: 2, ConfState: raft.ConfState{Voters: []uint64{1}}}, Data: []byte("{")},
+	})
+	_, err := NewEngine(cfg)
+	require.ErrorContains(t, err, "snapshot at index 3")
+
+	cfg.GameSnapshot = game.NewState().Snapshot()
+	e, err := NewEngine(cfg)
+	require.NoError(t, err, "GameSnapshot takes precedence over the snapshot's data")
+	require.Equal(t, uint64(3), e.Applied())
+}
+
+func TestEngineRequiresRand(t *testing.T) {
+	c := newCluster(t, 1, 0)
+	cfg := c.config(1, []uint64{1}, nil)
+	cfg.Rand = nil
+	_, err := NewEngine(cfg)
+	require.Error(t, err)
+	cfg = c.config(1, []uint64{1}, nil)
+	cfg.Raft.Rand = nil
+	_, err = NewEngine(cfg)
+	require.Error(t, err)
+}
+
+func TestSingleNodeClusterAnswersProposalsAndReads(t *testing.T) {
+	c := newCluster(t, 1, 0)
+	lead := c.tickUntilLeader()
+	cl := &client{id: "riko"}
+	c.seedRoom(lead, cl, "tohru")
+	read, err := c.engines[lead].Read("den")
+	require.NoError(t, err)
+	c.stabilize()
+	r := c.mustResult(lead, read)
+	require.NoError(t, r.Err)
+	require.Equal(t, []game.PlayerView{{Name: "kanna"}}, r.Room.Players)
+}
+
+// TestSameSeedGivesTheSameRun: the engine draws nothing but its injected randomness, so two runs
+// from one seed apply the same entries with the same results on every node.
+func TestSameSeedGivesTheSameRun(t *testing.T) {
+	run := func() map[uint64][]AppliedEntry {
+		c := newCluster(t, 3, 3)
+		lead := c.tickUntilLeader()
+		cl := &client{id: "riko"}
+		c.propose(lead, cl.next(createRoom("den", "")))
+		c.propose(lead, cl.next(joinRoom("den", "kanna")))
+		rng := rand.New(rand.NewSource(42))
+		for range 10 {
+			c.propose(lead, cl.next(guessLetter("den", "kanna", string(rune('a'+rng.Intn(26))))))
+		}
+		c.tick(3)
+		return c.applied
+	}
+	first, second := run(), run()
+	require.Equal(t, first, second)
+	require.NotEmpty(t, first[1])
+}
+
+func TestConfChangeProposalIsAnsweredWhenApplied(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	lead := c.tickUntilLeader()
+	pid, err := c.engines[lead].ProposeConfChange(raft.ConfChange{Type: raft.AddLearner, NodeID: 4})
+	require.NoError(t, err)
+	c.stabilize()
+	r := c.mustResult(lead, pid)
+	require.NoError(t, r.Err)
+	last := c.applied[lead][len(c.applied[lead])-1]
+	require.Equal(t, raft.EntryConfChange, last.Type)
+	require.Equal(t, raft.ConfChange{Type: raft.AddLearner, NodeID: 4}, last.ConfChange)
+
+	_, err = c.engines[lead%3+1].ProposeConfChange(raft.ConfChange{Type: raft.AddLearner, NodeID: 5})
+	var nl *raft.NotLeaderError
+	require.True(t, errors.As(err, &nl))
+}
+
+func TestApplyConfChangeFollowsTheCoreSemantics(t *testing.T) {
+	cs := raft.ConfState{Voters: []uint64{1, 2, 3}}
+	cs = applyConfChange(cs, raft.ConfChange{Type: raft.AddLearner, NodeID: 4})
+	require.Equal(t, raft.ConfState{Voters: []uint64{1, 2, 3}, Learners: []uint64{4}}, cs)
+	cs = applyConfChange(cs, raft.ConfChange{Type: raft.AddLearner, NodeID: 2})
+	require.Equal(t, raft.ConfState{Voters: []uint64{1, 2, 3}, Learners: []uint64{4}}, cs, "a voter stays a voter")
+	cs = applyConfChange(cs, raft.ConfChange{Type: raft.AddVoter, NodeID: 4})
+	require.Equal(t, raft.ConfState{Voters: []uint64{1, 2, 3, 4}, Learners: []uint64{}}, cs)
+	cs = applyConfChange(cs, raft.ConfChange{Type: raft.RemoveNode, NodeID: 1})
+	require.Equal(t, raft.ConfState{Voters: []uint64{2, 3, 4}, Learners: []uint64{}}, cs)
+}
