@@ -1,0 +1,96 @@
+// Tests of infection-style dissemination (SWIM §4.1, broadcast.go): retransmission count,
+// fewest-sent first, newer news replacing older, and the size budget of one message.
+package gossip
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestEachUpdateIsRetransmittedRetransmitMultTimesLogN(t *testing.T) {
+	for _, tc := range []struct{ n, want int }{
+		{1, 4}, {9, 4}, {10, 8}, {99, 8}, {100, 12}, {1000, 16},
+	} {
+		require.Equal(t, tc.want, retransmitLimit(4, tc.n), "N=%d", tc.n)
+	}
+
+	var q broadcastQueue
+	q.enqueue(news("b", StateSuspect, 0, "c"))
+	sent := 0
+	for q.len() > 0 {
+		require.Len(t, q.take(1400, 8), 1)
+		sent++
+	}
+	require.Equal(t, 8, sent)
+}
+
+func TestFewestSentUpdatesGoFirstAndNewestAmongEquals(t *testing.T) {
+	var q broadcastQueue
+	q.enqueue(news("b", StateAlive, 0, "b"))
+	q.take(1400, 10) // b has been sent once
+	q.enqueue(news("c", StateAlive, 0, "c"))
+	q.enqueue(news("d", StateAlive, 0, "d"))
+	got := q.take(1400, 10)
+	require.Equal(t, []string{"d", "c", "b"}, updateIDs(got))
+}
+
+func TestNewerNewsAboutAMemberReplacesOlderNews(t *testing.T) {
+	var q broadcastQueue
+	q.enqueue(news("b", StateAlive, 0, "b"))
+	q.enqueue(news("c", StateAlive, 0, "c"))
+	q.enqueue(news("b", StateSuspect, 0, "c"))
+	require.Equal(t, 2, q.len())
+	got := q.take(1400, 10)
+	require.Equal(t, []string{"b", "c"}, updateIDs(got))
+	require.Equal(t, StateSuspect, got[0].Member.State)
+}
+
+func TestMessageTakesOnlyTheUpdatesThatFitItsBudget(t *testing.T) {
+	n := newTestNode(t, "a", func(cfg *Config) { cfg.MaxMessageBytes = 512 })
+	introduce(n, "b")
+	for i := 0; i < 40; i++ {
+		n.queue.enqueue(news(fmt.Sprintf("member-%02d", i), StateAlive, 0, "x"))
+	}
+	n.send(Message{Type: MsgGossip, To: addrOf("b"), ToID: "b"})
+	out := n.Outbox()
+	require.Len(t, out, 1)
+	b, err := out[0].Marshal()
+	require.NoError(t, err)
+	require.LessOrEqual(t, len(b), 512)
+	require.NotEmpty(t, out[0].Updates)
+	require.Less(t, len(out[0].Updates), 40, "not everything fits in 512 bytes")
+	require.Equal(t, 40, n.queue.len(), "updates that did not fit wait for the next message")
+
+	// A message never takes one update too big for any budget; the queue skips it, not everyone.
+	n.queue.enqueue(Update{Member: Member{ID: "huge", Meta: Meta{RaftAddr: strings.Repeat("x", 600)}}})
+	n.send(Message{Type: MsgGossip, To: addrOf("b"), ToID: "b"})
+	got := n.Outbox()[0].Updates
+	require.NotEmpty(t, got)
+	require.NotContains(t, updateIDs(got), "huge")
+}
+
+func TestUpdatesRideOnPingsAcksAndPingReqs(t *testing.T) {
+	n := newTestNode(t, "a", nil)
+	introduce(n, "b", "c", "d", "e")
+	n.queue.enqueue(news("z", StateAlive, 0, "z"))
+	n.send(Message{Type: MsgPing, To: addrOf("b"), ToID: "b", Seq: 1})
+	n.send(Message{Type: MsgAck, To: addrOf("b"), ToID: "b", Seq: 1})
+	n.send(Message{Type: MsgPingReq, To: addrOf("b"), ToID: "b", Seq: 1, Target: "c", TargetAddr: addrOf("c")})
+	n.send(Message{Type: MsgPushPull, To: addrOf("b"), ToID: "b"})
+	out := n.Outbox()
+	for _, m := range out[:3] {
+		require.Equal(t, []string{"z"}, updateIDs(m.Updates), "%v should carry the update", m.Type)
+	}
+	require.Empty(t, out[3].Updates, "push-pull carries whole tables, not updates")
+}
+
+func updateIDs(us []Update) []string {
+	var out []string
+	for _, u := range us {
+		out = append(out, u.Member.ID)
+	}
+	return out
+}
