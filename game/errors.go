@@ -22,11 +22,11 @@ const (
 	OK Code = iota
 	// InvalidArgument: the command is malformed whatever the state (bad name, not one letter).
 	InvalidArgument
-	// NotFound: the command names a room that does not exist.
+	// NotFound: the command names a room that does not exist, or a player not in the room.
 	NotFound
 	// FailedPrecondition: the command is well formed but the state does not allow it now (the
-	// round is over, the player has not joined, the room is full, the request is older than one
-	// already applied).
+	// round is over, or not over yet for a new round; the room or the cluster is full; the request
+	// is older than one already applied).
 	FailedPrecondition
 	// AlreadyExists: the room or the player name is taken.
 	AlreadyExists

@@ -121,7 +121,7 @@ func (s *State) guess(cmd Command) Result {
 	}
 	p := r.player(cmd.Player)
 	if p == nil {
-		return failed(cmd, errorf(FailedPrecondition, "player %q has not joined room %q; join first", cmd.Player, cmd.Room))
+		return failed(cmd, errorf(NotFound, "player %q is not in room %q; join first", cmd.Player, cmd.Room))
 	}
 	if r.status != Playing {
 		return failed(cmd, errorf(FailedPrecondition, "round %d of room %q is over (%s); start a new round", r.round, cmd.Room, r.status))

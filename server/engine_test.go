@@ -362,3 +362,41 @@ func TestApplyConfChangeFollowsTheCoreSemantics(t *testing.T) {
 	cs = applyConfChange(cs, raft.ConfChange{Type: raft.RemoveNode, NodeID: 1})
 	require.Equal(t, raft.ConfState{Voters: []uint64{2, 3, 4}, Learners: []uint64{}}, cs)
 }
+
+// TestUndecodableEntryIsRejectedTheSameOnEveryNode: bytes that are no command (written by a buggy
+// or newer proposer) must not stop the nodes nor split them: each records the same rejection.
+func TestUndecodableEntryIsRejectedTheSameOnEveryNode(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	lead := c.tickUntilLeader()
+	index, _, err := c.engines[lead].Raft().Propose([]byte("not a command"))
+	require.NoError(t, err)
+	c.stabilize()
+	c.tick(2)
+	for _, id := range c.ids {
+		var found bool
+		for _, e := range c.applied[id] {
+			if e.Index == index {
+				found = true
+				require.Equal(t, game.InvalidArgument, game.CodeOf(e.Result.Error()), "node %d", id)
+			}
+		}
+		require.True(t, found, "node %d applied entry %d", id, index)
+	}
+	c.requireSameGame()
+}
+
+// TestProposalWhoseIndexIsReusedIsAnsweredLost: when a leader appends at an index where an older
+// proposal of its own still waits (its entry was truncated away before this node applied that
+// index), the older proposal can never be answered by its entry, so it is answered lost at once.
+func TestProposalWhoseIndexIsReusedIsAnsweredLost(t *testing.T) {
+	c := newCluster(t, 1, 0)
+	e := c.engines[1]
+	first := e.track(7, 2)
+	second := e.track(7, 4)
+	require.NotEqual(t, first, second)
+	require.True(t, e.HasReady())
+	out := e.Ready()
+	require.Contains(t, out.Results, Result{ID: first, Err: ErrProposalLost})
+	require.Equal(t, proposal{id: second, term: 4}, e.proposals[7])
+	e.Advance(out)
+}
