@@ -17,10 +17,11 @@ import (
 func fuzzSeeds() [][]byte {
 	entry := appendEntryRecord(nil, raft.Entry{Index: 7, Term: 3, Type: raft.EntryConfChange, Data: []byte("add 4")})
 	marker := appendSnapshotRecord(nil, 40, 2)
+	commit := appendCommitRecord(nil, 39)
 	short := entry[:len(entry)-1]
 	flipped := bytes.Clone(entry)
 	flipped[12] ^= 1
-	return [][]byte{entry, marker, append(bytes.Clone(entry), marker...), short, flipped, {}, make([]byte, 9)}
+	return [][]byte{entry, marker, commit, append(bytes.Clone(entry), marker...), short, flipped, {}, make([]byte, 9)}
 }
 
 func FuzzDecodeRecordAcceptsOnlyWhatTheEncoderWrites(f *testing.F) {
@@ -41,6 +42,8 @@ func FuzzDecodeRecordAcceptsOnlyWhatTheEncoderWrites(f *testing.F) {
 			again = appendEntryRecord(nil, rec.entry())
 		case recSnapshot:
 			again = appendSnapshotRecord(nil, rec.index(), rec.term())
+		case recCommit:
+			again = appendCommitRecord(nil, rec.index())
 		default:
 			t.Fatalf("decoded a record of unknown type %d", rec.typ)
 		}

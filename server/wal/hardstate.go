@@ -1,5 +1,7 @@
 // The hard state file: currentTerm, votedFor and the commit index, kept apart from the log in one
-// small file that is replaced atomically.
+// small file that is replaced atomically whenever the term or the vote changes. A commit index
+// that advances on its own is written to the log as a commit record (see Save); Open takes the
+// highest commit index of the two.
 //
 // Raft paper, Figure 2: currentTerm and votedFor are "persistent state on all servers (updated on
 // stable storage before responding to RPCs)". Losing votedFor lets a server vote twice in one term

@@ -35,11 +35,16 @@ const (
 	// Replay applies the paper's §7 rule there: keep the entries after the snapshot only if the
 	// log holds the snapshot's last entry with the same term, else discard the whole log.
 	recSnapshot recordType = 2
+	// recCommit records a commit index that advanced while term and vote stayed the same: commit u64.
+	// The commit index may be lost without harm (the leader resends it), so it rides in the log,
+	// under the batch's one fsync, instead of costing a rewrite of the hard state file each time.
+	recCommit recordType = 3
 )
 
 const (
 	entryFixedSize  = 17 // index + term + type
 	markerSize      = 16 // index + term
+	commitSize      = 8  // commit
 	maxEntryPayload = math.MaxUint32
 )
 
@@ -50,6 +55,7 @@ var (
 	errUnknownType   = errors.New("has an unknown record type")
 	errShortPayload  = errors.New("has a payload too short for its type")
 	errZeroIndexTerm = errors.New("names index or term 0")
+	errWrongSize     = errors.New("has a payload of the wrong size for its type")
 )
 
 // record is one decoded record; payload aliases the buffer it was decoded from.
@@ -78,6 +84,14 @@ func appendSnapshotRecord(buf []byte, index, term uint64) []byte {
 	return sealRecord(buf, start)
 }
 
+// appendCommitRecord appends the framed record of a commit index.
+func appendCommitRecord(buf []byte, commit uint64) []byte {
+	start := len(buf)
+	buf = append(buf, 0, 0, 0, 0, 0, 0, 0, 0, byte(recCommit))
+	buf = binary.LittleEndian.AppendUint64(buf, commit)
+	return sealRecord(buf, start)
+}
+
 // sealRecord fills in the length and checksum of the record that starts at buf[start]. The
 // checksum covers the type byte as well as the payload, so a flipped type is caught too.
 func sealRecord(buf []byte, start int) []byte {
@@ -95,7 +109,7 @@ func decodeRecord(b []byte) (record, int, error) {
 		return record{}, 0, errShortRecord
 	}
 	typ := recordType(b[8])
-	if typ != recEntry && typ != recSnapshot {
+	if typ != recEntry && typ != recSnapshot && typ != recCommit {
 		return record{}, 0, fmt.Errorf("%w %d", errUnknownType, typ)
 	}
 	length := uint64(binary.LittleEndian.Uint32(b))
@@ -116,7 +130,6 @@ func decodeRecord(b []byte) (record, int, error) {
 // validate checks what the checksum cannot: that a record written by this code has the shape its
 // type promises. A record failing here was written by a different program or a different version.
 func (r record) validate() error {
-	var index, term uint64
 	switch r.typ {
 	case recEntry:
 		if len(r.payload) < entryFixedSize {
@@ -124,12 +137,15 @@ func (r record) validate() error {
 		}
 	case recSnapshot:
 		if len(r.payload) != markerSize {
-			return errShortPayload
+			return errWrongSize
 		}
+	case recCommit:
+		if len(r.payload) != commitSize {
+			return errWrongSize
+		}
+		return nil
 	}
-	index = binary.LittleEndian.Uint64(r.payload)
-	term = binary.LittleEndian.Uint64(r.payload[8:])
-	if index == 0 || term == 0 {
+	if r.index() == 0 || r.term() == 0 {
 		return errZeroIndexTerm
 	}
 	return nil
@@ -149,8 +165,9 @@ func (r record) entry() raft.Entry {
 	return e
 }
 
-// index returns the log index a record names: the entry's, or the snapshot's last index.
+// index returns the log index a record names: the entry's, the snapshot's last one, or the
+// commit index.
 func (r record) index() uint64 { return binary.LittleEndian.Uint64(r.payload) }
 
-// term returns the term a record names.
+// term returns the term an entry or snapshot record names.
 func (r record) term() uint64 { return binary.LittleEndian.Uint64(r.payload[8:]) }

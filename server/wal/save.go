@@ -21,12 +21,17 @@ import (
 // its memory for the life of the node.
 const maxRetainedBuffer = 4 << 20
 
-// Save appends entries to the log and replaces the hard state when hs is not empty and differs
-// from the one saved. An entry whose index is at or below the last saved one cuts the log from
-// there (Raft overwrote a conflicting suffix). When sync, everything written so far is made
-// durable with one fsync of the log for the whole batch, then the hard state file (its own fsync
-// and one of the folder, when it changed). Entries are written before the hard state, so a saved
-// commit index never points past the durable log.
+// Save appends entries to the log and saves hs when it is not empty and differs from the saved
+// one. An entry whose index is at or below the last saved one cuts the log from there (Raft
+// overwrote a conflicting suffix). When sync, everything written so far is made durable with one
+// fsync of the log for the whole batch (group commit).
+//
+// A change of term or vote replaces the hard state file (its own fsync, and one of the folder when
+// sync), after the entries are written. A change of the commit index alone is appended to the log
+// as a commit record instead and shares the batch's fsync: losing it costs only re-work (the
+// leader sends the commit index again), while rewriting the file for it would cost two more
+// fsyncs on nearly every Ready of a busy leader. Either way the commit index is written after the
+// entries, so a saved commit index never points past the durable log.
 func (w *WAL) Save(hs raft.HardState, entries []raft.Entry, sync bool) error {
 	if w.err != nil {
 		return w.err
@@ -34,9 +39,17 @@ func (w *WAL) Save(hs raft.HardState, entries []raft.Entry, sync bool) error {
 	if err := w.checkEntries(entries); err != nil {
 		return err
 	}
+	changed := !hs.IsEmpty() && hs != w.hs
+	termOrVote := changed && (hs.Term != w.hs.Term || hs.Vote != w.hs.Vote)
 	for _, e := range entries {
 		err := w.stage(e.Index, func(b []byte) []byte { return appendEntryRecord(b, e) })
 		if err != nil {
+			return w.fail(err)
+		}
+	}
+	if changed && !termOrVote {
+		commit := hs.Commit
+		if err := w.stage(commit, func(b []byte) []byte { return appendCommitRecord(b, commit) }); err != nil {
 			return w.fail(err)
 		}
 	}
@@ -46,10 +59,12 @@ func (w *WAL) Save(hs raft.HardState, entries []raft.Entry, sync bool) error {
 	if len(entries) > 0 {
 		w.lastIndex = entries[len(entries)-1].Index
 	}
-	if !hs.IsEmpty() && hs != w.hs {
+	if termOrVote {
 		if err := writeHardState(w.dir, hs, sync); err != nil {
 			return w.fail(err)
 		}
+	}
+	if changed {
 		w.hs = hs
 	}
 	return nil

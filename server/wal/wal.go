@@ -107,11 +107,13 @@ func Open(dir string, opts Options) (*WAL, *raft.Restored, error) {
 		return nil, nil, err
 	}
 
-	w := &WAL{dir: dir, opts: opts, hs: hs}
-	ents, err := w.replaySegments(snap, broken)
+	w := &WAL{dir: dir, opts: opts}
+	ents, logCommit, err := w.replaySegments(snap, broken)
 	if err != nil {
 		return nil, nil, err
 	}
+	hs.Commit = max(hs.Commit, logCommit)
+	w.hs = hs
 	if snap != nil {
 		w.snapIndex = snap.Meta.Index
 		w.lastIndex = snap.Meta.Index
@@ -120,7 +122,7 @@ func Open(dir string, opts Options) (*WAL, *raft.Restored, error) {
 		w.lastIndex = ents[len(ents)-1].Index
 	}
 	if hs.Commit > w.lastIndex {
-		return nil, nil, fmt.Errorf("open wal: the hard state says entry %d is committed but the log "+
+		return nil, nil, fmt.Errorf("open wal: the saved commit index says entry %d is committed but the log "+
 			"ends at entry %d; refusing to start: committed entries were lost (were entries saved "+
 			"without sync?). %s (%w)", hs.Commit, w.lastIndex, remedy, ErrCorrupt)
 	}
@@ -144,12 +146,13 @@ func Open(dir string, opts Options) (*WAL, *raft.Restored, error) {
 }
 
 // replaySegments scans every segment, oldest first, cuts a torn tail off the last one, and
-// rebuilds the log after snap. broken names newer snapshot files that failed their checks, for
-// the error message should the log not reach back to the older snapshot.
-func (w *WAL) replaySegments(snap *raft.Snapshot, broken []snapFile) ([]raft.Entry, error) {
+// rebuilds the log after snap; commit is the highest commit record found. broken names newer
+// snapshot files that failed their checks, for the error message should the log not reach back
+// to the older snapshot.
+func (w *WAL) replaySegments(snap *raft.Snapshot, broken []snapFile) (ents []raft.Entry, commit uint64, err error) {
 	seqs, err := listSegments(w.dir)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var log replayLog
 	for i, seq := range seqs {
@@ -157,18 +160,18 @@ func (w *WAL) replaySegments(snap *raft.Snapshot, broken []snapFile) ([]raft.Ent
 		path := filepath.Join(w.dir, name)
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("open wal: read segment: %w", err)
+			return nil, 0, fmt.Errorf("open wal: read segment: %w", err)
 		}
 		last := i == len(seqs)-1
 		recs, end, err := scanSegment(name, data, last)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if end < len(data) {
 			w.opts.Logger.Warn("wal: cutting away a torn tail left by a crash mid-write",
 				"segment", path, "offset", end, "bytes", len(data)-end, "records_kept", len(recs))
 			if err := truncateTornTail(path, end); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		}
 		seg := segment{seq: seq}
@@ -177,10 +180,12 @@ func (w *WAL) replaySegments(snap *raft.Snapshot, broken []snapFile) ([]raft.Ent
 			switch rec.typ {
 			case recEntry:
 				if err := log.appendEntry(rec.entry(), name, rec); err != nil {
-					return nil, err
+					return nil, 0, err
 				}
 			case recSnapshot:
 				log.applySnapshot(rec.index(), rec.term())
+			case recCommit:
+				commit = max(commit, rec.index())
 			}
 		}
 		w.segments = append(w.segments, seg)
@@ -196,7 +201,8 @@ func (w *WAL) replaySegments(snap *raft.Snapshot, broken []snapFile) ([]raft.Ent
 		}
 		note = fmt.Sprintf(" (the newer snapshot file(s) %s failed their checks)", strings.Join(names, ", "))
 	}
-	return log.finish(snap, note)
+	ents, err = log.finish(snap, note)
+	return ents, commit, err
 }
 
 // openLastSegment opens the newest segment for appending, or creates the first one.

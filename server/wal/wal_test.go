@@ -146,7 +146,7 @@ func TestSegmentsRollAtTheSizeLimitAndReplayAcrossThem(t *testing.T) {
 	opts := Options{SegmentSize: 300}
 	w, _ := openWAL(t, dir, opts)
 	for lo := uint64(1); lo <= 100; lo += 10 {
-		require.NoError(t, w.Save(raft.HardState{Term: 1, Commit: lo - 1}, makeEntries(lo, lo+9, 1), true))
+		require.NoError(t, w.Save(raft.HardState{Term: 1, Commit: min(lo-1, 15)}, makeEntries(lo, lo+9, 1), true))
 	}
 	segs := segmentFiles(t, dir)
 	require.Greater(t, len(segs), 5, "300-byte segments must roll many times for 100 entries")
@@ -160,10 +160,11 @@ func TestSegmentsRollAtTheSizeLimitAndReplayAcrossThem(t *testing.T) {
 	w, restored := reopen(t, w, opts)
 	require.Equal(t, makeEntries(1, 100, 1), restored.Entries)
 
-	// An overwrite reaching back into an older segment is honoured on replay.
-	require.NoError(t, w.Save(raft.HardState{Term: 2}, makeEntries(20, 25, 2), true))
+	// An overwrite reaching back into an older segment (past the commit index, 15) is honoured.
+	require.NoError(t, w.Save(raft.HardState{Term: 2, Commit: 15}, makeEntries(20, 25, 2), true))
 	w, restored = reopen(t, w, opts)
 	require.Equal(t, append(makeEntries(1, 19, 1), makeEntries(20, 25, 2)...), restored.Entries)
+	require.Equal(t, raft.HardState{Term: 2, Commit: 15}, restored.HardState)
 	require.NoError(t, w.Close())
 }
 
@@ -345,5 +346,50 @@ func TestUnrelatedFilesInTheFolderAreIgnored(t *testing.T) {
 	w, restored := openWAL(t, dir, Options{})
 	require.Equal(t, makeEntries(1, 3, 1), restored.Entries)
 	require.Nil(t, restored.Snapshot)
+	require.NoError(t, w.Close())
+}
+
+// savedHardStateFile reads the hard state file itself, bypassing the log.
+func savedHardStateFile(t *testing.T, dir string) raft.HardState {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, hardStateFile))
+	require.NoError(t, err)
+	hs, err := decodeHardState(b)
+	require.NoError(t, err)
+	return hs
+}
+
+func TestTermOrVoteReplaceTheHardStateFileWhileCommitAloneRidesInTheLog(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := openWAL(t, dir, Options{})
+	require.NoError(t, w.Save(raft.HardState{Term: 1, Vote: 1}, makeEntries(1, 5, 1), true))
+	require.Equal(t, raft.HardState{Term: 1, Vote: 1}, savedHardStateFile(t, dir))
+
+	require.NoError(t, w.Save(raft.HardState{Term: 1, Vote: 1, Commit: 4}, nil, true))
+	require.Equal(t, raft.HardState{Term: 1, Vote: 1}, savedHardStateFile(t, dir), "a commit advance costs no file rewrite")
+	w, restored := reopen(t, w, Options{})
+	require.Equal(t, raft.HardState{Term: 1, Vote: 1, Commit: 4}, restored.HardState)
+
+	require.NoError(t, w.Save(raft.HardState{Term: 2, Vote: 3, Commit: 5}, nil, true))
+	require.Equal(t, raft.HardState{Term: 2, Vote: 3, Commit: 5}, savedHardStateFile(t, dir))
+	w, restored = reopen(t, w, Options{})
+	require.Equal(t, raft.HardState{Term: 2, Vote: 3, Commit: 5}, restored.HardState)
+	require.NoError(t, w.Close())
+}
+
+func TestLosingACommitRecordInATornTailOnlyLowersTheCommitIndex(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := openWAL(t, dir, Options{})
+	require.NoError(t, w.Save(raft.HardState{Term: 1, Vote: 1, Commit: 2}, makeEntries(1, 3, 1), true))
+	require.NoError(t, w.Save(raft.HardState{Term: 1, Vote: 1, Commit: 3}, nil, true))
+	require.NoError(t, w.Close())
+	seg := filepath.Join(dir, "00000001.wal")
+	info, err := os.Stat(seg)
+	require.NoError(t, err)
+	require.NoError(t, os.Truncate(seg, info.Size()-1)) // the commit record for 3 is torn
+
+	w, restored := openWAL(t, dir, Options{})
+	require.Equal(t, makeEntries(1, 3, 1), restored.Entries)
+	require.Equal(t, raft.HardState{Term: 1, Vote: 1, Commit: 2}, restored.HardState)
 	require.NoError(t, w.Close())
 }
