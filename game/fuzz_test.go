@@ -13,11 +13,11 @@ import (
 )
 
 var (
-	fuzzRooms   = []string{"den", "cave", "", "a room name far longer than thirty-two characters"}
-	fuzzPlayers = []string{"kanna", "riko", "tohru", " "}
+	fuzzRooms   = []string{"den", "cave", "", "a room name far longer than thirty-two characters", "d\xffn"}
+	fuzzPlayers = []string{"kanna", "riko", "tohru", " ", "\xc3"}
 	fuzzLetters = []string{"a", "e", "i", "k", "n", "o", "r", "t", "u", "z", "A", "", "ab", "1"}
 	fuzzWords   = []string{"kanna kamui", "tohru", "saikawa riko", "elma", "", "Bad"}
-	fuzzKinds   = []Kind{KindCreateRoom, KindJoin, KindGuess, KindNewRound, "bogus"}
+	fuzzKinds   = []Kind{KindCreateRoom, KindJoin, KindGuess, KindNewRound, "bogus", "\xfe"}
 )
 
 // fuzzCommands turns each 4 bytes of data into one command. The client's seq moves relative to its

@@ -10,7 +10,11 @@
 // session.go the duplicate detection, view.go what clients see, snapshot.go the snapshot encoding.
 package game
 
-import "sort"
+import (
+	"encoding/json"
+	"sort"
+	"unicode/utf8"
+)
 
 // Limits that keep the replicated state bounded whatever clients send.
 const (
@@ -97,13 +101,27 @@ func (s *State) apply(cmd Command) Result {
 	}
 }
 
-// failed is the result of a rejected command.
+// failed is the result of a rejected command. It echoes the command's kind, room and player, which
+// may be anything a client sent, so it makes them valid UTF-8 the way encoding/json would: the
+// result is kept in the session, and must read back from a snapshot exactly as it was.
 func failed(cmd Command, err error) Result {
 	ge, ok := err.(*Error)
 	if !ok {
 		ge = &Error{Code: Unknown, Message: err.Error()}
 	}
-	return Result{Kind: cmd.Kind, Room: cmd.Room, Player: cmd.Player, Err: ge}
+	return Result{Kind: Kind(jsonString(string(cmd.Kind))), Room: jsonString(cmd.Room), Player: jsonString(cmd.Player), Err: ge}
+}
+
+// jsonString returns s as it reads back after a trip through encoding/json, which replaces each
+// invalid UTF-8 byte with U+FFFD.
+func jsonString(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	b, _ := json.Marshal(s) // a string always marshals
+	var out string
+	_ = json.Unmarshal(b, &out) // and reads back
+	return out
 }
 
 // Room returns the view of one room as a client may see it, or a NotFound error.

@@ -9,7 +9,6 @@ package game
 
 import (
 	_ "embed"
-	"fmt"
 	"math/rand"
 	"strings"
 )
@@ -59,22 +58,6 @@ func ValidateWord(w string) error {
 		if c := w[i]; c != ' ' && (c < 'a' || c > 'z') {
 			return errorf(InvalidArgument, "word %q holds %q; only lowercase a-z and spaces are allowed", w, c)
 		}
-	}
-	return nil
-}
-
-// validateWordList is used by the tests (and nothing else needs it at run time, since the list is
-// embedded): every entry a valid word, no duplicates.
-func validateWordList(list []string) error {
-	seen := make(map[string]bool, len(list))
-	for i, w := range list {
-		if err := ValidateWord(w); err != nil {
-			return fmt.Errorf("words.txt entry %d: %w", i+1, err)
-		}
-		if seen[w] {
-			return fmt.Errorf("words.txt entry %d: %q appears twice; remove the duplicate", i+1, w)
-		}
-		seen[w] = true
 	}
 	return nil
 }

@@ -3,6 +3,7 @@
 package game
 
 import (
+	"fmt"
 	"math/rand"
 	"testing"
 
@@ -43,4 +44,19 @@ func TestPickWordIsDeterministicForASeedAndDrawsFromTheList(t *testing.T) {
 		seen[w] = true
 	}
 	require.Greater(t, len(seen), 50, "200 draws should reach much of the list")
+}
+
+// validateWordList checks a word list: every entry a valid word, no duplicates.
+func validateWordList(list []string) error {
+	seen := make(map[string]bool, len(list))
+	for i, w := range list {
+		if err := ValidateWord(w); err != nil {
+			return fmt.Errorf("words.txt entry %d: %w", i+1, err)
+		}
+		if seen[w] {
+			return fmt.Errorf("words.txt entry %d: %q appears twice; remove the duplicate", i+1, w)
+		}
+		seen[w] = true
+	}
+	return nil
 }
