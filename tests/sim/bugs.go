@@ -5,6 +5,7 @@ package sim
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Bug is one rule switched off, with the faults that expose it soonest.
@@ -19,6 +20,8 @@ type Bug struct {
 	// BugOptions: measured by TestBugIsCaught and stated in docs/simulation.md.
 	Seeds int
 	setup func(*engineConfig)
+	// tune sharpens a seed's fault mix toward the situation the bug needs.
+	tune func(*FaultMix)
 }
 
 // configure applies the bug to a node's configuration; the zero Bug changes nothing.
@@ -49,6 +52,12 @@ var Bugs = []Bug{
 		setup: func(c *engineConfig) {
 			c.Bugs.CommitOldTerm = true
 		},
+		tune: func(m *FaultMix) {
+			// Figure 8 needs leaders that die with entries half replicated, and catch-up split
+			// over several appends so an old entry can reach a majority before the new leader's.
+			m.Crash, m.CrashLeader, m.MaxSizePerMsg = true, 1, 256
+			m.Interval, m.MaxDowntime = 300*time.Millisecond, time.Second
+		},
 	},
 	{
 		Name:   "forget-vote-on-restart",
@@ -58,6 +67,11 @@ var Bugs = []Bug{
 		Seeds:  50,
 		setup: func(c *engineConfig) {
 			c.Bugs.ForgetVoteOnRestart = true
+		},
+		tune: func(m *FaultMix) {
+			// A voter must crash between two candidates' requests of one term and come back in
+			// time for the second.
+			m.Crash, m.CrashAfterVote, m.MaxDowntime, m.Reorder = true, 0.5, 10*time.Millisecond, true
 		},
 	},
 	{

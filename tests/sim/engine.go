@@ -7,7 +7,9 @@
 package sim
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand"
 
 	"github.com/kanna-cluster/kanna/game"
@@ -53,7 +55,20 @@ type result struct {
 // state-machine-safety checker compares.
 type appliedEntry struct {
 	Index, Term uint64
-	Digest      string // the command and its result, as text
+	Digest      string // the command and its result, in full
+	Summary     string // a short form of Digest for the trace
+}
+
+// describeApplied reduces an applied entry to what the checkers compare and the trace shows.
+func describeApplied(ent raft.Entry, cmd game.Command, res game.Result) appliedEntry {
+	resText, _ := json.Marshal(res)
+	summary := fmt.Sprintf("%s %s#%d room=%s", cmd.Kind, cmd.ClientID, cmd.Seq, cmd.Room)
+	if res.Err != nil {
+		summary += " -> " + res.Err.Code.String()
+	} else {
+		summary += fmt.Sprintf(" -> ok round=%d %s", res.Round, res.Status)
+	}
+	return appliedEntry{Index: ent.Index, Term: ent.Term, Digest: string(ent.Data) + " => " + string(resText), Summary: summary}
 }
 
 // engineConfig is everything a node is built from.
@@ -69,6 +84,7 @@ type engineConfig struct {
 	CheckQuorum   bool
 	Bugs          raft.Bugs
 	SnapshotEvery uint64
+	MaxSizePerMsg uint64 // 0: the core's default
 }
 
 // newEngine builds a node's engine; engine_server.go sets it to the adapter over server.Engine.

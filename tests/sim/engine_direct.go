@@ -5,7 +5,6 @@
 package sim
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -49,6 +48,9 @@ func newDirectEngine(cfg engineConfig) (engine, error) {
 	rc.ID, rc.Peers, rc.Restore, rc.Rand = cfg.ID, cfg.Peers, cfg.Restore, cfg.RaftRand
 	rc.ElectionTick, rc.HeartbeatTick = cfg.ElectionTick, cfg.HeartbeatTick
 	rc.PreVote, rc.CheckQuorum, rc.Bugs = cfg.PreVote, cfg.CheckQuorum, cfg.Bugs
+	if cfg.MaxSizePerMsg > 0 {
+		rc.MaxSizePerMsg = cfg.MaxSizePerMsg
+	}
 	node, err := raft.New(rc)
 	if err != nil {
 		return nil, err
@@ -134,13 +136,13 @@ func (e *directEngine) Ready() output {
 		}
 		e.sinceSnapshot++
 		var res game.Result
-		if cmd, err := game.DecodeCommand(ent.Data); err != nil {
+		cmd, err := game.DecodeCommand(ent.Data)
+		if err != nil {
 			res = game.Result{Err: &game.Error{Code: game.InvalidArgument, Message: err.Error()}}
 		} else {
 			res = e.game.Apply(cmd)
 		}
-		resText, _ := json.Marshal(res)
-		out.Applied = append(out.Applied, appliedEntry{Index: ent.Index, Term: ent.Term, Digest: string(ent.Data) + " => " + string(resText)})
+		out.Applied = append(out.Applied, describeApplied(ent, cmd, res))
 		if waited {
 			if p.term == ent.Term {
 				out.Results = append(out.Results, result{ID: p.id, Result: res})

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/kanna-cluster/kanna/raft"
 )
 
 // FaultNames are the faults a run can enable, in the order they are drawn.
@@ -28,8 +30,19 @@ type FaultMix struct {
 	Pause     bool          `json:"pause"`
 	Drift     bool          `json:"drift"`    // per-node tick periods 0.9x-1.1x
 	Interval  time.Duration `json:"interval"` // mean time between two fault actions
+	// CrashLeader is the chance that a crash picks the leader rather than any node: leaders that
+	// die with entries half replicated make the situations of Raft paper Figure 8.
+	CrashLeader float64 `json:"crash_leader"`
+	// CrashAfterVote is the chance that a node crashes right after it made a vote durable and
+	// sent it, and comes back quickly: the moment a forgotten vote would matter.
+	CrashAfterVote float64 `json:"crash_after_vote"`
+	// MaxDowntime bounds how long a crashed node stays down in the safety phase.
+	MaxDowntime time.Duration `json:"max_downtime"`
 	// SnapshotEvery is the engine's compaction period in applied entries; 0 never compacts.
 	SnapshotEvery uint64 `json:"snapshot_every"`
+	// MaxSizePerMsg bounds the entry bytes of one append (0: the core's default of 1 MiB); a small
+	// bound splits catch-up into many messages.
+	MaxSizePerMsg uint64 `json:"max_size_per_msg"`
 }
 
 func (m FaultMix) String() string {
@@ -54,7 +67,10 @@ func (m FaultMix) String() string {
 	if len(on) == 0 {
 		on = append(on, "none")
 	}
-	return fmt.Sprintf("%s interval=%v snapshot_every=%d", strings.Join(on, ","), m.Interval, m.SnapshotEvery)
+	if m.Crash {
+		on = append(on, fmt.Sprintf("crash_leader=%.2f,crash_after_vote=%.2f,max_downtime=%v", m.CrashLeader, m.CrashAfterVote, m.MaxDowntime))
+	}
+	return fmt.Sprintf("%s interval=%v snapshot_every=%d max_size_per_msg=%d", strings.Join(on, ","), m.Interval, m.SnapshotEvery, m.MaxSizePerMsg)
 }
 
 // net is the network configuration of the safety phase.
@@ -124,6 +140,11 @@ func drawMix(rng *rand.Rand, allowed map[string]bool, nodes int) FaultMix {
 	if every := rng.Intn(4); every > 0 {
 		m.SnapshotEvery = uint64(8 << every) // 16, 32 or 64
 	}
+	crashLeader, crashAfterVote := rng.Float64()/2, rng.Float64()/4
+	if rng.Intn(2) == 0 {
+		m.MaxSizePerMsg = 256 // one or two commands per append
+	}
+	m.MaxDowntime = 100*time.Millisecond + time.Duration(rng.Int63n(int64(3*time.Second)))
 	// With every fault allowed but none drawn, a seed would test nothing but the happy path; let
 	// such seeds keep one fault.
 	if len(allowed) > 0 && m.Loss == 0 && m.Dup == 0 && !m.Reorder && !m.Partition && !m.Crash && !m.Pause && !m.Drift {
@@ -148,6 +169,11 @@ func drawMix(rng *rand.Rand, allowed map[string]bool, nodes int) FaultMix {
 		case "drift":
 			m.Drift = true
 		}
+	}
+	if m.Crash {
+		m.CrashLeader, m.CrashAfterVote = crashLeader, crashAfterVote
+	} else {
+		m.MaxDowntime = 0
 	}
 	return m
 }
@@ -255,24 +281,43 @@ func (s *sim) heal() {
 }
 
 func (s *sim) crashAction() {
-	crashed := 0
 	var candidates []uint64
 	for _, id := range s.ids {
-		if s.nodes[id].crashed {
-			crashed++
-		} else {
+		if !s.nodes[id].crashed {
 			candidates = append(candidates, id)
 		}
 	}
-	// Keep a majority of the nodes alive most of the time so the safety phase also makes progress;
-	// liveness under a lost majority is not Raft's promise.
-	if len(candidates) == 0 || crashed >= (len(s.ids)-1)/2+boolInt(len(s.ids) <= 2) {
+	if len(candidates) == 0 || !s.canCrash() {
 		return
 	}
 	n := s.nodes[candidates[s.faultRng.Intn(len(candidates))]]
+	if s.faultRng.Float64() < s.mix.CrashLeader {
+		for _, id := range candidates {
+			if s.nodes[id].role == raft.Leader {
+				n = s.nodes[id]
+			}
+		}
+	}
+	s.crashFor(n, 20*time.Millisecond+time.Duration(s.faultRng.Int63n(int64(s.mix.MaxDowntime))))
+}
+
+// canCrash reports whether one more crash keeps a majority of the nodes alive, which the safety
+// phase keeps most of the time so that it also makes progress; liveness without a majority is not
+// Raft's promise.
+func (s *sim) canCrash() bool {
+	crashed := 0
+	for _, id := range s.ids {
+		if s.nodes[id].crashed {
+			crashed++
+		}
+	}
+	return crashed < (len(s.ids)-1)/2+boolInt(len(s.ids) <= 2)
+}
+
+// crashFor crashes a node and restarts it after down, unless the liveness phase does first.
+func (s *sim) crashFor(n *node, down time.Duration) {
 	n.crash()
 	s.faultChanged(true)
-	down := 50*time.Millisecond + time.Duration(s.faultRng.Int63n(int64(3*time.Second)))
 	s.q.after(down, func() {
 		if !s.liveness && n.crashed {
 			n.restart()

@@ -35,6 +35,8 @@ type node struct {
 	role        raft.Role
 	term        uint64
 	maxCampaign uint64 // the highest term this node was seen campaigning in
+	votedTerm   uint64 // the last durable (term, vote), to notice a new vote
+	votedFor    uint64
 }
 
 func newNode(s *sim, id uint64, nodeRng *rand.Rand) *node {
@@ -63,6 +65,7 @@ func (n *node) start() error {
 		PreVote:       true,
 		CheckQuorum:   true,
 		SnapshotEvery: n.s.mix.SnapshotEvery,
+		MaxSizePerMsg: n.s.mix.MaxSizePerMsg,
 	}
 	n.s.bug.configure(&cfg)
 	if n.disk.empty() {
@@ -203,7 +206,7 @@ func (n *node) finish(out output) {
 		n.s.send(m)
 	}
 	for _, a := range out.Applied {
-		n.s.emit(Event{Kind: EventCommit, Node: n.id, Term: a.Term, Detail: fmt.Sprintf("index=%d %s", a.Index, a.Digest)})
+		n.s.emit(Event{Kind: EventCommit, Node: n.id, Term: a.Term, Detail: fmt.Sprintf("index=%d %s", a.Index, a.Summary)})
 		n.s.check.apply(now, n.id, a.Index, a.Term, a.Digest)
 	}
 	for _, r := range out.Results {
@@ -214,6 +217,29 @@ func (n *node) finish(out output) {
 	}
 	n.syncing = false
 	n.eng.Advance()
+	n.maybeCrashAfterVote(out.HardState)
+}
+
+// maybeCrashAfterVote sometimes crashes a node right after its vote went out, and brings it back
+// soon: with the vote on disk this is harmless, which is the point of persisting it.
+func (n *node) maybeCrashAfterVote(hs raft.HardState) {
+	s := n.s
+	if hs.IsEmpty() || (hs.Term == n.votedTerm && hs.Vote == n.votedFor) {
+		return
+	}
+	n.votedTerm, n.votedFor = hs.Term, hs.Vote
+	if hs.Vote == raft.None || hs.Vote == n.id || s.liveness || s.mix.CrashAfterVote == 0 {
+		return
+	}
+	if s.faultRng.Float64() >= s.mix.CrashAfterVote || !s.canCrash() {
+		return
+	}
+	gen := n.gen
+	s.q.after(time.Millisecond, func() {
+		if n.gen == gen && !s.liveness && s.canCrash() {
+			s.crashFor(n, time.Millisecond+time.Duration(s.faultRng.Int63n(int64(min(s.mix.MaxDowntime, 300*time.Millisecond)))))
+		}
+	})
 }
 
 // observe reports role, term and commit changes to the trace and the checkers.

@@ -150,6 +150,9 @@ func newSim(opts Options, bug Bug, allowed map[string]bool) *sim {
 		safetyEnd: opts.Duration - opts.Liveness,
 	}
 	s.mix = drawMix(mixRng, allowed, opts.Nodes)
+	if bug.tune != nil {
+		bug.tune(&s.mix)
+	}
 	for i := 1; i <= opts.Nodes; i++ {
 		s.ids = append(s.ids, uint64(i))
 	}
