@@ -24,9 +24,6 @@ type suspicion struct {
 
 // newSuspicion starts a suspicion raised by from at tick now.
 func newSuspicion(from string, now int64, k int, lo, hi int64) *suspicion {
-	if k < 1 {
-		hi = lo
-	}
 	return &suspicion{start: now, min: lo, max: hi, k: k, from: map[string]struct{}{from: {}}}
 }
 
