@@ -36,6 +36,7 @@ func FuzzDecodeRecordAcceptsOnlyWhatTheEncoderWrites(f *testing.F) {
 		}
 		require.GreaterOrEqual(t, n, recordHeaderSize)
 		require.LessOrEqual(t, n, len(b))
+		require.True(t, plausibleHeader(b), "the recovery scan's pre-check must never skip a valid record")
 		var again []byte
 		switch rec.typ {
 		case recEntry:

@@ -294,3 +294,17 @@ func TestDamagedSnapshotsWithoutALogBehindThemRefuseToStart(t *testing.T) {
 	require.FileExists(t, filepath.Join(dir, snapFile{term: 1, index: 90}.name()),
 		"nothing is renamed when Open refuses")
 }
+
+func TestFolderHoldingOnlyASnapshotRestoresIt(t *testing.T) {
+	// The last-resort recovery of docs/wal.md: a folder with nothing but a trusted snapshot.
+	dir := t.TempDir()
+	snap := raft.Snapshot{Meta: raft.SnapshotMeta{Index: 42, Term: 3, ConfState: raft.ConfState{Voters: []uint64{1, 2, 3}}}}
+	require.NoError(t, writeSnapshot(dir, snap))
+
+	w, restored := openWAL(t, dir, Options{})
+	require.Equal(t, &raft.Restored{HardState: raft.HardState{Commit: 42}, Snapshot: &snap, Applied: 42}, restored)
+	require.NoError(t, w.Save(raft.HardState{Term: 4}, makeEntries(43, 44, 4), true))
+	w, restored = reopen(t, w, Options{})
+	require.Equal(t, makeEntries(43, 44, 4), restored.Entries)
+	require.NoError(t, w.Close())
+}

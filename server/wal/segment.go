@@ -11,6 +11,7 @@
 package wal
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -105,15 +106,36 @@ func scanSegment(name string, data []byte, last bool) (recs []scannedRecord, end
 
 // validRecordAfter reports whether a valid record starts anywhere after the damaged one at off,
 // and where. It tries every byte offset, not only where the damaged record's length field points,
-// because that length may be the very field that was damaged. decodeRecord checks the type and
-// length before the checksum, so almost every offset is rejected after reading a few bytes.
+// because that length may be the very field that was damaged. Almost every offset is rejected by
+// its type and length before any checksum is computed.
 func validRecordAfter(data []byte, off int) (int, bool) {
 	for p := off + 1; p+recordHeaderSize <= len(data); p++ {
+		if !plausibleHeader(data[p:]) {
+			continue
+		}
 		if _, _, err := decodeRecord(data[p:]); err == nil {
 			return p, true
 		}
 	}
 	return 0, false
+}
+
+// plausibleHeader is decodeRecord's first checks without building an error: a known type, and a
+// payload that fits in b with the size its type allows.
+func plausibleHeader(b []byte) bool {
+	length := uint64(binary.LittleEndian.Uint32(b))
+	if length > uint64(len(b)-recordHeaderSize) {
+		return false
+	}
+	switch recordType(b[8]) {
+	case recEntry:
+		return length >= entryFixedSize
+	case recSnapshot:
+		return length == markerSize
+	case recCommit:
+		return length == commitSize
+	}
+	return false
 }
 
 // truncateTornTail cuts the last segment at end and makes the cut durable, so that new records are
