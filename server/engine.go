@@ -72,6 +72,11 @@ type Engine struct {
 	nextID    ProposalID
 	proposals map[uint64]proposal // by log index: each index holds at most one entry of ours
 	reads     []*pendingRead      // in request order: waiting for a read point, then for its apply
+	// readTimeout is how many ticks a read may wait for the core to confirm its read point before
+	// it is answered with ErrProposalLost: two election timeouts. A heartbeat round whose answers
+	// are lost confirms nothing, and a leader that keeps its office never learns it; the client's
+	// retry starts a new round (and its confirmation confirms every earlier request too).
+	readTimeout int
 
 	// term and leading are what the last Ready showed; they tell when reads can no longer be
 	// confirmed.
@@ -98,6 +103,7 @@ type pendingRead struct {
 	term      uint64 // the leader's term when the read was asked
 	index     uint64 // the read point, once confirmed
 	confirmed bool
+	ticks     int // ticks spent waiting for confirmation
 }
 
 // NewEngine builds an engine and its Raft core from cfg.
@@ -112,6 +118,10 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		proposals:     map[uint64]proposal{},
 	}
 	rc := cfg.Raft
+	e.readTimeout = 2 * rc.ElectionTick
+	if rc.ElectionTick <= 0 {
+		e.readTimeout = 2 * raft.DefaultConfig().ElectionTick
+	}
 	if r := rc.Restore; r != nil {
 		restored := *r
 		if snap := r.Snapshot; !snap.IsEmpty() {
@@ -138,8 +148,25 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	return e, nil
 }
 
-// Tick advances the core's logical clock by one tick.
-func (e *Engine) Tick() { e.raft.Tick() }
+// Tick advances the core's logical clock by one tick, and gives up on reads that the core has not
+// confirmed within readTimeout ticks.
+func (e *Engine) Tick() {
+	e.raft.Tick()
+	kept := e.reads[:0]
+	for _, r := range e.reads {
+		if !r.confirmed {
+			r.ticks++
+			if r.ticks >= e.readTimeout {
+				e.results = append(e.results, Result{ID: r.id,
+					Err: fmt.Errorf("server: read of room %q: node %d could not confirm its leadership within %d ticks: %w", r.room, e.raft.ID(), e.readTimeout, ErrProposalLost)})
+				continue
+			}
+		}
+		kept = append(kept, r)
+	}
+	clear(e.reads[len(kept):])
+	e.reads = kept
+}
 
 // Step hands the core a message from a peer. A message the core refuses (from a removed server, a
 // stale snapshot chunk) does not stop the node: the error goes into the next Output for the shell

@@ -55,6 +55,8 @@ type cluster struct {
 	queue         []raft.Message
 	cut           map[[2]uint64]bool
 	down          map[uint64]bool
+	// drop, when set, decides per message whether the network loses it.
+	drop func(raft.Message) bool
 	// results and applied collect, per node, what its Outputs delivered; snapshots counts the
 	// snapshots it received from a leader.
 	results   map[uint64]map[ProposalID]Result
@@ -66,8 +68,13 @@ type cluster struct {
 
 // newCluster bootstraps engines 1..size.
 func newCluster(t *testing.T, size int, snapshotEvery uint64) *cluster {
+	return newSeededCluster(t, size, snapshotEvery, 1)
+}
+
+// newSeededCluster bootstraps engines 1..size whose randomness all follows from seed.
+func newSeededCluster(t *testing.T, size int, snapshotEvery uint64, seed int64) *cluster {
 	c := &cluster{
-		t: t, seed: 1, snapshotEvery: snapshotEvery,
+		t: t, seed: seed, snapshotEvery: snapshotEvery,
 		engines: map[uint64]*Engine{}, disks: map[uint64]*memDisk{},
 		cut: map[[2]uint64]bool{}, down: map[uint64]bool{},
 		results: map[uint64]map[ProposalID]Result{}, applied: map[uint64][]AppliedEntry{},
@@ -106,7 +113,7 @@ func (c *cluster) drain(id uint64) {
 		c.disks[id].persist(out)
 		for _, m := range out.Messages {
 			require.Equal(c.t, id, m.From)
-			if !c.cut[[2]uint64{m.From, m.To}] {
+			if !c.cut[[2]uint64{m.From, m.To}] && (c.drop == nil || !c.drop(m)) {
 				c.queue = append(c.queue, m)
 			}
 		}
@@ -224,7 +231,11 @@ func (c *cluster) isolate(id uint64) {
 	}
 }
 
-func (c *cluster) heal() { c.cut = map[[2]uint64]bool{} }
+// heal restores every link and stops dropping messages.
+func (c *cluster) heal() {
+	c.cut = map[[2]uint64]bool{}
+	c.drop = nil
+}
 
 // crash stops id; only what its disk holds survives.
 func (c *cluster) crash(id uint64) { c.down[id] = true }

@@ -305,3 +305,21 @@ func TestProposalWhoseIndexIsReusedIsAnsweredLost(t *testing.T) {
 	require.Equal(t, proposal{id: second, term: 4}, e.proposals[7])
 	e.Advance(out)
 }
+
+// TestReadNotConfirmedInTimeIsAnsweredLost: when the answers to a read's heartbeat round are lost,
+// the leader may keep its office and never confirm the read; the engine gives up after two
+// election timeouts, and the client's retry starts a new round.
+func TestReadNotConfirmedInTimeIsAnsweredLost(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	lead := c.tickUntilLeader()
+	c.drop = func(m raft.Message) bool { return m.Type == raft.MsgHeartbeatResp && len(m.Context) > 0 }
+	read, err := c.engines[lead].Read("den")
+	require.NoError(t, err)
+	c.tick(c.engines[lead].readTimeout - 1)
+	_, answered := c.results[lead][read]
+	require.False(t, answered, "the engine waits a while for the confirmation")
+
+	c.tick(1)
+	require.ErrorIs(t, c.mustResult(lead, read).Err, ErrProposalLost)
+	require.Empty(t, c.engines[lead].reads)
+}
