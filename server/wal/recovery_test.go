@@ -276,6 +276,12 @@ func TestDamagedNewestSnapshotFallsBackToTheOlderOneAndTheLog(t *testing.T) {
 			snaps, err := listSnapshots(dir)
 			require.NoError(t, err)
 			require.Equal(t, []snapFile{{term: 1, index: 80}}, snaps, "40 was pruned when 90 was saved")
+
+			// The node goes on from there, and restarts again without the damaged file.
+			require.NoError(t, w.Save(raft.HardState{}, makeEntries(101, 102, 1), true))
+			w, restored = reopen(t, w, Options{SegmentSize: 300})
+			require.Equal(t, uint64(80), restored.Snapshot.Meta.Index)
+			require.Equal(t, makeEntries(81, 102, 1), restored.Entries)
 			require.NoError(t, w.Close())
 		})
 	}

@@ -124,13 +124,10 @@ func (w *WAL) SaveSnapshot(snap raft.Snapshot) error {
 	}
 	// The marker is written after the snapshot file: a crash between the two leaves a snapshot
 	// without a marker, and replay then applies the snapshot's rule at the end of the log, which
-	// is exact because nothing was appended after it yet.
+	// is exact because nothing was appended after it yet; Open then writes the missing marker.
 	index, term := snap.Meta.Index, snap.Meta.Term
-	if err := w.stage(index, func(b []byte) []byte { return appendSnapshotRecord(b, index, term) }); err != nil {
-		return w.fail(err)
-	}
-	if err := w.flush(true); err != nil {
-		return w.fail(err)
+	if err := w.appendSnapshotMarker(index, term); err != nil {
+		return err
 	}
 	w.snapIndex = index
 	w.lastIndex = max(w.lastIndex, index)
@@ -142,6 +139,18 @@ func (w *WAL) SaveSnapshot(snap raft.Snapshot) error {
 		if err := w.compact(kept[len(kept)-1].index); err != nil {
 			return w.fail(err)
 		}
+	}
+	return nil
+}
+
+// appendSnapshotMarker durably marks the point in the log where the snapshot ending at (index,
+// term) took effect.
+func (w *WAL) appendSnapshotMarker(index, term uint64) error {
+	if err := w.stage(index, func(b []byte) []byte { return appendSnapshotRecord(b, index, term) }); err != nil {
+		return w.fail(err)
+	}
+	if err := w.flush(true); err != nil {
+		return w.fail(err)
 	}
 	return nil
 }

@@ -108,7 +108,7 @@ func Open(dir string, opts Options) (*WAL, *raft.Restored, error) {
 	}
 
 	w := &WAL{dir: dir, opts: opts}
-	ents, logCommit, err := w.replaySegments(snap, broken)
+	ents, logCommit, lastMarker, err := w.replaySegments(snap, broken)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -132,6 +132,14 @@ func Open(dir string, opts Options) (*WAL, *raft.Restored, error) {
 	if err := w.openLastSegment(); err != nil {
 		return nil, nil, fmt.Errorf("open wal: %w", err)
 	}
+	if snap != nil && lastMarker != (snapFile{term: snap.Meta.Term, index: snap.Meta.Index}) {
+		// The snapshot restored is not the last one the log marks: a crash fell between its file
+		// and its marker, or a newer snapshot was set aside. Marking it now makes later replays
+		// apply its §7 rule here, before the entries this run appends, not after them.
+		if err := w.appendSnapshotMarker(snap.Meta.Index, snap.Meta.Term); err != nil {
+			return nil, nil, errors.Join(fmt.Errorf("open wal: %w", err), w.Close())
+		}
+	}
 	if snap == nil && hs.IsEmpty() && len(ents) == 0 {
 		return w, nil, nil
 	}
@@ -146,13 +154,16 @@ func Open(dir string, opts Options) (*WAL, *raft.Restored, error) {
 }
 
 // replaySegments scans every segment, oldest first, cuts a torn tail off the last one, and
-// rebuilds the log after snap; commit is the highest commit record found. broken names newer
+// rebuilds the log after snap; commit is the highest commit record found, and lastMarker the
+// snapshot named by the last snapshot marker (zero when none). broken names newer
 // snapshot files that failed their checks, for the error message should the log not reach back
 // to the older snapshot.
-func (w *WAL) replaySegments(snap *raft.Snapshot, broken []snapFile) (ents []raft.Entry, commit uint64, err error) {
+func (w *WAL) replaySegments(snap *raft.Snapshot, broken []snapFile) (
+	ents []raft.Entry, commit uint64, lastMarker snapFile, err error,
+) {
 	seqs, err := listSegments(w.dir)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, lastMarker, err
 	}
 	var log replayLog
 	for i, seq := range seqs {
@@ -160,18 +171,18 @@ func (w *WAL) replaySegments(snap *raft.Snapshot, broken []snapFile) (ents []raf
 		path := filepath.Join(w.dir, name)
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, 0, fmt.Errorf("open wal: read segment: %w", err)
+			return nil, 0, lastMarker, fmt.Errorf("open wal: read segment: %w", err)
 		}
 		last := i == len(seqs)-1
 		recs, end, err := scanSegment(name, data, last)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, lastMarker, err
 		}
 		if end < len(data) {
 			w.opts.Logger.Warn("wal: cutting away a torn tail left by a crash mid-write",
 				"segment", path, "offset", end, "bytes", len(data)-end, "records_kept", len(recs))
 			if err := truncateTornTail(path, end); err != nil {
-				return nil, 0, err
+				return nil, 0, lastMarker, err
 			}
 		}
 		seg := segment{seq: seq}
@@ -180,10 +191,11 @@ func (w *WAL) replaySegments(snap *raft.Snapshot, broken []snapFile) (ents []raf
 			switch rec.typ {
 			case recEntry:
 				if err := log.appendEntry(rec.entry(), name, rec); err != nil {
-					return nil, 0, err
+					return nil, 0, lastMarker, err
 				}
 			case recSnapshot:
 				log.applySnapshot(rec.index(), rec.term())
+				lastMarker = snapFile{term: rec.term(), index: rec.index()}
 			case recCommit:
 				commit = max(commit, rec.index())
 			}
@@ -202,7 +214,7 @@ func (w *WAL) replaySegments(snap *raft.Snapshot, broken []snapFile) (ents []raf
 		note = fmt.Sprintf(" (the newer snapshot file(s) %s failed their checks)", strings.Join(names, ", "))
 	}
 	ents, err = log.finish(snap, note)
-	return ents, commit, err
+	return ents, commit, lastMarker, err
 }
 
 // openLastSegment opens the newest segment for appending, or creates the first one.

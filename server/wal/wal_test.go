@@ -265,7 +265,27 @@ func TestSnapshotSavedWithoutItsMarkerStillDiscardsAConflictingLog(t *testing.T)
 	require.Empty(t, restored.Entries)
 	require.Equal(t, uint64(25), restored.Applied)
 	require.Equal(t, uint64(25), restored.HardState.Commit, "a snapshot's index is committed")
-	require.NoError(t, w.Save(raft.HardState{}, makeEntries(26, 26, 2), true))
+
+	// Entries saved after that restart survive the next one: the stale log stays behind.
+	require.NoError(t, w.Save(raft.HardState{}, makeEntries(26, 27, 2), true))
+	w, restored = reopen(t, w, Options{})
+	require.Equal(t, makeEntries(26, 27, 2), restored.Entries)
+	require.NoError(t, w.Close())
+}
+
+func TestEntriesAfterAnUnmarkedConflictingSnapshotSurviveRestarts(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := openWAL(t, dir, Options{})
+	require.NoError(t, w.Save(raft.HardState{Term: 1}, makeEntries(1, 20, 1), true))
+	require.NoError(t, w.Close())
+	// The crash falls between the snapshot file and its marker; the log conflicts at index 15.
+	require.NoError(t, writeSnapshot(dir, raft.Snapshot{Meta: raft.SnapshotMeta{Index: 15, Term: 2}}))
+
+	w, restored := openWAL(t, dir, Options{})
+	require.Empty(t, restored.Entries)
+	require.NoError(t, w.Save(raft.HardState{Term: 2}, makeEntries(16, 17, 2), true))
+	w, restored = reopen(t, w, Options{})
+	require.Equal(t, makeEntries(16, 17, 2), restored.Entries)
 	require.NoError(t, w.Close())
 }
 
