@@ -9,8 +9,9 @@
 package gossip
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 )
 
 // queued is one update in the queue.
@@ -52,12 +53,11 @@ func (q *broadcastQueue) take(budget, limit int) []Update {
 	if len(q.items) == 0 {
 		return nil
 	}
-	sort.Slice(q.items, func(i, j int) bool {
-		a, b := q.items[i], q.items[j]
+	slices.SortFunc(q.items, func(a, b *queued) int {
 		if a.transmits != b.transmits {
-			return a.transmits < b.transmits
+			return cmp.Compare(a.transmits, b.transmits)
 		}
-		return a.order > b.order
+		return cmp.Compare(b.order, a.order)
 	})
 	var out []Update
 	kept := q.items[:0]

@@ -35,7 +35,7 @@ type Node struct {
 	now   int64 // ticks since New
 
 	members map[string]*member
-	ids     []string // every key of members, sorted, so that walks are deterministic
+	list    []*member // every value of members, sorted by ID, so that walks are deterministic
 
 	queue     broadcastQueue
 	awareness awareness
@@ -151,9 +151,9 @@ func (n *Node) Events() []Event {
 // Members returns every member this node knows, itself included, sorted by ID. Dead and left
 // members stay: their records are what make old news about them lose.
 func (n *Node) Members() []Member {
-	out := make([]Member, 0, len(n.ids))
-	for _, id := range n.ids {
-		out = append(out, n.members[id].copy())
+	out := make([]Member, 0, len(n.list))
+	for _, m := range n.list {
+		out = append(out, m.copy())
 	}
 	return out
 }
@@ -182,10 +182,10 @@ func (m *member) copy() Member {
 func (n *Node) addMember(m Member) *member {
 	rec := &member{Member: m}
 	n.members[m.ID] = rec
-	i := sort.SearchStrings(n.ids, m.ID)
-	n.ids = append(n.ids, "")
-	copy(n.ids[i+1:], n.ids[i:])
-	n.ids[i] = m.ID
+	i := sort.Search(len(n.list), func(i int) bool { return n.list[i].ID >= m.ID })
+	n.list = append(n.list, nil)
+	copy(n.list[i+1:], n.list[i:])
+	n.list[i] = rec
 	return rec
 }
 
@@ -196,8 +196,8 @@ func (n *Node) self() *member { return n.members[n.cfg.ID] }
 // retransmit and suspicion formulas.
 func (n *Node) liveCount() int {
 	c := 0
-	for _, id := range n.ids {
-		if s := n.members[id].State; s == StateAlive || s == StateSuspect {
+	for _, m := range n.list {
+		if m.State == StateAlive || m.State == StateSuspect {
 			c++
 		}
 	}
@@ -208,8 +208,8 @@ func (n *Node) liveCount() int {
 // passes ok, chosen uniformly at random.
 func (n *Node) pick(k int, except string, ok func(State) bool) []*member {
 	var cands []*member
-	for _, id := range n.ids {
-		if m := n.members[id]; id != n.cfg.ID && id != except && ok(m.State) {
+	for _, m := range n.list {
+		if m.ID != n.cfg.ID && m.ID != except && ok(m.State) {
 			cands = append(cands, m)
 		}
 	}

@@ -142,9 +142,9 @@ func (n *Node) nextProbeTarget() (*member, bool) {
 // reshuffle rebuilds the probe order from the members worth probing, in a fresh random order.
 func (n *Node) reshuffle() {
 	n.probeOrder = n.probeOrder[:0]
-	for _, id := range n.ids {
-		if s := n.members[id].State; id != n.cfg.ID && (s == StateAlive || s == StateSuspect) {
-			n.probeOrder = append(n.probeOrder, id)
+	for _, m := range n.list {
+		if m.ID != n.cfg.ID && (m.State == StateAlive || m.State == StateSuspect) {
+			n.probeOrder = append(n.probeOrder, m.ID)
 		}
 	}
 	n.rand.Shuffle(len(n.probeOrder), func(i, j int) {

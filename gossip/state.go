@@ -119,8 +119,7 @@ func (n *Node) deadNode(u Update) {
 
 // tickSuspicions declares dead every suspect whose suspicion has run out (SWIM's "confirm").
 func (n *Node) tickSuspicions() {
-	for _, id := range n.ids {
-		m := n.members[id]
+	for _, m := range n.list {
 		if m.State != StateSuspect || !m.suspicion.expired(n.now) {
 			continue
 		}
