@@ -157,7 +157,9 @@ func (n *Node) setConfig(c config) {
 	for _, id := range c.members() {
 		pr, ok := n.prs[id]
 		if !ok {
-			pr = newProgress(n.log.lastIndex()+1, n.cfg.MaxInflight)
+			// Start at the entry that added it, so the first append goes out at once and its
+			// answer (an empty log rejects it) starts the probe.
+			pr = newProgress(max(n.log.lastIndex(), 1), n.cfg.MaxInflight)
 			n.prs[id] = pr
 		}
 		pr.learner = c.isLearner(id)

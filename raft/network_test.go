@@ -93,6 +93,12 @@ type network struct {
 	down   map[uint64]bool    // crashed servers
 	// drop, when set, decides per message whether the network loses it.
 	drop func(Message) bool
+	// hold, when set, decides per message whether the network delays it to the next tick;
+	// shuffle, when set, reorders each round of deliveries; dup duplicates what it returns true for.
+	hold    func(Message) bool
+	held    []Message
+	shuffle *rand.Rand
+	dup     func(Message) bool
 	// delivered counts the messages that reached a server, by type.
 	delivered map[MessageType]int
 }
@@ -164,7 +170,14 @@ func (nw *network) drain(id uint64) {
 			if nw.cut[[2]uint64{m.From, m.To}] || (nw.drop != nil && nw.drop(m)) {
 				continue
 			}
+			if nw.hold != nil && nw.hold(m) {
+				nw.held = append(nw.held, m)
+				continue
+			}
 			nw.queue = append(nw.queue, m)
+			if nw.dup != nil && nw.dup(m) {
+				nw.queue = append(nw.queue, m)
+			}
 		}
 		st.apply(nw.t, rd)
 		st.reads = append(st.reads, rd.ReadStates...)
@@ -186,6 +199,9 @@ func (nw *network) stabilize() {
 		}
 		batch := nw.queue
 		nw.queue = nil
+		if nw.shuffle != nil {
+			nw.shuffle.Shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
+		}
 		for _, m := range batch {
 			nw.deliver(m)
 		}
@@ -204,6 +220,8 @@ func (nw *network) deliver(m Message) {
 // tick advances every running server's clock k times, letting the network settle after each.
 func (nw *network) tick(k int) {
 	for range k {
+		nw.queue = append(nw.queue, nw.held...)
+		nw.held = nil
 		for _, id := range nw.ids() {
 			if !nw.down[id] {
 				nw.nodes[id].Tick()
@@ -225,14 +243,22 @@ func (nw *network) tickUntilLeader() uint64 {
 	return None
 }
 
-// leader returns the running leader of the highest term, or None.
+// leader returns the running leader whose term no running server has passed, or None. A leader
+// of an older term that has not heard the news yet does not count.
 func (nw *network) leader() uint64 {
-	var lead, term uint64
+	var lead, leadTerm, maxTerm uint64
 	for _, id := range nw.ids() {
 		n := nw.nodes[id]
-		if !nw.down[id] && n.role == Leader && n.term >= term {
-			lead, term = id, n.term
+		if nw.down[id] {
+			continue
 		}
+		maxTerm = max(maxTerm, n.term)
+		if n.role == Leader && n.term >= leadTerm {
+			lead, leadTerm = id, n.term
+		}
+	}
+	if leadTerm < maxTerm {
+		return None
 	}
 	return lead
 }
@@ -269,7 +295,7 @@ func (nw *network) cutLink(a, b uint64) {
 // heal restores every link and stops random drops.
 func (nw *network) heal() {
 	nw.cut = map[[2]uint64]bool{}
-	nw.drop = nil
+	nw.drop, nw.hold, nw.dup, nw.shuffle = nil, nil, nil, nil
 }
 
 // crash stops id; what it had not persisted is lost with it.
@@ -318,4 +344,15 @@ func cmds(prefix string, k int) []string {
 		out = append(out, fmt.Sprintf("%s%d", prefix, i))
 	}
 	return out
+}
+
+// describe summarizes every server, for failure messages.
+func (nw *network) describe() string {
+	var b strings.Builder
+	for _, id := range nw.ids() {
+		n := nw.nodes[id]
+		fmt.Fprintf(&b, "server %d: down=%v %s term=%d lead=%d log=[%d,%d] commit=%d applied=%d\n",
+			id, nw.down[id], n.role, n.term, n.lead, n.log.firstIndex(), n.log.lastIndex(), n.log.committed, n.log.applied)
+	}
+	return b.String()
 }

@@ -121,11 +121,12 @@ func (pr *progress) freeInflight(index uint64) {
 // maybeDecrTo handles a rejected append whose previous index was rejected; hint is the highest
 // index that may still match. It reports whether Next moved, false for a stale rejection.
 func (pr *progress) maybeDecrTo(rejected, hint uint64) bool {
+	if rejected <= pr.match {
+		// Entries up to Match are known to match, so a rejection at or below it is stale (or,
+		// with a teaching bug on, a lie that retrying would only repeat).
+		return false
+	}
 	if pr.state == stateReplicate {
-		// Entries up to Match are known to match, so a rejection at or below it is stale.
-		if rejected <= pr.match {
-			return false
-		}
 		pr.next = pr.match + 1
 		return true
 	}

@@ -132,7 +132,7 @@ func (n *Node) handleAppendEntries(m Message) {
 	}
 	lastNew := m.Index + uint64(len(m.Entries))
 	if ci := n.log.findConflict(m.Entries); ci != 0 {
-		if ci <= n.log.committed && n.cfg.Bugs == (Bugs{}) {
+		if ci <= n.log.committed && !n.bugsOn() {
 			panic(invariantf("the leader's entry %d conflicts with our committed log (commit %d)", ci, n.log.committed))
 		}
 		n.appendToLog(m.Entries[ci-m.Index-1:])
@@ -140,6 +140,10 @@ func (n *Node) handleAppendEntries(m Message) {
 	n.log.commitTo(min(m.Commit, lastNew))
 	n.send(Message{To: m.From, Type: MsgAppResp, Index: lastNew})
 }
+
+// bugsOn reports whether a teaching bug is switched on, in which case the invariants it breaks
+// must not stop the core: the simulator wants to watch the damage, not a panic.
+func (n *Node) bugsOn() bool { return n.cfg.Bugs != (Bugs{}) }
 
 // handleAppendResponse is the leader's side of an AppendEntries answer.
 func (n *Node) handleAppendResponse(m Message, pr *progress) {
@@ -157,6 +161,14 @@ func (n *Node) handleAppendResponse(m Message, pr *progress) {
 			n.sendAppends(m.From, false)
 		}
 		return
+	}
+	if m.Index > n.log.lastIndex() {
+		// The follower claims entries this leader never had. Leader Completeness rules that out;
+		// only a teaching bug (or storage that lost acknowledged writes) gets here.
+		if !n.bugsOn() {
+			panic(invariantf("follower %d matches up to %d, past the leader's last index %d", m.From, m.Index, n.log.lastIndex()))
+		}
+		m.Index = n.log.lastIndex()
 	}
 	if !pr.maybeUpdate(m.Index) {
 		return

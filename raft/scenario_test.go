@@ -4,6 +4,7 @@
 package raft
 
 import (
+	"fmt"
 	"math/rand"
 	"testing"
 
@@ -202,4 +203,83 @@ func TestSameSeedGivesTheSameMessages(t *testing.T) {
 	first := run()
 	require.NotEmpty(t, first)
 	require.Equal(t, first, run())
+}
+
+// TestFigure8CommittingAnOldTermEntryByCountingLosesIt replays paper Figure 8: an entry of an
+// earlier term that a leader finds on a majority can still be overwritten, so counting its
+// replicas must not commit it. With Bugs.CommitOldTerm the entry is committed, applied, and then
+// replaced: two servers end up with different histories.
+func TestFigure8CommittingAnOldTermEntryByCountingLosesIt(t *testing.T) {
+	for _, bug := range []bool{false, true} {
+		t.Run(fmt.Sprintf("CommitOldTerm=%v", bug), func(t *testing.T) {
+			// Pre-vote and check-quorum off: Figure 8 is about the basic algorithm. Appends carry
+			// one entry each (X's two bytes exceed MaxSizePerMsg), so the test can lose one entry
+			// without the other.
+			nw := newNetwork(t, 5, withoutPreVote, withoutCheckQuorum, withBugs(Bugs{CommitOldTerm: bug}),
+				func(c *Config) { c.MaxSizePerMsg = 1 })
+			nw.campaign(1)
+			x := nw.nodes[1].log.lastIndex() + 1
+
+			// (a) S1 leads term 2 and replicates X only to S2.
+			for _, b := range []uint64{3, 4, 5} {
+				nw.cutLink(1, b)
+			}
+			nw.propose(1, "XX")
+			require.Equal(t, x, nw.nodes[2].log.lastIndex())
+
+			// (b) S1 crashes. S5 wins term 3 with the votes of S3 and S4, appends its no-op at X's
+			// index, and crashes before sending it.
+			nw.crash(1)
+			nw.heal()
+			nw.drop = func(m Message) bool { return m.From == 5 && m.Type == MsgApp }
+			nw.campaign(5)
+			require.Equal(t, Leader, nw.nodes[5].role)
+			require.Equal(t, uint64(3), nw.nodes[5].term)
+			nw.crash(5)
+			nw.drop = nil
+
+			// (c) S1 restarts and wins term 4. It replicates X to S3 and S4, so X (of term 2) is on
+			// a majority; its own no-op of term 4 is lost on the way.
+			nw.restart(1)
+			nw.drop = func(m Message) bool {
+				// Lose every append that would give a server holding X the entry after it.
+				return m.From == 1 && m.Type == MsgApp && len(m.Entries) > 0 && m.Entries[len(m.Entries)-1].Index > x &&
+					nw.nodes[m.To].log.lastIndex() >= x
+			}
+			for i := 0; nw.nodes[1].role != Leader; i++ {
+				require.Less(t, i, 3, "S1 must win within a couple of campaigns")
+				nw.campaign(1)
+			}
+			require.Equal(t, uint64(4), nw.nodes[1].term)
+			nw.stabilize()
+			require.Equal(t, x, nw.nodes[3].log.lastIndex())
+			if bug {
+				require.Equal(t, x, nw.nodes[1].log.committed, "the bug commits X by counting replicas")
+			} else {
+				require.Less(t, nw.nodes[1].log.committed, x, "X is on a majority but not committed")
+			}
+
+			// (d) S1 crashes. S5 restarts and wins term 5 (its last term, 3, beats X's 2), and
+			// overwrites X everywhere with its no-op.
+			nw.crash(1)
+			nw.drop = nil
+			nw.restart(5)
+			for i := 0; nw.nodes[5].role != Leader; i++ {
+				require.Less(t, i, 3, "S5 must win within a couple of campaigns")
+				nw.campaign(5)
+			}
+			require.Equal(t, uint64(5), nw.nodes[5].term)
+			nw.propose(5, "after")
+
+			// S1 comes back and follows S5.
+			nw.restart(1)
+			nw.tick(2)
+			if bug {
+				require.Equal(t, "XX", nw.state(1)[0], "S1 applied X as its first command")
+				require.Equal(t, []string{"after"}, nw.state(5), "the new leader applied another: histories diverge")
+			} else {
+				nw.requireSameState("after")
+			}
+		})
+	}
 }

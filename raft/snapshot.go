@@ -99,7 +99,9 @@ func (n *Node) handleSnapshot(m Message) {
 	}
 	n.snapRecv = nil
 	n.installSnapshot(Snapshot{Meta: r.meta, Data: r.data})
-	n.send(Message{To: m.From, Type: MsgAppResp, Index: n.log.lastIndex()})
+	// Only up to the snapshot is the log known to match the leader's: entries kept after it
+	// (step 6) may not, so the answer claims no more than the commit index.
+	n.send(Message{To: m.From, Type: MsgAppResp, Index: n.log.committed})
 }
 
 // installSnapshot makes a complete snapshot from the leader this server's log (paper Figure 13,
