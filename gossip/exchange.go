@@ -29,7 +29,7 @@ func (n *Node) Join(addrs ...string) error {
 		if a == n.cfg.Addr {
 			continue
 		}
-		n.send(Message{Type: MsgPushPull, To: a, Join: true, State: n.table()})
+		n.send(Message{Type: MsgPushPull, To: a, State: n.table()})
 	}
 	return nil
 }
@@ -48,6 +48,20 @@ func (n *Node) Leave() error {
 	self.State = StateLeft
 	n.queue.enqueue(Update{Member: self.copy(), From: n.cfg.ID})
 	n.gossip()
+	return nil
+}
+
+// UpdateMeta changes what this member tells the others about itself. Like a refutation, it takes a
+// new incarnation so that the news overrides the old record everywhere (the others report
+// EventUpdated).
+func (n *Node) UpdateMeta(meta Meta) error {
+	if n.leaving {
+		return fmt.Errorf("update meta: %q has left; start a new core to rejoin", n.cfg.ID)
+	}
+	self := n.self()
+	self.Meta = meta
+	self.Incarnation++
+	n.queue.enqueue(Update{Member: self.copy(), From: n.cfg.ID})
 	return nil
 }
 

@@ -19,7 +19,6 @@ func TestJoinPushesOurTableToTheSeedAndLearnsItsTable(t *testing.T) {
 	out := a.Outbox()
 	require.Len(t, out, 1, "a member does not join through itself")
 	require.Equal(t, MsgPushPull, out[0].Type)
-	require.True(t, out[0].Join)
 	require.Empty(t, out[0].ToID, "a joiner knows the seed only by address")
 
 	require.NoError(t, seed.Step(out[0]))
@@ -102,6 +101,25 @@ func TestLeaveBroadcastsLeftAndStopsProbing(t *testing.T) {
 	require.Len(t, n.Outbox(), 1)
 }
 
+func TestUpdatedMetaReachesOthersUnderANewIncarnation(t *testing.T) {
+	a := newTestNode(t, "a", nil)
+	b := newTestNode(t, "b", nil)
+	introduce(b, "a")
+	meta := NewMeta("raft-a:7000", map[string]string{"role": "voter"})
+	require.NoError(t, a.UpdateMeta(meta))
+	self, _ := a.Member("a")
+	require.Equal(t, uint64(1), self.Incarnation)
+
+	a.send(Message{Type: MsgGossip, To: addrOf("b"), ToID: "b"})
+	require.NoError(t, b.Step(a.Outbox()[0]))
+	evs := b.Events()
+	require.Equal(t, []EventType{EventUpdated}, eventTypes(evs))
+	require.Equal(t, meta, evs[0].Member.Meta)
+
+	require.NoError(t, a.Leave())
+	require.ErrorContains(t, a.UpdateMeta(meta), "has left")
+}
+
 func TestEventsReportEveryTransition(t *testing.T) {
 	n := newTestNode(t, "a", nil)
 	n.nextProbe = 1 << 40
@@ -153,7 +171,7 @@ func TestMembersAreSortedByIDAndCopied(t *testing.T) {
 func TestMessageRoundTripsThroughItsWireEncoding(t *testing.T) {
 	m := Message{
 		Type: MsgPingReq, From: "a", FromAddr: "10.0.0.1:7946", To: "10.0.0.2:7946", ToID: "b", Seq: 42,
-		Target: "c", TargetAddr: "10.0.0.3:7946", Nack: true, Join: true,
+		Target: "c", TargetAddr: "10.0.0.3:7946", Nack: true,
 		Updates: []Update{{Member: Member{ID: "d", Addr: "10.0.0.4:7946", Incarnation: 3, State: StateSuspect,
 			Meta: NewMeta("10.0.0.4:7000", map[string]string{"zone": "a"})}, From: "e"}},
 		State: []Member{{ID: "f", Addr: "10.0.0.6:7946", State: StateLeft, Incarnation: 9}},

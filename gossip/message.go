@@ -78,8 +78,6 @@ type Message struct {
 	TargetAddr string `json:"targetAddr,omitempty"`
 	// Nack asks a ping-req relay to answer with a nack if Target stays silent.
 	Nack bool `json:"nack,omitempty"`
-	// Join marks the push-pull of a member joining through a seed address.
-	Join bool `json:"join,omitempty"`
 	// Updates are piggybacked membership news (SWIM §4.1).
 	Updates []Update `json:"updates,omitempty"`
 	// State is the sender's whole membership table, in push-pull messages only.
