@@ -1,0 +1,140 @@
+// `kanna node`: one Kanna node in this process, serving the Raft, Gossip, Game and Cluster gRPC
+// services on one address (server.Node). docs/operations.md describes every flag and the data
+// folder.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kanna-cluster/kanna/server"
+)
+
+func init() {
+	register("node", "run one cluster node (--id, --data, --addr, --join)", runNode)
+}
+
+// shutdownGrace bounds a graceful stop: the node must exit within 5 s of SIGTERM, so that
+// process supervisors need not escalate to SIGKILL.
+const shutdownGrace = 4500 * time.Millisecond
+
+func runNode(args []string) int {
+	cfg, logger, err := parseNodeFlags(args, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kanna node: %v\n", err)
+		return 2
+	}
+	n, err := server.NewNode(cfg)
+	if err != nil {
+		logger.Error("kanna node: cannot start", "err", err)
+		fmt.Fprintf(os.Stderr, "kanna node: %v\n", err)
+		return 1
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	n.Start()
+	fmt.Fprintf(os.Stdout, "kanna node %d serving on %s\n", n.ID(), n.Addr())
+	select {
+	case sig := <-sigs:
+		logger.Info("kanna node: stopping", "signal", sig.String())
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			logger.Warn("kanna node: graceful stop incomplete", "err", err)
+		}
+		if err := n.Err(); err != nil {
+			return 1
+		}
+		return 0
+	case <-n.Done():
+		_ = n.Kill()
+		fmt.Fprintf(os.Stderr, "kanna node: stopped: %v\n", n.Err())
+		return 1
+	}
+}
+
+// parseNodeFlags reads the flags of `kanna node` into a server.Config.
+func parseNodeFlags(args []string, stderr io.Writer) (server.Config, *slog.Logger, error) {
+	fs := flag.NewFlagSet("kanna node", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		id            = fs.Uint64("id", 0, "this node's id, a positive integer unique in the cluster (required)")
+		data          = fs.String("data", "", "folder for this node's log, snapshots and address book (required)")
+		addr          = fs.String("addr", "127.0.0.1:7001", "host:port to serve every service on; peers and clients dial it")
+		join          = fs.String("join", "", "comma-separated addresses of members of an existing cluster; empty with empty --data bootstraps a new cluster")
+		key           = fs.String("cluster-key", "", "shared secret of node-to-node and Cluster calls (default: the public development key "+server.DevClusterKey+")")
+		faults        = fs.Bool("enable-fault-injection", false, "allow Cluster.DropTraffic and Heal (for demos and tests)")
+		tlsCert       = fs.String("tls-cert", "", "PEM certificate for mutual TLS (with --tls-key and --tls-ca)")
+		tlsKey        = fs.String("tls-key", "", "PEM private key of --tls-cert")
+		tlsCA         = fs.String("tls-ca", "", "PEM CA bundle that signed every node's certificate")
+		snapshotEvery = fs.Uint64("snapshot-every", 10000, "snapshot the game and compact the log after this many applied entries")
+		reapAfter     = fs.Duration("reap-after", 0, "remove a member gossip has declared dead for this long, keeping at least 3 voters (0: never)")
+		tick          = fs.Duration("tick", 100*time.Millisecond, "length of one Raft and gossip tick")
+		electionTicks = fs.Int("election-ticks", 10, "Raft election timeout in ticks")
+		logLevel      = fs.String("log-level", "info", "debug, info, warn or error")
+		logJSON       = fs.Bool("log-json", false, "write log lines as JSON instead of text")
+	)
+	if err := fs.Parse(args); err != nil {
+		return server.Config{}, nil, err
+	}
+	if fs.NArg() > 0 {
+		return server.Config{}, nil, fmt.Errorf("unexpected argument %q; every setting is a flag (see kanna node -h)", fs.Arg(0))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return server.Config{}, nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", *logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var logger *slog.Logger
+	if *logJSON {
+		logger = slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	} else {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	switch {
+	case *id == 0:
+		return server.Config{}, nil, errors.New("--id is required: a positive integer unique in the cluster, e.g. --id 1")
+	case *data == "":
+		return server.Config{}, nil, errors.New("--data is required: a folder only this node uses, e.g. --data ./data/node1")
+	case *addr == "" || !strings.Contains(*addr, ":"):
+		return server.Config{}, nil, fmt.Errorf("--addr %q is not host:port, e.g. 127.0.0.1:7001", *addr)
+	case *tick <= 0:
+		return server.Config{}, nil, fmt.Errorf("--tick %v must be positive", *tick)
+	}
+	cfg := server.Config{
+		ID: *id, DataDir: *data, Addr: *addr, ClusterKey: *key, EnableFaultInjection: *faults,
+		SnapshotEvery: *snapshotEvery, ReapAfter: *reapAfter, TickInterval: *tick, ElectionTick: *electionTicks,
+		Logger: logger,
+	}
+	for _, a := range strings.Split(*join, ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		if !strings.Contains(a, ":") {
+			return server.Config{}, nil, fmt.Errorf("--join address %q is not host:port", a)
+		}
+		cfg.Join = append(cfg.Join, a)
+	}
+	if *tlsCert != "" || *tlsKey != "" || *tlsCA != "" {
+		if *tlsCert == "" || *tlsKey == "" || *tlsCA == "" {
+			return server.Config{}, nil, errors.New("mutual TLS needs all three of --tls-cert, --tls-key and --tls-ca")
+		}
+		var err error
+		if cfg.ServerTLS, cfg.ClientTLS, err = server.LoadTLS(*tlsCert, *tlsKey, *tlsCA); err != nil {
+			return server.Config{}, nil, err
+		}
+	}
+	return cfg, logger, nil
+}

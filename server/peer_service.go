@@ -1,0 +1,144 @@
+// The server side of node-to-node traffic: Raft.Stream and the Gossip service (raft.proto,
+// gossip.proto; docs/protocol.md says what each must do).
+//
+// Incoming messages go to the loop through bounded queues and are dropped when a queue is full:
+// the loop must never wait on the network, and both protocols treat a lost message as the normal
+// case (Raft paper §5.1; SWIM §3). Fault injection drops after the message is taken and
+// acknowledged, so that a cut link looks like loss, not like an error.
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/kanna-cluster/kanna/gossip"
+	"github.com/kanna-cluster/kanna/proto/kannapb"
+)
+
+// ackEvery is the ack cadence of a Raft stream: one cumulative RaftAck per this many messages.
+// The sender only bounds its unacknowledged messages with acks (maxUnacked, far above this), so
+// acknowledging each message would double the packets for nothing.
+const ackEvery = 32
+
+// raftService serves Raft.Stream.
+type raftService struct {
+	kannapb.UnimplementedRaftServer
+	n *Node
+}
+
+// Stream takes every message one peer sends this node, in order, and hands each to the loop.
+func (s raftService) Stream(stream kannapb.Raft_StreamServer) error {
+	var received uint64
+	for {
+		pm, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		received++
+		m, err := fromProto(pm)
+		if err != nil {
+			return status.Error(codes.InvalidArgument, err.Error())
+		}
+		if m.To != s.n.id {
+			return status.Errorf(codes.FailedPrecondition,
+				"raft message for node %d reached node %d at %s; the sender's address book is stale and gossip will correct it", m.To, s.n.id, s.n.addr)
+		}
+		if !s.n.faults.dropIn(m.From, classRaft) {
+			select {
+			case s.n.raftIn <- m:
+			case <-s.n.done:
+				return status.Errorf(codes.Unavailable, "node %d is shutting down; its peers will elect around it", s.n.id)
+			default:
+				// The loop is behind; Raft resends what matters.
+			}
+		}
+		if received%ackEvery == 0 {
+			if err := stream.Send(&kannapb.RaftAck{Received: received}); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// gossipService serves Gossip.Packet and Gossip.PushPull.
+type gossipService struct {
+	kannapb.UnimplementedGossipServer
+	n *Node
+}
+
+// gossipInput is one gossip message for the loop; reply, when set, receives the answer to a
+// push-pull.
+type gossipInput struct {
+	msg   gossip.Message
+	reply chan gossip.Message
+}
+
+// Packet hands one gossip datagram to the loop.
+func (s gossipService) Packet(ctx context.Context, p *kannapb.GossipPacket) (*kannapb.Empty, error) {
+	m, err := s.decode(p.GetData())
+	if err != nil {
+		return nil, err
+	}
+	if s.n.faults.dropIn(parseID(m.From), classGossip) {
+		return &kannapb.Empty{}, nil
+	}
+	select {
+	case s.n.gossipIn <- gossipInput{msg: m}:
+	case <-s.n.done:
+		return nil, status.Errorf(codes.Unavailable, "node %d is shutting down", s.n.id)
+	default:
+	}
+	return &kannapb.Empty{}, nil
+}
+
+// PushPull merges the caller's membership table and answers with this node's.
+func (s gossipService) PushPull(ctx context.Context, st *kannapb.GossipState) (*kannapb.GossipState, error) {
+	m, err := s.decode(st.GetData())
+	if err != nil {
+		return nil, err
+	}
+	if m.Type != gossip.MsgPushPull {
+		return nil, status.Errorf(codes.InvalidArgument, "PushPull carries a %v message; only push-pull belongs there (send the rest with Packet)", m.Type)
+	}
+	if s.n.faults.dropIn(parseID(m.From), classGossip) {
+		return nil, status.Errorf(codes.Unavailable, "push-pull from %s dropped by fault injection on node %d", m.From, s.n.id)
+	}
+	reply := make(chan gossip.Message, 1)
+	select {
+	case s.n.gossipIn <- gossipInput{msg: m, reply: reply}:
+	case <-s.n.done:
+		return nil, status.Errorf(codes.Unavailable, "node %d is shutting down", s.n.id)
+	case <-ctx.Done():
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+	select {
+	case r := <-reply:
+		data, err := r.Marshal()
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "encode push-pull reply: %v", err)
+		}
+		return &kannapb.GossipState{Data: data, FromAddress: s.n.addr}, nil
+	case <-s.n.done:
+		return nil, status.Errorf(codes.Unavailable, "node %d is shutting down", s.n.id)
+	case <-ctx.Done():
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+func (s gossipService) decode(data []byte) (gossip.Message, error) {
+	if len(data) == 0 {
+		return gossip.Message{}, status.Error(codes.InvalidArgument, "gossip data is empty; send one message encoded by the gossip core")
+	}
+	m, err := gossip.Unmarshal(data)
+	if err != nil {
+		return gossip.Message{}, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return m, nil
+}

@@ -1,0 +1,370 @@
+// The client side of node-to-node traffic: one long-lived Raft.Stream per peer, gossip packets and
+// push-pull exchanges, and the connections and address book they share.
+//
+// Raft (paper §5.1) assumes a network that may lose, delay and reorder messages, and retries on
+// its own; so the transport never blocks the loop and never retries a message. Each peer has a
+// bounded queue drained by its own goroutine, which writes to the stream without waiting for
+// replies (pipelining, thesis §10.2.2); a full queue drops the newest message, a broken stream is
+// reopened with backoff and what was in flight on it is lost. Gossip packets are SWIM's datagrams
+// (SWIM §3): sent once, with a short deadline, lost on any error.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/kanna-cluster/kanna/gossip"
+	"github.com/kanna-cluster/kanna/proto/kannapb"
+	"github.com/kanna-cluster/kanna/raft"
+)
+
+const (
+	// raftQueueSize bounds the messages waiting for one peer's stream: at 256 appends in flight
+	// per follower (raft.Config.MaxInflight) plus heartbeats and read confirmations, a healthy
+	// stream never fills it; a stalled one drops instead of holding memory.
+	raftQueueSize = 1024
+	// maxUnacked bounds the messages written to a stream and not yet acknowledged: beyond it the
+	// receiver is not keeping up, and more would only queue in gRPC's buffers.
+	maxUnacked = 2048
+	// gossipQueueSize bounds the gossip messages waiting for one address.
+	gossipQueueSize = 128
+	// gossipTimeout is the deadline of one gossip call: about the probe timeout (500 ms), after
+	// which SWIM has already counted the packet as lost.
+	gossipTimeout = 500 * time.Millisecond
+	// minBackoff and maxBackoff bound the wait before reopening a broken stream.
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = time.Second
+)
+
+// transport holds a node's outgoing connections.
+type transport struct {
+	self     uint64
+	selfAddr string
+	dialOpts []grpc.DialOption
+	faults   *faults
+	log      func() *slog.Logger
+	// onGossip hands a push-pull reply back to the loop.
+	onGossip func(gossip.Message)
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[string]*grpc.ClientConn // by address
+	addrs  map[uint64]string           // the address book: Raft id -> gRPC address, from gossip
+	peers  map[uint64]*raftPeer
+	gossip map[string]chan gossip.Message // by address
+}
+
+func newTransport(self uint64, selfAddr string, opts []grpc.DialOption, f *faults, log func() *slog.Logger, onGossip func(gossip.Message)) *transport {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &transport{
+		self: self, selfAddr: selfAddr, dialOpts: opts, faults: f, log: log, onGossip: onGossip,
+		ctx: ctx, cancel: cancel,
+		conns: map[string]*grpc.ClientConn{}, addrs: map[uint64]string{},
+		peers: map[uint64]*raftPeer{}, gossip: map[string]chan gossip.Message{},
+	}
+}
+
+// conn returns the connection to addr, opening it on first use. grpc.NewClient connects lazily
+// and reconnects on its own, so one connection per address serves for the node's life.
+func (t *transport) conn(addr string) (*grpc.ClientConn, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c, ok := t.conns[addr]; ok {
+		return c, nil
+	}
+	c, err := grpc.NewClient(addr, t.dialOpts...)
+	if err != nil {
+		return nil, err
+	}
+	t.conns[addr] = c
+	return c, nil
+}
+
+// setAddr records where peer id listens; it reports whether that changed the book.
+func (t *transport) setAddr(id uint64, addr string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if id == 0 || addr == "" || t.addrs[id] == addr {
+		return false
+	}
+	t.addrs[id] = addr
+	return true
+}
+
+// addrOf returns where peer id listens, or "" when gossip has not told us.
+func (t *transport) addrOf(id uint64) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.addrs[id]
+}
+
+// idOf returns the id of the member at addr, or 0.
+func (t *transport) idOf(addr string) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, a := range t.addrs {
+		if a == addr {
+			return id
+		}
+	}
+	return 0
+}
+
+// book returns a copy of the address book.
+func (t *transport) book() map[uint64]string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[uint64]string, len(t.addrs))
+	for id, a := range t.addrs {
+		out[id] = a
+	}
+	return out
+}
+
+// sendRaft queues messages for their peers. It never blocks: a full queue drops the message.
+func (t *transport) sendRaft(msgs []raft.Message) {
+	for _, m := range msgs {
+		if m.To == t.self || t.faults.dropOut(m.To, classRaft) {
+			continue
+		}
+		p := t.peer(m.To)
+		if p == nil {
+			return
+		}
+		select {
+		case p.queue <- toProto(m):
+		default:
+			p.dropped.Add(1)
+		}
+	}
+}
+
+// peer returns the sender for peer id, starting it on first use; nil once closed.
+func (t *transport) peer(id uint64) *raftPeer {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
+	p, ok := t.peers[id]
+	if !ok {
+		p = &raftPeer{id: id, t: t, queue: make(chan *kannapb.RaftMessage, raftQueueSize)}
+		t.peers[id] = p
+		t.wg.Add(1)
+		go p.run()
+	}
+	return p
+}
+
+// sendGossip queues gossip messages for their addresses. It never blocks.
+func (t *transport) sendGossip(msgs []gossip.Message) {
+	for _, m := range msgs {
+		to := parseID(m.ToID)
+		if to == 0 {
+			to = t.idOf(m.To)
+		}
+		if t.faults.dropOut(to, classGossip) || m.To == "" || m.To == t.selfAddr {
+			continue
+		}
+		t.mu.Lock()
+		if t.closed {
+			t.mu.Unlock()
+			return
+		}
+		q, ok := t.gossip[m.To]
+		if !ok {
+			q = make(chan gossip.Message, gossipQueueSize)
+			t.gossip[m.To] = q
+			t.wg.Add(1)
+			go t.runGossip(m.To, q)
+		}
+		t.mu.Unlock()
+		select {
+		case q <- m:
+		default:
+		}
+	}
+}
+
+// runGossip sends the gossip messages queued for addr, one call each.
+func (t *transport) runGossip(addr string, q chan gossip.Message) {
+	defer t.wg.Done()
+	for {
+		select {
+		case <-t.ctx.Done():
+			return
+		case m := <-q:
+			t.sendOneGossip(addr, m)
+		}
+	}
+}
+
+func (t *transport) sendOneGossip(addr string, m gossip.Message) {
+	data, err := m.Marshal()
+	if err != nil {
+		t.log().Warn("gossip: cannot encode a message; dropping it", "to", addr, "err", err)
+		return
+	}
+	conn, err := t.conn(addr)
+	if err != nil {
+		t.log().Debug("gossip: cannot reach peer", "to", addr, "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(t.ctx, gossipTimeout)
+	defer cancel()
+	client := kannapb.NewGossipClient(conn)
+	if m.Type != gossip.MsgPushPull {
+		if _, err := client.Packet(ctx, &kannapb.GossipPacket{Data: data, FromAddress: t.selfAddr}); err != nil {
+			t.log().Debug("gossip: packet lost", "to", addr, "type", m.Type.String(), "err", err)
+		}
+		return
+	}
+	reply, err := client.PushPull(ctx, &kannapb.GossipState{Data: data, FromAddress: t.selfAddr})
+	if err != nil {
+		t.log().Debug("gossip: push-pull failed", "to", addr, "err", err)
+		return
+	}
+	rm, err := gossip.Unmarshal(reply.GetData())
+	if err != nil {
+		t.log().Warn("gossip: push-pull reply cannot be decoded; is the peer the same version?", "from", addr, "err", err)
+		return
+	}
+	if t.faults.dropIn(parseID(rm.From), classGossip) {
+		return
+	}
+	t.onGossip(rm)
+}
+
+// close stops every sender and closes every connection.
+func (t *transport) close() {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	t.cancel()
+	t.wg.Wait()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range t.conns {
+		_ = c.Close()
+	}
+	clear(t.conns)
+}
+
+// raftPeer owns the stream to one peer.
+type raftPeer struct {
+	id      uint64
+	t       *transport
+	queue   chan *kannapb.RaftMessage
+	dropped atomic.Uint64
+}
+
+// run keeps a stream open to the peer while the transport lives, reopening it with backoff.
+func (p *raftPeer) run() {
+	defer p.t.wg.Done()
+	backoff := minBackoff
+	for {
+		delivered, err := p.stream()
+		if p.t.ctx.Err() != nil {
+			return
+		}
+		if delivered {
+			backoff = minBackoff
+		}
+		if err != nil {
+			p.t.log().Debug("raft: stream to peer broke; reopening", "peer", p.id, "backoff", backoff, "err", err)
+		}
+		timer := time.NewTimer(backoff)
+		select {
+		case <-p.t.ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// stream opens one stream and writes queued messages to it until it breaks, the peer's address
+// changes, or the transport closes. It reports whether any message went through.
+func (p *raftPeer) stream() (delivered bool, err error) {
+	// Wait for something to send: an idle peer holds no stream.
+	var first *kannapb.RaftMessage
+	select {
+	case <-p.t.ctx.Done():
+		return false, nil
+	case first = <-p.queue:
+	}
+	addr := p.t.addrOf(p.id)
+	if addr == "" {
+		// Gossip has not told us where the peer is yet; Raft will send again.
+		return false, nil
+	}
+	conn, err := p.t.conn(addr)
+	if err != nil {
+		return false, err
+	}
+	ctx, cancel := context.WithCancel(p.t.ctx)
+	defer cancel()
+	s, err := kannapb.NewRaftClient(conn).Stream(ctx)
+	if err != nil {
+		return false, err
+	}
+	var acked atomic.Uint64
+	broken := make(chan error, 1)
+	go func() {
+		for {
+			ack, err := s.Recv()
+			if err != nil {
+				broken <- err
+				cancel()
+				return
+			}
+			acked.Store(ack.GetReceived())
+		}
+	}()
+	var sent uint64
+	m := first
+	for {
+		if p.t.addrOf(p.id) != addr {
+			return delivered, nil
+		}
+		if sent-acked.Load() < maxUnacked {
+			if err := s.Send(m); err != nil {
+				return delivered, err
+			}
+			sent++
+			delivered = true
+		} else {
+			p.dropped.Add(1)
+		}
+		select {
+		case <-ctx.Done():
+			select {
+			case err := <-broken:
+				return delivered, err
+			default:
+				return delivered, ctx.Err()
+			}
+		case m = <-p.queue:
+		}
+	}
+}
+
+// parseID reads a gossip member name as a Raft id; 0 when it is not one.
+func parseID(s string) uint64 {
+	id, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return id
+}
