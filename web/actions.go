@@ -1,0 +1,183 @@
+// What the server does for each browser request: game writes forwarded to the cluster with the
+// browser's request id, reads, and the dashboard's levers.
+//
+// A write carries (client_id, seq) from the browser unchanged, and is retried on another node with
+// the same pair when a node cannot answer (Raft paper §8; thesis §6.3): the state machine applies
+// it once, so a guess sent twice, by a retry here or by a browser resending after a reconnect,
+// still counts once.
+package web
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/kanna-cluster/kanna/proto/kannapb"
+)
+
+// handle carries out one request and answers it with "ok", a reply of its own, or "error".
+func (c *conn) handle(req request) {
+	ctx, cancel := context.WithTimeout(c.srv.ctx, c.srv.cfg.CallTimeout)
+	defer cancel()
+	if req.Type == typeHello {
+		c.hello(req)
+		return
+	}
+	var err error
+	switch req.Type {
+	case typeListRooms:
+		err = c.listRooms(ctx, req)
+	case typeCreateRoom, typeJoinRoom, typeGuess, typeNewRound:
+		err = c.write(ctx, req)
+	case typeWatchCluster:
+		c.mu.Lock()
+		c.cluster = true
+		c.mu.Unlock()
+		c.srv.dash.subscribe(c)
+		if c.closed() {
+			c.srv.dash.unsubscribe(c)
+		}
+		c.ok(req, "")
+	case typeControl:
+		err = c.srv.dash.control(ctx, req)
+		if err == nil {
+			c.ok(req, "")
+		}
+	}
+	if err != nil {
+		c.fail(req, err)
+	}
+}
+
+func (c *conn) closed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *conn) ok(req request, room string) {
+	c.send(encode(okMsg{Type: typeOK, Seq: req.Seq, Room: room}))
+}
+
+// fail answers req with an error message whose code says what the browser can do about it.
+func (c *conn) fail(req request, err error) {
+	var bad *badMessage
+	if errors.As(err, &bad) {
+		c.send(encode(errorMsg{Type: typeError, Seq: req.Seq, Code: bad.code, Message: bad.msg, Room: req.Room}))
+		return
+	}
+	code := codeInternal
+	switch status.Code(err) {
+	case codes.InvalidArgument:
+		code = codeInvalidArgument
+	case codes.NotFound:
+		code = codeNotFound
+	case codes.AlreadyExists:
+		code = codeAlreadyExists
+	case codes.FailedPrecondition:
+		code = codeFailedPrecondition
+	case codes.Unauthenticated:
+		code = codeUnauthenticated
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Aborted:
+		code = codeUnavailable
+	}
+	msg := err.Error()
+	if s, ok := status.FromError(err); ok {
+		msg = s.Message()
+	}
+	c.send(encode(errorMsg{Type: typeError, Seq: req.Seq, Code: code, Message: msg, Room: req.Room}))
+}
+
+// hello names the browser's session. A page keeps its client id for its whole life, so that after a
+// reconnect it can resend a request it had no answer to under the same (client_id, seq).
+func (c *conn) hello(req request) {
+	if c.clientID != "" && c.clientID != req.ClientID {
+		c.fail(req, refuse(codeInvalidArgument, "this connection is already client %q; open a new connection for another client id", c.clientID))
+		return
+	}
+	c.clientID = req.ClientID
+	c.send(encode(welcomeMsg{Type: typeWelcome, ClientID: c.clientID, Control: c.srv.cfg.Control != nil}))
+}
+
+func (c *conn) listRooms(ctx context.Context, req request) error {
+	resp, _, err := call(ctx, c.srv.pool, c.srv.attemptTimeout(), func(ctx context.Context, n *node) (*kannapb.ListRoomsResponse, error) {
+		return n.game.ListRooms(ctx, &kannapb.ListRoomsRequest{})
+	})
+	if err != nil {
+		return err
+	}
+	msg := roomsMsg{Type: typeRooms, Seq: req.Seq, Rooms: []roomJSON{}, ServedBy: resp.GetServedBy(), CommitIndex: resp.GetCommitIndex()}
+	for _, r := range resp.GetRooms() {
+		msg.Rooms = append(msg.Rooms, roomToJSON(r))
+	}
+	c.send(encode(msg))
+	return nil
+}
+
+// write forwards one game command. Joining a room also makes this browser one of the room's
+// viewers; joining another room leaves the first.
+func (c *conn) write(ctx context.Context, req request) error {
+	if c.clientID == "" {
+		return refuse(codeBadMessage, "send \"hello\" with a client_id before %q", req.Type)
+	}
+	c.mu.Lock()
+	room, player := c.room, c.player
+	c.mu.Unlock()
+	if (req.Type == typeGuess || req.Type == typeNewRound) && room == "" {
+		return refuse(codeFailedPrecondition, "join a room before %q", req.Type)
+	}
+	id, seq := c.clientID, req.Seq
+	state, _, err := call(ctx, c.srv.pool, c.srv.attemptTimeout(), func(ctx context.Context, n *node) (*kannapb.RoomState, error) {
+		switch req.Type {
+		case typeCreateRoom:
+			return n.game.CreateRoom(ctx, &kannapb.CreateRoomRequest{ClientId: id, Seq: seq, Room: req.Room})
+		case typeJoinRoom:
+			return n.game.JoinRoom(ctx, &kannapb.JoinRoomRequest{ClientId: id, Seq: seq, Room: req.Room, Player: req.Player})
+		case typeGuess:
+			return n.game.Guess(ctx, &kannapb.GuessRequest{ClientId: id, Seq: seq, Room: room, Player: player, Letter: req.Letter})
+		default:
+			return n.game.NewRound(ctx, &kannapb.NewRoundRequest{ClientId: id, Seq: seq, Room: room})
+		}
+	})
+	// A player already in the room is a browser coming back (a reload, a reconnect): it joins as
+	// that player again.
+	if req.Type == typeJoinRoom && status.Code(err) == codes.AlreadyExists {
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	if req.Type == typeJoinRoom {
+		c.enter(req.Room, req.Player)
+	}
+	if state != nil {
+		c.srv.hub.publish(state)
+	}
+	if req.Room != "" {
+		room = req.Room
+	}
+	c.ok(req, room)
+	return nil
+}
+
+// enter makes this browser a viewer of room, leaving the room it was in.
+func (c *conn) enter(room, player string) {
+	c.mu.Lock()
+	prev := c.room
+	c.room, c.player = room, player
+	c.mu.Unlock()
+	if prev != "" && prev != room {
+		c.srv.hub.unsubscribe(c, prev)
+	}
+	if prev != room {
+		c.srv.hub.subscribe(c, room)
+	}
+	if c.closed() {
+		c.srv.hub.unsubscribe(c, room)
+	}
+}
