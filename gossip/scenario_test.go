@@ -18,11 +18,14 @@ func TestCrashedMemberIsDeclaredDeadByAll(t *testing.T) {
 	c := newCluster(t, 10, 1, nil)
 	victim := c.ids[4]
 	c.crash(victim)
+	start := c.now
 
 	// Every member probes the victim within two passes of its probe order (§4.3), then the
 	// suspicion runs out; 60 periods is far beyond both.
 	ok := c.runUntil(60*ticksPerPeriod, func() bool { return c.allSee([]string{victim}, StateDead) })
 	require.True(t, ok, "not every member declared the crashed %s dead", victim)
+	t.Logf("N=10: every member saw the crashed member dead %.1f periods after the crash",
+		float64(c.now-start)/ticksPerPeriod)
 	require.True(t, c.allSee(others(c.ids, victim), StateAlive), "a live member was declared dead with the crash")
 	require.Zero(t, c.countEvents(EventFailed, func(id string) bool { return id != victim }))
 }
