@@ -1,0 +1,143 @@
+// Tests for the public API of node.go: construction, restart, and the Ready/Advance contract
+// (paper Figure 2: persistent state is on stable storage before a server answers).
+package raft
+
+import (
+	"math/rand"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestNewRejectsAConfigWithoutIDOrRand(t *testing.T) {
+	c := DefaultConfig()
+	c.Rand = rand.New(rand.NewSource(1))
+	_, err := New(c)
+	require.ErrorContains(t, err, "ID must not be 0")
+
+	c = DefaultConfig()
+	c.ID = 1
+	_, err = New(c)
+	require.ErrorContains(t, err, "Rand is required")
+
+	c.Rand = rand.New(rand.NewSource(1))
+	c.HeartbeatTick, c.ElectionTick = 5, 5
+	_, err = New(c)
+	require.ErrorContains(t, err, "HeartbeatTick must be smaller")
+}
+
+func TestBootstrapWritesTheConfigurationIntoTheLog(t *testing.T) {
+	c := DefaultConfig()
+	c.ID, c.Rand, c.Peers = 2, rand.New(rand.NewSource(1)), []uint64{3, 1, 2}
+	n, err := New(c)
+	require.NoError(t, err)
+	rd := n.Ready()
+	require.Equal(t, HardState{Term: 1, Commit: 3}, rd.HardState)
+	require.True(t, rd.MustSync)
+	require.Len(t, rd.Entries, 3)
+	require.Equal(t, rd.Entries, rd.CommittedEntries, "the founding configuration is committed from the start")
+	for i, e := range rd.Entries {
+		cc, err := UnmarshalConfChange(e.Data)
+		require.NoError(t, err)
+		require.Equal(t, ConfChange{Type: AddVoter, NodeID: uint64(i + 1)}, cc, "sorted, identical on every founder")
+	}
+	require.Nil(t, rd.SoftState, "a new server starts as a follower without a leader: the zero SoftState")
+	n.Advance(rd)
+	require.False(t, n.HasReady())
+	require.Equal(t, ConfState{Voters: []uint64{1, 2, 3}}, n.Status().ConfState)
+}
+
+func TestRestartResumesTermVoteLogAndConfiguration(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign(1)
+	nw.propose(1, "a")
+	before := nw.nodes[2].Status()
+	nw.crash(2)
+	nw.restart(2)
+	nw.stabilize()
+	after := nw.nodes[2].Status()
+	require.Equal(t, before.Term, after.Term)
+	require.Equal(t, before.Vote, after.Vote)
+	require.Equal(t, before.LastIndex, after.LastIndex)
+	require.Equal(t, before.ConfState, after.ConfState)
+	require.Equal(t, Follower, after.Role)
+	require.Equal(t, []string{"a"}, nw.state(2), "committed entries were applied again from the log")
+}
+
+func TestRestoreRefusesAStoredLogWithAGap(t *testing.T) {
+	c := DefaultConfig()
+	c.ID, c.Rand = 1, rand.New(rand.NewSource(1))
+	c.Restore = &Restored{HardState: HardState{Term: 2}, Entries: []Entry{{Index: 1, Term: 1}, {Index: 3, Term: 1}}}
+	_, err := New(c)
+	require.ErrorContains(t, err, "gap")
+
+	c.Restore = &Restored{HardState: HardState{Term: 2, Commit: 5}, Entries: []Entry{{Index: 1, Term: 1}}}
+	_, err = New(c)
+	require.ErrorContains(t, err, "lost committed entries")
+}
+
+func TestRestartAfterSnapshotStartsTheLogAfterIt(t *testing.T) {
+	c := DefaultConfig()
+	c.ID, c.Rand = 1, rand.New(rand.NewSource(1))
+	snap := &Snapshot{Meta: SnapshotMeta{Index: 10, Term: 3, ConfState: ConfState{Voters: []uint64{1, 2, 3}}}, Data: []byte("s")}
+	c.Restore = &Restored{HardState: HardState{Term: 4, Vote: 2, Commit: 11}, Snapshot: snap,
+		Entries: []Entry{{Index: 11, Term: 4}, {Index: 12, Term: 4}}, Applied: 10}
+	n, err := New(c)
+	require.NoError(t, err)
+	s := n.Status()
+	require.Equal(t, uint64(11), s.FirstIndex)
+	require.Equal(t, uint64(12), s.LastIndex)
+	require.Equal(t, HardState{Term: 4, Vote: 2, Commit: 11}, s.HardState)
+	rd := n.Ready()
+	require.True(t, rd.HardState.IsEmpty(), "nothing new to persist")
+	require.Empty(t, rd.Entries)
+	require.Equal(t, []Entry{{Index: 11, Term: 4}}, rd.CommittedEntries, "only what was committed and not applied")
+}
+
+func TestReadyHandsOutEachThingOnce(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign(1)
+	n := nw.nodes[1]
+	_, _, err := n.Propose([]byte("x"))
+	require.NoError(t, err)
+	require.True(t, n.HasReady())
+	rd := ready(n)
+	require.Len(t, rd.Entries, 1)
+	require.Len(t, rd.Messages, 2)
+	require.False(t, n.HasReady(), "after Advance there is nothing left until something happens")
+	require.Empty(t, n.Ready().Entries)
+}
+
+func TestMessagesLeaveInPeerOrder(t *testing.T) {
+	nw := newNetwork(t, 7)
+	nw.campaign(4)
+	n := nw.nodes[4]
+	n.bcastHeartbeat(nil)
+	var to []uint64
+	for _, m := range n.Ready().Messages {
+		to = append(to, m.To)
+	}
+	require.Equal(t, []uint64{1, 2, 3, 5, 6, 7}, to)
+}
+
+func TestStatusShowsProgressOnlyOnTheLeader(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign(1)
+	nw.propose(1, "a")
+	s := nw.nodes[1].Status()
+	require.Equal(t, Leader, s.Role)
+	require.Len(t, s.Progress, 3)
+	require.Equal(t, s.LastIndex, s.Progress[2].Match)
+	require.Nil(t, nw.nodes[2].Status().Progress)
+	require.Equal(t, uint64(1), nw.nodes[2].Status().Lead)
+}
+
+func TestStringers(t *testing.T) {
+	require.Equal(t, "MsgTimeoutNow", MsgTimeoutNow.String())
+	require.Equal(t, "MessageType(99)", MessageType(99).String())
+	require.Equal(t, "PreCandidate", PreCandidate.String())
+	require.Equal(t, "Noop", EntryNoop.String())
+	require.Equal(t, "RemoveNode", RemoveNode.String())
+	require.Contains(t, Message{Type: MsgApp, From: 1, To: 2}.String(), "MsgApp 1->2")
+	require.Contains(t, (&NotLeaderError{}).Error(), "no leader is known")
+}
