@@ -32,6 +32,7 @@ type simFlags struct {
 	duration time.Duration
 	faults   string
 	bug      string
+	preset   string
 	json     bool
 	trace    string
 	html     string
@@ -77,6 +78,7 @@ func runSim(args []string) int {
 	fs.DurationVar(&f.duration, "duration", 60*time.Second, "simulated time of a run, safety and liveness phases together")
 	fs.StringVar(&f.faults, "faults", "", "comma list of faults a seed may enable: "+strings.Join(sim.FaultNames, ",")+" (default: all, or the bug's own list)")
 	fs.StringVar(&f.bug, "bug", "", "switch on a teaching bug; `--bug list` names them")
+	fs.StringVar(&f.preset, "preset", "", "use a bug's fault mix without the bug: the control run for a seed the bug fails")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object per seed (and a final aggregate for --seeds)")
 	fs.StringVar(&f.trace, "trace", "", "write the text trace of the run to this file (one seed only)")
 	fs.StringVar(&f.html, "html", "", "write an HTML view of the run to this file (one seed only)")
@@ -100,7 +102,7 @@ func runSim(args []string) int {
 }
 
 func (f simFlags) options(seed int64) sim.Options {
-	o := sim.Options{Seed: seed, Nodes: f.nodes, Duration: f.duration, Bug: f.bug, Clients: f.clients}
+	o := sim.Options{Seed: seed, Nodes: f.nodes, Duration: f.duration, Bug: f.bug, Preset: f.preset, Clients: f.clients}
 	if f.faults != "" {
 		o.Faults = strings.Split(f.faults, ",")
 	}
@@ -118,6 +120,9 @@ func (f simFlags) replay(seed int64) string {
 	}
 	if f.bug != "" {
 		cmd += " --bug " + f.bug
+	}
+	if f.preset != "" {
+		cmd += " --preset " + f.preset
 	}
 	return cmd
 }
@@ -302,4 +307,3 @@ func progress(doneCount, total, failed int, start time.Time) {
 	fmt.Fprintf(os.Stderr, "\r[%s%s] %d/%d seeds, %d failed, %.0fs",
 		strings.Repeat("#", filled), strings.Repeat(".", width-filled), doneCount, total, failed, time.Since(start).Seconds())
 }
-

@@ -55,7 +55,7 @@ var Bugs = []Bug{
 		tune: func(m *FaultMix) {
 			// Figure 8 needs leaders that die with entries half replicated, and catch-up split
 			// over several appends so an old entry can reach a majority before the new leader's.
-			m.Crash, m.CrashLeader, m.MaxSizePerMsg = true, 1, 256
+			m.Crash, m.CrashLeader, m.CrashAfterCommit, m.MaxSizePerMsg = true, 1, 0.3, 1
 			m.Interval, m.MaxDowntime = 300*time.Millisecond, time.Second
 		},
 	},

@@ -36,8 +36,9 @@ func nextChain(prev chainHash, e raft.Entry) chainHash {
 // write is one Ready's worth of state headed for the disk.
 type write struct {
 	hardState raft.HardState // zero when unchanged
-	snapshot  *raft.Snapshot
+	snapshot  *raft.Snapshot // received from the leader
 	entries   []raft.Entry
+	compacted *raft.Snapshot // taken by the node itself, of entries it already holds
 }
 
 // disk is one node's stable storage: a hard state, a snapshot and the log after it.
@@ -80,6 +81,9 @@ func (d *disk) sync() []durableEntry {
 		}
 		if !w.hardState.IsEmpty() {
 			d.hardState = w.hardState
+		}
+		if w.compacted != nil && w.compacted.Meta.Index >= d.firstIndex() {
+			d.installSnapshot(w.compacted)
 		}
 	}
 	d.pending = nil

@@ -38,6 +38,9 @@ type output struct {
 	Entries   []raft.Entry
 	Snapshot  *raft.Snapshot
 	MustSync  bool
+	// Compacted is a snapshot the engine took of its own state: persisted, it lets the disk drop
+	// the log up to its index.
+	Compacted *raft.Snapshot
 	Messages  []raft.Message
 	Results   []result
 	Applied   []appliedEntry
@@ -60,15 +63,27 @@ type appliedEntry struct {
 }
 
 // describeApplied reduces an applied entry to what the checkers compare and the trace shows.
-func describeApplied(ent raft.Entry, cmd game.Command, res game.Result) appliedEntry {
-	resText, _ := json.Marshal(res)
-	summary := fmt.Sprintf("%s %s#%d room=%s", cmd.Kind, cmd.ClientID, cmd.Seq, cmd.Room)
-	if res.Err != nil {
-		summary += " -> " + res.Err.Code.String()
-	} else {
-		summary += fmt.Sprintf(" -> ok round=%d %s", res.Round, res.Status)
+func describeApplied(index, term uint64, typ raft.EntryType, cmd game.Command, res game.Result, cc raft.ConfChange) appliedEntry {
+	a := appliedEntry{Index: index, Term: term}
+	switch typ {
+	case raft.EntryNormal:
+		cmdText, _ := json.Marshal(cmd)
+		resText, _ := json.Marshal(res)
+		a.Digest = string(cmdText) + " => " + string(resText)
+		a.Summary = fmt.Sprintf("%s %s#%d room=%s", cmd.Kind, cmd.ClientID, cmd.Seq, cmd.Room)
+		if res.Err != nil {
+			a.Summary += " -> " + res.Err.Code.String()
+		} else {
+			a.Summary += fmt.Sprintf(" -> ok round=%d %s", res.Round, res.Status)
+		}
+	case raft.EntryConfChange:
+		a.Digest = fmt.Sprintf("%s %d", cc.Type, cc.NodeID)
+		a.Summary = a.Digest
+	default:
+		a.Digest = typ.String()
+		a.Summary = a.Digest
 	}
-	return appliedEntry{Index: ent.Index, Term: ent.Term, Digest: string(ent.Data) + " => " + string(resText), Summary: summary}
+	return a
 }
 
 // engineConfig is everything a node is built from.
@@ -87,7 +102,8 @@ type engineConfig struct {
 	MaxSizePerMsg uint64 // 0: the core's default
 }
 
-// newEngine builds a node's engine; engine_server.go sets it to the adapter over server.Engine.
+// newEngine builds a node's engine; engine_server.go sets it to the adapter over server.Engine,
+// so that a change in the engine's API touches that one file.
 var newEngine func(cfg engineConfig) (engine, error)
 
 // errNoEngine is returned by a run when no engine is wired in.

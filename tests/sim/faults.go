@@ -36,6 +36,9 @@ type FaultMix struct {
 	// CrashAfterVote is the chance that a node crashes right after it made a vote durable and
 	// sent it, and comes back quickly: the moment a forgotten vote would matter.
 	CrashAfterVote float64 `json:"crash_after_vote"`
+	// CrashAfterCommit is the chance that a leader crashes right after its commit index moved,
+	// before its followers learn of it: the moment a wrongly committed entry would be overwritten.
+	CrashAfterCommit float64 `json:"crash_after_commit"`
 	// MaxDowntime bounds how long a crashed node stays down in the safety phase.
 	MaxDowntime time.Duration `json:"max_downtime"`
 	// SnapshotEvery is the engine's compaction period in applied entries; 0 never compacts.
@@ -68,7 +71,8 @@ func (m FaultMix) String() string {
 		on = append(on, "none")
 	}
 	if m.Crash {
-		on = append(on, fmt.Sprintf("crash_leader=%.2f,crash_after_vote=%.2f,max_downtime=%v", m.CrashLeader, m.CrashAfterVote, m.MaxDowntime))
+		on = append(on, fmt.Sprintf("crash_leader=%.2f,crash_after_vote=%.2f,crash_after_commit=%.2f,max_downtime=%v",
+			m.CrashLeader, m.CrashAfterVote, m.CrashAfterCommit, m.MaxDowntime))
 	}
 	return fmt.Sprintf("%s interval=%v snapshot_every=%d max_size_per_msg=%d", strings.Join(on, ","), m.Interval, m.SnapshotEvery, m.MaxSizePerMsg)
 }
@@ -140,7 +144,7 @@ func drawMix(rng *rand.Rand, allowed map[string]bool, nodes int) FaultMix {
 	if every := rng.Intn(4); every > 0 {
 		m.SnapshotEvery = uint64(8 << every) // 16, 32 or 64
 	}
-	crashLeader, crashAfterVote := rng.Float64()/2, rng.Float64()/4
+	crashLeader, crashAfterVote, crashAfterCommit := rng.Float64()/2, rng.Float64()/4, rng.Float64()/20
 	if rng.Intn(2) == 0 {
 		m.MaxSizePerMsg = 256 // one or two commands per append
 	}
@@ -171,7 +175,7 @@ func drawMix(rng *rand.Rand, allowed map[string]bool, nodes int) FaultMix {
 		}
 	}
 	if m.Crash {
-		m.CrashLeader, m.CrashAfterVote = crashLeader, crashAfterVote
+		m.CrashLeader, m.CrashAfterVote, m.CrashAfterCommit = crashLeader, crashAfterVote, crashAfterCommit
 	} else {
 		m.MaxDowntime = 0
 	}

@@ -37,6 +37,7 @@ type node struct {
 	maxCampaign uint64 // the highest term this node was seen campaigning in
 	votedTerm   uint64 // the last durable (term, vote), to notice a new vote
 	votedFor    uint64
+	commit      uint64 // the commit index last observed
 }
 
 func newNode(s *sim, id uint64, nodeRng *rand.Rand) *node {
@@ -79,7 +80,7 @@ func (n *node) start() error {
 			n.id, n.disk.hardState.Term, len(n.disk.entries), err)
 	}
 	n.eng, n.crashed, n.paused, n.syncing = eng, false, false, false
-	n.role, n.term = raft.Follower, 0
+	n.role, n.term, n.commit = raft.Follower, 0, 0
 	gen := n.gen
 	n.s.q.after(time.Duration(n.rng.Int63n(int64(n.tick))), func() { n.onTick(gen) })
 	n.process()
@@ -153,11 +154,11 @@ func (n *node) process() {
 			return
 		}
 		out := n.eng.Ready()
-		if out.HardState.IsEmpty() && len(out.Entries) == 0 && out.Snapshot == nil {
+		if out.HardState.IsEmpty() && len(out.Entries) == 0 && out.Snapshot == nil && out.Compacted == nil {
 			n.finish(out)
 			continue
 		}
-		n.disk.write(write{hardState: out.HardState, snapshot: out.Snapshot, entries: out.Entries})
+		n.disk.write(write{hardState: out.HardState, snapshot: out.Snapshot, entries: out.Entries, compacted: out.Compacted})
 		if !out.MustSync {
 			// Only the commit index changed: safe to lose, so no fsync to wait for.
 			n.finish(out)
@@ -220,6 +221,21 @@ func (n *node) finish(out output) {
 	n.maybeCrashAfterVote(out.HardState)
 }
 
+// maybeCrashAfterCommit sometimes crashes a leader right after its commit index advanced, before
+// the new commit index reaches its followers.
+func (n *node) maybeCrashAfterCommit() {
+	s := n.s
+	if s.liveness || s.mix.CrashAfterCommit == 0 || s.faultRng.Float64() >= s.mix.CrashAfterCommit || !s.canCrash() {
+		return
+	}
+	gen := n.gen
+	s.q.after(time.Millisecond, func() {
+		if n.gen == gen && !s.liveness && s.canCrash() {
+			s.crashFor(n, time.Millisecond+time.Duration(s.faultRng.Int63n(int64(s.mix.MaxDowntime))))
+		}
+	})
+}
+
 // maybeCrashAfterVote sometimes crashes a node right after its vote went out, and brings it back
 // soon: with the vote on disk this is harmless, which is the point of persisting it.
 func (n *node) maybeCrashAfterVote(hs raft.HardState) {
@@ -247,6 +263,12 @@ func (n *node) observe() {
 	st := n.eng.Status()
 	now := n.s.q.now
 	n.s.check.commit(now, n.id, st.Commit)
+	if st.Commit > n.commit {
+		n.commit = st.Commit
+		if st.Role == raft.Leader {
+			n.maybeCrashAfterCommit()
+		}
+	}
 	if st.Role == n.role && st.Term == n.term {
 		return
 	}

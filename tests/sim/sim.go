@@ -41,6 +41,10 @@ type Options struct {
 	KeepEvents bool
 	// Trace, when set, receives the text trace, one line per event.
 	Trace io.Writer
+
+	// Preset names a bug whose fault preset and tuning apply without the bug itself: the control
+	// run that shows a seed fails because of the bug, not because of its faults.
+	Preset string
 }
 
 func (o Options) withDefaults() Options {
@@ -92,6 +96,13 @@ func Execute(opts Options) (*Run, error) {
 	bug, err := lookupBug(opts.Bug)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Preset != "" {
+		preset, err := lookupBug(opts.Preset)
+		if err != nil {
+			return nil, err
+		}
+		bug = Bug{Faults: preset.Faults, tune: preset.tune}
 	}
 	allowed, err := parseFaults(opts.Faults, bug)
 	if err != nil {

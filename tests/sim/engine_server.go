@@ -1,0 +1,64 @@
+// The adapter from the simulator's engine interface to server.Engine: the very engine a real Kanna
+// node runs, composing the Raft core with the Hangman state machine.
+package sim
+
+import (
+	"github.com/kanna-cluster/kanna/game"
+	"github.com/kanna-cluster/kanna/raft"
+	"github.com/kanna-cluster/kanna/server"
+)
+
+type serverEngine struct {
+	e    *server.Engine
+	last server.Output
+}
+
+func newServerEngine(cfg engineConfig) (engine, error) {
+	rc := raft.DefaultConfig()
+	rc.ID, rc.Peers, rc.Restore, rc.Rand = cfg.ID, cfg.Peers, cfg.Restore, cfg.RaftRand
+	rc.ElectionTick, rc.HeartbeatTick = cfg.ElectionTick, cfg.HeartbeatTick
+	rc.PreVote, rc.CheckQuorum, rc.Bugs = cfg.PreVote, cfg.CheckQuorum, cfg.Bugs
+	if cfg.MaxSizePerMsg > 0 {
+		rc.MaxSizePerMsg = cfg.MaxSizePerMsg
+	}
+	e, err := server.NewEngine(server.EngineConfig{Raft: rc, Rand: cfg.GameRand, SnapshotEvery: cfg.SnapshotEvery})
+	if err != nil {
+		return nil, err
+	}
+	return &serverEngine{e: e}, nil
+}
+
+func (s *serverEngine) Tick()                { s.e.Tick() }
+func (s *serverEngine) Step(m raft.Message)  { s.e.Step(m) }
+func (s *serverEngine) HasReady() bool       { return s.e.HasReady() }
+func (s *serverEngine) Advance()             { s.e.Advance(s.last) }
+func (s *serverEngine) Status() raft.Status  { return s.e.Status() }
+func (s *serverEngine) GameSnapshot() []byte { return s.e.Game().Snapshot() }
+
+func (s *serverEngine) Propose(cmd game.Command) (uint64, error) {
+	id, err := s.e.Propose(cmd)
+	return uint64(id), err
+}
+
+func (s *serverEngine) Read(room string) (uint64, error) {
+	id, err := s.e.Read(room)
+	return uint64(id), err
+}
+
+func (s *serverEngine) Ready() output {
+	out := s.e.Ready()
+	s.last = out
+	o := output{
+		HardState: out.HardState, Entries: out.Entries, Snapshot: out.Snapshot, MustSync: out.MustSync,
+		Messages: out.Messages, Compacted: out.Compacted,
+	}
+	for _, r := range out.Results {
+		o.Results = append(o.Results, result{ID: uint64(r.ID), Result: r.Result, Room: r.Room, Err: r.Err})
+	}
+	for _, a := range out.Applied {
+		o.Applied = append(o.Applied, describeApplied(a.Index, a.Term, a.Type, a.Command, a.Result, a.ConfChange))
+	}
+	return o
+}
+
+func init() { newEngine = newServerEngine }
