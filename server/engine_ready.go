@@ -119,11 +119,14 @@ func (e *Engine) Advance(out Output) {
 		return
 	}
 	data := e.game.Snapshot()
-	if err := e.raft.Compact(e.applied, data); err != nil {
-		e.errs = append(e.errs, fmt.Errorf("server: node %d: snapshot at applied index %d: %w", e.raft.ID(), e.applied, err))
+	err := e.raft.Compact(e.applied, data)
+	// Success or not, wait another SnapshotEvery entries: a failure is reported once, not on every
+	// Advance.
+	e.snapshotIndex = e.applied
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("server: node %d: snapshot at applied index %d: %w; the log stays uncompacted until the next try", e.raft.ID(), e.applied, err))
 		return
 	}
-	e.snapshotIndex = e.applied
 	e.compacted = &raft.Snapshot{
 		Meta: raft.SnapshotMeta{Index: e.applied, Term: e.appliedTerm, ConfState: cloneConfState(e.conf)},
 		Data: data,
