@@ -1,9 +1,10 @@
 // A small deterministic network for scenario tests of the gossip core: virtual ticks, lossy
-// delivery, partitions, crashes and slow members. Everything follows from one seed.
+// delivery, partitions, crashes, slow and paused members. Everything follows from one seed.
 //
 // Messages sent during a tick are delivered within the same tick (a LAN round trip is far below
 // one 100ms tick) unless the receiver is slow, in which case they wait its delay in ticks, as if
-// its CPU were starved; this is the slow member of Lifeguard's experiments (Lifeguard §5).
+// its CPU were starved, or paused, in which case they wait for it to resume. These are the
+// degraded members of Lifeguard's experiments (Lifeguard §5).
 package gossip
 
 import (
@@ -32,6 +33,8 @@ type cluster struct {
 	cut     map[[2]string]bool  // links cut by a partition, both directions
 	crashed map[string]bool     // crashed members neither tick nor receive
 	delay   map[string]int      // ticks every message to this member waits
+	paused  map[string]int      // tick at which a paused member resumes
+	missed  map[string]int      // ticks a paused member has missed so far
 	queue   []inflight          // messages on the wire, in send order
 	events  map[string][]Event  // every event each member reported
 	sent    map[MessageType]int // messages sent, by type
@@ -53,6 +56,8 @@ func newCluster(t testing.TB, n int, seed int64, tune func(*Config)) *cluster {
 		cut:     map[[2]string]bool{},
 		crashed: map[string]bool{},
 		delay:   map[string]int{},
+		paused:  map[string]int{},
+		missed:  map[string]int{},
 		events:  map[string][]Event{},
 		sent:    map[MessageType]int{},
 	}
@@ -87,6 +92,20 @@ func (c *cluster) tick() {
 	for _, id := range c.ids {
 		if c.crashed[id] {
 			continue
+		}
+		if c.paused[id] > c.now {
+			c.missed[id]++
+			continue
+		}
+		if _, ok := c.paused[id]; ok {
+			// The pause is over. The shell counts ticks by the wall clock, so the core now gets
+			// every tick it missed at once, before it reads the messages that waited for it: this
+			// is how a long GC pause looks to a timer-driven implementation like memberlist's.
+			for range c.missed[id] {
+				c.nodes[id].Tick()
+			}
+			delete(c.paused, id)
+			delete(c.missed, id)
 		}
 		c.nodes[id].Tick()
 		c.collect(c.nodes[id])
@@ -125,7 +144,11 @@ func (c *cluster) collect(n *Node) {
 		if c.loss > 0 && c.net.Float64() < c.loss {
 			continue
 		}
-		c.queue = append(c.queue, inflight{at: c.now + c.delay[dest.ID()], msg: m})
+		at := c.now + c.delay[dest.ID()]
+		if until, ok := c.paused[dest.ID()]; ok && at < until {
+			at = until
+		}
+		c.queue = append(c.queue, inflight{at: at, msg: m})
 	}
 }
 
@@ -172,6 +195,12 @@ func (c *cluster) partition(a, b []string) {
 }
 
 func (c *cluster) heal() { c.cut = map[[2]string]bool{} }
+
+// pause freezes a member for k ticks, as a stop-the-world GC pause or a descheduled VM would:
+// it neither ticks nor reads messages, which wait for it, and it catches up when it resumes.
+func (c *cluster) pause(id string, k int) {
+	c.paused[id] = c.now + k + 1
+}
 
 // crash stops a member for good: it neither ticks nor receives.
 func (c *cluster) crash(id string) { c.crashed[id] = true }

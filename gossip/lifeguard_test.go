@@ -1,6 +1,7 @@
-// Lifeguard's claim, tested whole (Lifeguard §5): a slow member makes plain SWIM suspect, and
-// sometimes kill, healthy members; Local Health Awareness makes the slow member notice that the
-// trouble is its own and stop blaming others.
+// Lifeguard's claim, tested whole (Lifeguard §5): a slow or paused member makes plain SWIM suspect,
+// and sometimes kill, healthy members; Local Health Awareness makes that member notice that the
+// trouble is its own and stop blaming others, and dynamic suspicion gives the healthy members time
+// to refute.
 package gossip
 
 import (
@@ -46,4 +47,30 @@ func TestLifeguardPreventsFalseDeathsCausedByASlowMemberOnALossyNetwork(t *testi
 
 	require.NotZero(t, swim, "a slow member and heavy loss should make plain SWIM kill healthy members")
 	require.Less(t, lifeguard, swim)
+}
+
+// pausedMemberRun runs a cluster of 12 in which one member freezes for 4s out of every 6s, as in
+// a stop-the-world GC pause, and catches up on the ticks it missed before it reads the messages
+// that waited for it. It counts the suspicions and deaths of the healthy members.
+func pausedMemberRun(t *testing.T, tune func(*Config)) (suspicions, deaths int) {
+	c := newCluster(t, 12, 10, tune)
+	paused := c.ids[7]
+	c.loss = 0.02
+	for range 30 {
+		c.pause(paused, 4*ticksPerPeriod)
+		c.run(6 * ticksPerPeriod)
+	}
+	healthy := func(id string) bool { return id != paused }
+	return c.countEvents(EventSuspect, healthy), c.countEvents(EventFailed, healthy)
+}
+
+func TestLifeguardPreventsFalsePositivesCausedByAPausedMember(t *testing.T) {
+	swimSuspicions, swimDeaths := pausedMemberRun(t, swimOnly)
+	lgSuspicions, lgDeaths := pausedMemberRun(t, nil)
+	t.Logf("member paused 4s in every 6s: healthy members suspected / declared dead: SWIM %d/%d, Lifeguard %d/%d",
+		swimSuspicions, swimDeaths, lgSuspicions, lgDeaths)
+
+	require.NotZero(t, swimDeaths, "waking from its pauses, the member should make plain SWIM kill healthy members")
+	require.Less(t, lgDeaths, swimDeaths)
+	require.Less(t, lgSuspicions*4, swimSuspicions, "Lifeguard should cut false suspicions fourfold")
 }
