@@ -8,6 +8,7 @@
 // ping-req relays should have sent (or fails at all if no nacks were expected), and when the member
 // has to refute a suspicion about itself; it falls with every successful probe. Probe interval and
 // probe timeout are multiplied by score+1.
+
 package gossip
 
 // awareness is the Local Health Multiplier score, 0 (healthy) to max-1.

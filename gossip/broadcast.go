@@ -6,6 +6,7 @@
 // high probability. Following memberlist's TransmitLimitedQueue, updates sent fewest times go
 // first (so fresh news spreads fastest), newer news about a member replaces older news about the
 // same member (only the latest matters), and a message takes only what fits its size budget.
+
 package gossip
 
 import (

@@ -1,5 +1,6 @@
 // Tests of infection-style dissemination (SWIM §4.1, broadcast.go): retransmission count,
 // fewest-sent first, newer news replacing older, and the size budget of one message.
+
 package gossip
 
 import (

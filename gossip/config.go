@@ -5,6 +5,7 @@
 // Currey 2018, §4) on a local network. Times are given as durations so they read like the papers;
 // New converts each one into a whole number of ticks of TickInterval, since the core only counts
 // ticks.
+
 package gossip
 
 import (

@@ -3,6 +3,7 @@
 //
 // They are the transitions of the state table in member.go, as seen by this member: SWIM §4.2's
 // alive, suspect and confirm, plus memberlist's leave, metadata update and recovery.
+
 package gossip
 
 import "fmt"

@@ -8,6 +8,7 @@
 // the other dead and no longer probes or gossips to it, and only such an exchange lets them meet
 // again. Between probes, queued updates also go to GossipNodes random members every
 // GossipInterval, so news does not wait for the next ping (memberlist's gossip).
+
 package gossip
 
 import (

@@ -1,5 +1,6 @@
 // Tests of joining, leaving, gossip and push-pull anti-entropy (exchange.go), of the events a core
 // reports, and of the wire encoding and config checks.
+
 package gossip
 
 import (

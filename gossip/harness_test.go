@@ -5,6 +5,7 @@
 // one 100ms tick) unless the receiver is slow, in which case they wait its delay in ticks, as if
 // its CPU were starved, or paused, in which case they wait for it to resume. These are the
 // degraded members of Lifeguard's experiments (Lifeguard §5).
+
 package gossip
 
 import (

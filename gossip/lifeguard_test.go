@@ -2,6 +2,7 @@
 // and sometimes kill, healthy members; Local Health Awareness makes that member notice that the
 // trouble is its own and stop blaming others, and dynamic suspicion gives the healthy members time
 // to refute.
+
 package gossip
 
 import (

@@ -5,6 +5,7 @@
 // newer news. Within one incarnation the states are ranked alive < suspect < dead < left: a
 // suspicion overrides the alive it doubts, a confirmation (dead) overrides both, and a graceful
 // leave is final. precedes below is that whole table in one function.
+
 package gossip
 
 import (

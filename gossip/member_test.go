@@ -1,4 +1,5 @@
 // Tests of the precedence rules of SWIM §4.2 (member.go, state.go) and of member metadata.
+
 package gossip
 
 import (

@@ -4,6 +4,7 @@
 // Updates field). Lifeguard §4.1 adds the nack a ping-req relay sends when the target is silent.
 // Gossip carries updates on their own between probes, and PushPull/PushPullReply swap whole
 // membership tables (memberlist's anti-entropy; SWIM has no such message).
+
 package gossip
 
 import (

@@ -7,6 +7,7 @@
 // shuffled list, reshuffled after each pass, so every member is probed within a bounded time
 // (§4.3: at most 2N-1 periods) rather than only in expectation. With Lifeguard, the period and the
 // timeout stretch by the local health score, and the score moves with the outcome of each probe.
+
 package gossip
 
 // probe is the probe of the current protocol period.

@@ -1,5 +1,6 @@
 // Tests of the failure detector (SWIM §3.1, §4.3; probe.go) and of Lifeguard's local health,
 // nacks and buddy system (Lifeguard §4.1, §4.3).
+
 package gossip
 
 import (

@@ -6,6 +6,7 @@
 // is queued to be passed on (that is the infection of §4.1); news that loses is dropped, which is
 // what stops old news from circulating forever. News about this member itself is never accepted:
 // if it says we are suspect, dead or gone, we refute by raising our incarnation (§4.2).
+
 package gossip
 
 // apply takes one piece of news about one member.

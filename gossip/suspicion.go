@@ -9,6 +9,7 @@
 //
 // where c is the number of confirmations so far and K the number expected. With K = 0 (too few
 // members to expect confirmations, or the feature switched off) the timeout is Min from the start.
+
 package gossip
 
 import "math"

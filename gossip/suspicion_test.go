@@ -1,5 +1,6 @@
 // Tests of Lifeguard's dynamic suspicion timeout (Lifeguard §4.2, suspicion.go) and of SWIM's
 // suspicion timeout as the cluster grows (SWIM §4.2).
+
 package gossip
 
 import (
