@@ -1,0 +1,175 @@
+// Tests of the websocket hub against a fake cluster: fan-out to every browser in a room from one
+// Watch stream, a slow browser dropped without holding up the others, and a room's stream moved to
+// another node when its node dies or falls behind.
+package web
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kanna-cluster/kanna/proto/kannapb"
+)
+
+func TestEveryBrowserInARoomSeesEachGuessFromOneWatchStream(t *testing.T) {
+	r := newRig(t, 3, nil)
+	alice, bob, carol := r.open("alice"), r.open("bob"), r.open("carol")
+	alice.ok("create_room", map[string]any{"room": "maid cafe"})
+	for _, b := range []*browser{alice, bob, carol} {
+		b.ok("join_room", map[string]any{"room": "maid cafe", "player": strings.TrimPrefix(b.id, "client-")})
+	}
+
+	bob.ok("guess", map[string]any{"letter": "E"})
+	for _, b := range []*browser{alice, bob, carol} {
+		state := b.roomState(func(s map[string]any) bool { return guessed(s, "e") })
+		require.Len(t, state["players"], 3)
+	}
+	carol.ok("guess", map[string]any{"letter": "a"})
+	for _, b := range []*browser{alice, bob, carol} {
+		b.roomState(func(s map[string]any) bool { return guessed(s, "a") && guessed(s, "e") })
+	}
+	require.Equal(t, 3, r.srv.hub.viewers("maid cafe"))
+	require.Equal(t, 1, r.cluster.Calls("Watch"), "three browsers in one room share one Watch stream")
+}
+
+func TestBrowsersInOtherRoomsDoNotSeeTheGuess(t *testing.T) {
+	r := newRig(t, 3, nil)
+	alice, bob := r.open("alice"), r.open("bob")
+	alice.ok("create_room", map[string]any{"room": "north"})
+	bob.ok("create_room", map[string]any{"room": "south"})
+	alice.ok("join_room", map[string]any{"room": "north", "player": "alice"})
+	bob.ok("join_room", map[string]any{"room": "south", "player": "bob"})
+	alice.ok("guess", map[string]any{"letter": "q"})
+	alice.roomState(func(s map[string]any) bool { return guessed(s, "q") })
+	bob.ok("guess", map[string]any{"letter": "z"})
+	state := bob.roomState(func(s map[string]any) bool { return guessed(s, "z") })
+	require.Equal(t, "south", state["room"])
+	require.False(t, guessed(state, "q"), "south must not show north's guess")
+	bob.mu.Lock()
+	defer bob.mu.Unlock()
+	for _, m := range bob.seen {
+		if m["type"] == "room" {
+			require.Equal(t, "south", m["state"].(map[string]any)["room"])
+		}
+	}
+}
+
+func TestSlowBrowserIsDroppedWithoutHoldingUpTheOthers(t *testing.T) {
+	r := newRig(t, 1, func(c *Config) { c.SendQueue = 32; c.WriteTimeout = 500 * time.Millisecond })
+	fast := r.open("fast")
+	fast.ok("create_room", map[string]any{"room": "dojo"})
+	fast.ok("join_room", map[string]any{"room": "dojo", "player": "fast"})
+
+	// The slow browser has a tiny receive buffer and stops reading once it has joined, so the
+	// server's writes to it back up at once.
+	dialer := &websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		c, err := net.Dial(network, addr)
+		if err == nil {
+			_ = c.(*net.TCPConn).SetReadBuffer(1024)
+		}
+		return c, err
+	}}
+	slowWS, _, err := r.dialRaw(nil, dialer)
+	require.NoError(t, err)
+	defer slowWS.Close()
+	require.NoError(t, slowWS.WriteJSON(map[string]any{"type": "hello", "client_id": "client-slow"}))
+	require.NoError(t, slowWS.WriteJSON(map[string]any{"type": "join_room", "seq": 1, "room": "dojo", "player": "slow"}))
+	require.Eventually(t, func() bool { return r.srv.hub.viewers("dojo") == 2 }, waitFor, 10*time.Millisecond)
+
+	// Big states, fanned out straight from the hub as a busy room's stream would, in batches that
+	// the fast browser keeps up with.
+	pad := strings.Repeat("_", 16000)
+	const states, batch = 400, 20
+	for i := uint64(1); i <= states; i++ {
+		r.srv.hub.publish(&kannapb.RoomState{Room: "dojo", MaskedWord: pad, ServedBy: 1, CommitIndex: 1000 + i})
+		if i%batch == 0 {
+			fast.roomState(func(s map[string]any) bool { return s["commit_index"] == float64(1000+i) })
+		}
+	}
+	require.Eventually(t, func() bool { return r.srv.hub.viewers("dojo") == 1 }, waitFor, 10*time.Millisecond,
+		"the slow browser should have been dropped from the room")
+	require.Equal(t, 1, r.srv.connections())
+}
+
+func TestWatchMovesToAnotherNodeWhenItsNodeCrashes(t *testing.T) {
+	r := newRig(t, 3, nil)
+	alice, bob := r.open("alice"), r.open("bob")
+	alice.ok("create_room", map[string]any{"room": "lair"})
+	alice.ok("join_room", map[string]any{"room": "lair", "player": "alice"})
+	bob.ok("join_room", map[string]any{"room": "lair", "player": "bob"})
+	first := bob.roomState(func(s map[string]any) bool { return len(s["players"].([]any)) == 2 })
+	watched := uint64(first["served_by"].(float64))
+
+	require.NoError(t, r.cluster.Crash(context.Background(), watched))
+	alice.ok("guess", map[string]any{"letter": "k"})
+	for _, b := range []*browser{alice, bob} {
+		state := b.roomState(func(s map[string]any) bool { return guessed(s, "k") })
+		require.NotEqual(t, float64(watched), state["served_by"])
+	}
+	require.Eventually(t, func() bool { return r.cluster.Calls("Watch") >= 2 }, waitFor, 10*time.Millisecond,
+		"the room's stream should be reopened on another node")
+	// Later guesses arrive through the new stream, not only through the write's answer.
+	before := r.cluster.Calls("Watch")
+	bob.ok("guess", map[string]any{"letter": "m"})
+	alice.roomState(func(s map[string]any) bool { return guessed(s, "m") && guessed(s, "k") })
+	require.Equal(t, before, r.cluster.Calls("Watch"))
+}
+
+func TestWatchMovesOffANodeThatIsCutOffAndFallsBehind(t *testing.T) {
+	r := newRig(t, 3, func(c *Config) { c.StaleWatch = 200 * time.Millisecond })
+	alice := r.open("alice")
+	alice.ok("create_room", map[string]any{"room": "attic"})
+	alice.ok("join_room", map[string]any{"room": "attic", "player": "alice"})
+	state := alice.roomState(func(map[string]any) bool { return true })
+	watched := uint64(state["served_by"].(float64))
+
+	require.NoError(t, r.cluster.Isolate(watched))
+	alice.ok("guess", map[string]any{"letter": "t"})
+	alice.roomState(func(s map[string]any) bool { return guessed(s, "t") })
+	require.Eventually(t, func() bool { return r.cluster.Calls("Watch") >= 2 }, waitFor, 10*time.Millisecond,
+		"a stream that stays behind a committed state should move to another node")
+}
+
+func TestRetriedRequestIDIsAppliedOnce(t *testing.T) {
+	r := newRig(t, 3, nil)
+	alice := r.open("alice")
+	alice.ok("create_room", map[string]any{"room": "den"})
+	alice.ok("join_room", map[string]any{"room": "den", "player": "alice"})
+	alice.sendJSON(map[string]any{"type": "guess", "seq": 7, "letter": "o"})
+	require.Equal(t, "ok", alice.answer(7)["type"])
+	// A browser that reconnects resends a request it had no answer to under the same seq; the
+	// cluster returns the first answer and does not apply the command again.
+	alice.sendJSON(map[string]any{"type": "guess", "seq": 7, "letter": "x"})
+	require.Equal(t, "ok", alice.answer(7)["type"])
+	alice.sendJSON(map[string]any{"type": "guess", "seq": 8, "letter": "i"})
+	require.Equal(t, "ok", alice.answer(8)["type"])
+	state := alice.roomState(func(s map[string]any) bool { return guessed(s, "i") })
+	require.False(t, guessed(state, "x"), "the resent seq 7 must not apply its new letter; guessed %q", letters(state))
+}
+
+func TestJoiningAgainUnderTheSameNameRejoins(t *testing.T) {
+	r := newRig(t, 1, nil)
+	first := r.open("tab1")
+	first.ok("create_room", map[string]any{"room": "home"})
+	first.ok("join_room", map[string]any{"room": "home", "player": "kanna"})
+	again := r.open("tab2")
+	again.ok("join_room", map[string]any{"room": "home", "player": "kanna"})
+	state := again.roomState(func(map[string]any) bool { return true })
+	require.Len(t, state["players"], 1)
+	again.ok("guess", map[string]any{"letter": "u"})
+	first.roomState(func(s map[string]any) bool { return guessed(s, "u") })
+}
+
+func TestRoomThatNoNodeKnowsIsReported(t *testing.T) {
+	r := newRig(t, 2, nil)
+	b := r.open("lost")
+	m := b.answer(b.request("join_room", map[string]any{"room": "nowhere", "player": "kanna"}))
+	require.Equal(t, "error", m["type"])
+	require.Equal(t, "not_found", m["code"])
+	require.Equal(t, 0, r.srv.hub.viewers("nowhere"))
+}
