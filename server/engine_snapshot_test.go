@@ -4,6 +4,7 @@
 package server
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/kanna-cluster/kanna/game"
@@ -104,4 +105,27 @@ func TestEngineRefusesToStartFromACorruptSnapshot(t *testing.T) {
 	e, err := NewEngine(cfg)
 	require.NoError(t, err, "GameSnapshot takes precedence over the snapshot's data")
 	require.Equal(t, uint64(3), e.Applied())
+}
+
+// TestCorruptSnapshotFromTheLeaderStopsTheNode: the core has already replaced its log with the
+// snapshot, so a game that cannot read it would serve a state matching no log; the engine panics
+// with a message saying what to do instead of running on.
+func TestCorruptSnapshotFromTheLeaderStopsTheNode(t *testing.T) {
+	c := newCluster(t, 3, 0)
+	e := c.engines[2]
+	e.Step(raft.Message{
+		Type: raft.MsgSnap, From: 1, To: 2, Term: 5, Done: true,
+		Snapshot: &raft.Snapshot{
+			Meta: raft.SnapshotMeta{Index: 50, Term: 5, ConfState: raft.ConfState{Voters: []uint64{1, 2, 3}}},
+			Data: []byte("not a game"),
+		},
+	})
+	require.True(t, e.HasReady())
+	var msg string
+	func() {
+		defer func() { msg = fmt.Sprint(recover()) }()
+		e.Ready()
+	}()
+	require.Contains(t, msg, "node 2: restore game from the leader's snapshot at index 50")
+	require.Contains(t, msg, "wipe this node's data and let it rejoin")
 }
