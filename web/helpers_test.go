@@ -117,6 +117,31 @@ func (b *browser) read() {
 	}
 }
 
+// sawEventually waits until some message received so far, taken or not, satisfies match.
+func (b *browser) sawEventually(what string, match func(map[string]any) bool) {
+	b.t.Helper()
+	deadline := time.After(waitFor)
+	for {
+		b.mu.Lock()
+		for _, m := range b.seen {
+			if match(m) {
+				b.mu.Unlock()
+				return
+			}
+		}
+		closed := b.closed
+		b.mu.Unlock()
+		if closed != nil {
+			require.FailNowf(b.t, "connection closed", "waiting for %s: %v", what, closed)
+		}
+		select {
+		case <-b.arrived:
+		case <-deadline:
+			require.FailNowf(b.t, "timed out", "no %s within %v", what, waitFor)
+		}
+	}
+}
+
 // take waits for the first pending message for which match holds, and removes it.
 func (b *browser) take(what string, match func(map[string]any) bool) map[string]any {
 	b.t.Helper()

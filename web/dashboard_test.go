@@ -1,0 +1,137 @@
+// Tests of the dashboard: a card per node, events for elections and nodes going silent, and the
+// control buttons (crash and restart through the supervisor, isolate and heal through the nodes).
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// cards waits for a cluster message for which match holds, and returns its nodes.
+func (b *browser) cards(match func(nodes []any) bool) []any {
+	b.t.Helper()
+	m := b.expect("cluster", func(m map[string]any) bool { return match(m["nodes"].([]any)) })
+	return m["nodes"].([]any)
+}
+
+// eventText waits for an event whose text contains want.
+func (b *browser) eventText(want string) {
+	b.t.Helper()
+	b.sawEventually("event "+strconv.Quote(want), func(m map[string]any) bool {
+		if m["type"] != "events" {
+			return false
+		}
+		for _, e := range m["events"].([]any) {
+			if strings.Contains(e.(map[string]any)["text"].(string), want) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func card(nodes []any, id float64) map[string]any {
+	for _, n := range nodes {
+		if c := n.(map[string]any); c["id"] == id {
+			return c
+		}
+	}
+	return nil
+}
+
+func TestDashboardShowsACardPerNodeWithItsRaftAndGossipState(t *testing.T) {
+	r := newRig(t, 3, nil)
+	d := r.open("dash")
+	d.ok("watch_cluster", nil)
+	nodes := d.cards(func(nodes []any) bool { return len(nodes) == 3 && nodes[0].(map[string]any)["up"] == true })
+	for i, n := range nodes {
+		c := n.(map[string]any)
+		require.Equal(t, float64(i+1), c["id"])
+		require.Equal(t, float64(1), c["leader"], "every node follows node 1")
+		require.Len(t, c["gossip"], 3)
+		require.Equal(t, []any{float64(1), float64(2), float64(3)}, c["voters"])
+	}
+	require.Equal(t, "leader", card(nodes, 1)["role"])
+	require.Equal(t, "follower", card(nodes, 2)["role"])
+}
+
+func TestCrashingTheLeaderFromTheDashboardShowsANewLeader(t *testing.T) {
+	r := newRig(t, 3, nil)
+	d := r.open("dash")
+	d.ok("watch_cluster", nil)
+	d.cards(func(nodes []any) bool { return card(nodes, 1) != nil && card(nodes, 1)["role"] == "leader" })
+
+	d.ok("control", map[string]any{"action": "crash", "node": 1})
+	d.eventText("crash node 1")
+	nodes := d.cards(func(nodes []any) bool { return card(nodes, 2) != nil && card(nodes, 2)["role"] == "leader" })
+	require.Equal(t, false, card(nodes, 1)["up"])
+	d.eventText("node 1 stopped answering")
+	d.eventText("node 2 won the election for term 2")
+	d.eventText("term 2 began")
+	d.eventText("node 2 sees node 1 as dead")
+
+	d.ok("control", map[string]any{"action": "restart", "node": 1})
+	d.eventText("node 1 answers again")
+	d.cards(func(nodes []any) bool { return card(nodes, 1)["up"] == true && card(nodes, 1)["role"] == "follower" })
+}
+
+func TestIsolateAndHealGoThroughTheNodes(t *testing.T) {
+	r := newRig(t, 3, nil)
+	d := r.open("dash")
+	d.ok("watch_cluster", nil)
+	d.cards(func(nodes []any) bool { return card(nodes, 3) != nil && card(nodes, 3)["up"] == true })
+
+	d.ok("control", map[string]any{"action": "isolate", "node": 3})
+	d.eventText("isolated node 3 from nodes [1 2]")
+	nodes := d.cards(func(nodes []any) bool { return len(card(nodes, 3)["drop_rules"].([]any)) > 0 })
+	require.Len(t, card(nodes, 3)["drop_rules"], 4)
+	require.Equal(t, 1, r.cluster.Calls("DropTraffic"))
+
+	d.ok("control", map[string]any{"action": "heal"})
+	d.cards(func(nodes []any) bool { return len(card(nodes, 3)["drop_rules"].([]any)) == 0 })
+	require.Equal(t, 3, r.cluster.Calls("Heal"), "heal all reaches every node")
+}
+
+func TestCrashWithoutAControlEndpointIsRefused(t *testing.T) {
+	r := newRig(t, 1, func(c *Config) { c.Control = nil })
+	d := r.open("dash")
+	d.sendJSON(map[string]any{"type": "hello", "client_id": d.id})
+	m := d.expect("welcome", nil)
+	require.Equal(t, false, m["control"])
+	m = d.answer(d.request("control", map[string]any{"action": "crash", "node": 1}))
+	require.Equal(t, "failed_precondition", m["code"])
+	require.Contains(t, m["message"], "--control")
+}
+
+func TestHTTPControlPostsToTheDemoEndpoint(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		if strings.Contains(r.URL.Path, "/9/") {
+			http.Error(w, "no node 9", http.StatusNotFound)
+		}
+	}))
+	defer ts.Close()
+	ctl, err := NewHTTPControl(ts.URL + "/")
+	require.NoError(t, err)
+	require.NoError(t, ctl.Crash(t.Context(), 2))
+	require.NoError(t, ctl.Restart(t.Context(), 2))
+	err = ctl.Crash(t.Context(), 9)
+	require.ErrorContains(t, err, "404")
+	require.ErrorContains(t, err, "no node 9")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []string{"POST /nodes/2/crash", "POST /nodes/2/restart", "POST /nodes/9/crash"}, got)
+
+	_, err = NewHTTPControl("localhost:7070")
+	require.Error(t, err)
+}
