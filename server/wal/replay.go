@@ -2,10 +2,10 @@
 // were written, where a later record may overwrite an earlier suffix.
 //
 // The WAL only ever appends; the log rules of the Raft paper are applied at replay instead:
-//   - §5.3, AppendEntries step 3: "If an existing entry conflicts with a new one (same index but
+//   - §5.3, AppendEntries receiver step 3 (Figure 2): "If an existing entry conflicts with a new one (same index but
 //     different terms), delete the existing entry and all that follow it". An entry record whose
 //     index is at or below the last one replayed cuts the log there before it is appended.
-//   - §7, InstallSnapshot steps 6-7: "If existing log entry has same index and term as snapshot's
+//   - §7, InstallSnapshot receiver steps 6-7 (Figure 13): "If existing log entry has same index and term as snapshot's
 //     last included entry, retain log entries following it"; otherwise "discard the entire log".
 //     A snapshot marker record applies this rule at the point in the log where the snapshot was
 //     saved, and the snapshot Open restores applies it once more at the end.
@@ -64,7 +64,7 @@ func (r *replayLog) applySnapshot(index, term uint64) {
 }
 
 // finish applies the restored snapshot (nil when none) to the replayed log and returns the entries
-// after it (a snapshot's own entries are committed and never overwritten, so trimming is exact), their data copied out of the segment buffers so those can be freed. The entries must
+// after it, their data copied out of the segment buffers so those can be freed. The entries must
 // start right after the snapshot (or at index 1 with no snapshot); a hole there means entries are
 // missing. note, when not empty, says why the snapshot may be older than expected.
 func (r *replayLog) finish(snap *raft.Snapshot, note string) ([]raft.Entry, error) {
