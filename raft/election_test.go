@@ -145,6 +145,19 @@ func TestServerAdoptsHigherTermAndBecomesFollower(t *testing.T) {
 	}
 }
 
+func TestLeaderStepsDownOnAnAnswerFromAHigherTerm(t *testing.T) {
+	for _, typ := range []MessageType{MsgAppResp, MsgHeartbeatResp, MsgVoteResp} {
+		t.Run(typ.String(), func(t *testing.T) {
+			n := newTestNode(t, 1, []uint64{1, 2, 3}, 1)
+			makeLeader(t, n)
+			step(t, n, Message{From: 2, Type: typ, Term: n.term + 1, Reject: true})
+			require.Equal(t, Follower, n.role)
+			require.Equal(t, uint64(3), n.term)
+			require.Equal(t, None, n.lead, "an answer names no leader")
+		})
+	}
+}
+
 func TestStaleTermMessagesAreRejected(t *testing.T) {
 	n := newTestNode(t, 1, []uint64{1, 2, 3}, 5, 1)
 	step(t, n, Message{From: 2, Type: MsgApp, Term: 4, Index: 1, LogTerm: 1, Entries: []Entry{{Index: 2, Term: 4}}})

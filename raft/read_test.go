@@ -9,19 +9,24 @@ import (
 )
 
 func TestReadIndexAnswersWithTheCommitIndexAfterAHeartbeatQuorum(t *testing.T) {
-	n := newTestNode(t, 1, []uint64{1, 2, 3}, 1)
+	n := newTestNode(t, 1, []uint64{1, 2, 3, 4, 5}, 1)
 	makeLeader(t, n)
-	step(t, n, Message{From: 2, Type: MsgAppResp, Term: n.term, Index: n.log.lastIndex()})
+	for _, id := range []uint64{2, 3} {
+		step(t, n, Message{From: id, Type: MsgAppResp, Term: n.term, Index: n.log.lastIndex()})
+	}
 	sent(n)
 	commit := n.log.committed
 
 	require.NoError(t, n.ReadIndex([]byte("r1")))
 	hbs := sentOfType(n, MsgHeartbeat)
-	require.Len(t, hbs, 2)
+	require.Len(t, hbs, 4)
 	require.Equal(t, []byte("r1"), hbs[0].Context, "the heartbeat round carries the request")
-	require.Empty(t, n.readStates, "not answered before a majority confirms the leadership")
 
 	step(t, n, Message{From: 3, Type: MsgHeartbeatResp, Term: n.term, Context: []byte("r1")})
+	step(t, n, Message{From: 4, Type: MsgHeartbeatResp, Term: n.term, Context: []byte("other")})
+	require.Empty(t, ready(n).ReadStates, "the leader and one follower are not a majority of five")
+
+	step(t, n, Message{From: 5, Type: MsgHeartbeatResp, Term: n.term, Context: []byte("r1")})
 	rd := ready(n)
 	require.Equal(t, []ReadState{{Index: commit, Context: []byte("r1")}}, rd.ReadStates)
 }
