@@ -314,3 +314,15 @@ func TestFolderHoldingOnlyASnapshotRestoresIt(t *testing.T) {
 	require.Equal(t, makeEntries(43, 44, 4), restored.Entries)
 	require.NoError(t, w.Close())
 }
+
+func TestDamagedOnlySnapshotFallsBackToTheWholeLog(t *testing.T) {
+	// With one snapshot saved, no segment was compacted, so the log from entry 1 stands in for it.
+	dir := snapshotsAt(t, 60)
+	flipByte(t, filepath.Join(dir, snapFile{term: 1, index: 60}.name()), 30)
+
+	w, restored := openWAL(t, dir, Options{SegmentSize: 300})
+	require.Nil(t, restored.Snapshot)
+	require.Zero(t, restored.Applied)
+	require.Equal(t, makeEntries(1, 100, 1), restored.Entries)
+	require.NoError(t, w.Close())
+}
