@@ -47,7 +47,7 @@ var Bugs = []Bug{
 		Name:   "commit-old-term",
 		Help:   "let a leader commit entries of earlier terms by counting replicas (paper §5.4.2, Figure 8); a committed entry can be overwritten",
 		Faults: []string{"partition", "crash", "reorder"},
-		Expect: CheckStateMachineSafety + " or " + CheckLeaderCompleteness,
+		Expect: CheckCommitSafety + " or " + CheckStateMachineSafety + " or " + CheckLeaderCompleteness,
 		Seeds:  50,
 		setup: func(c *engineConfig) {
 			c.Bugs.CommitOldTerm = true
@@ -55,8 +55,10 @@ var Bugs = []Bug{
 		tune: func(m *FaultMix) {
 			// Figure 8 needs leaders that die with entries half replicated, and catch-up split
 			// over several appends so an old entry can reach a majority before the new leader's.
-			m.Crash, m.CrashLeader, m.CrashAfterCommit, m.MaxSizePerMsg = true, 1, 0.3, 1
-			m.Interval, m.MaxDowntime = 300*time.Millisecond, time.Second
+			m.Partition, m.IsolateLeader, m.MaxSizePerMsg = true, 0.5, 1
+			if len(m.Kinds) == 0 {
+				m.Kinds = []string{"isolate"}
+			}
 		},
 	},
 	{

@@ -8,6 +8,9 @@
 //     all later terms (§5.4).
 //   - State Machine Safety: if a server has applied an entry at an index, no other server ever
 //     applies a different entry at that index (§5.4.3).
+//   - Commit safety (the argument of §5.4.3, and Figure 8): once an entry is committed, no node
+//     that lacks it can still collect a majority of votes under the election restriction of
+//     §5.4.1. A leader that commits unsafely is caught at once, before the overwrite happens.
 //   - Commit monotonicity: a node's commit index never moves back while it is up.
 //   - Disruption (thesis §9.6): a server that rejoins after being cut off must not depose a leader
 //     that kept a connected quorum throughout; pre-vote and check-quorum exist to prevent it.
@@ -37,11 +40,16 @@ const (
 	CheckLeaderCompleteness = "leader-completeness"
 	CheckStateMachineSafety = "state-machine-safety"
 	CheckCommitMonotonic    = "commit-monotonic"
+	CheckCommitSafety       = "commit-safety"
 	CheckDisruption         = "disruption"
 	CheckLiveness           = "liveness"
 )
 
 type entryKey struct{ index, term uint64 }
+
+// bootstrapTerm is the term of the configuration entries every founding node starts with; no
+// leader is ever elected in it.
+const bootstrapTerm = 1
 
 // appliedRecord is the first application of an index seen anywhere in the cluster.
 type appliedRecord struct {
@@ -180,8 +188,9 @@ func (c *checkers) snapshotRestored(node, index uint64) {
 	}
 }
 
-// apply checks State Machine Safety for one applied entry.
-func (c *checkers) apply(at time.Duration, node, index, term uint64, digest string) {
+// apply checks State Machine Safety for one applied entry; it reports whether the index was
+// applied for the first time anywhere, that is, newly known to be committed.
+func (c *checkers) apply(at time.Duration, node, index, term uint64, digest string) (first bool) {
 	w := c.watch(node)
 	if index <= w.lastApplied {
 		c.fail(at, CheckStateMachineSafety, node, "applied index %d after already applying %d", index, w.lastApplied)
@@ -195,8 +204,54 @@ func (c *checkers) apply(at time.Duration, node, index, term uint64, digest stri
 		}
 	} else {
 		c.applied[index] = appliedRecord{term: term, digest: digest, node: node}
+		first = true
 	}
 	if index > c.committed.index {
 		c.committed = entryKey{index, term}
+	}
+	return first
+}
+
+// lastEntry is the (term, index) of a durable log's last entry, by which §5.4.1 compares logs.
+func lastEntry(d *disk) (term, index uint64) {
+	index = d.lastIndex()
+	term, _ = d.termAt(index)
+	return term, index
+}
+
+// upToDate reports whether a log ending at (term, index) is at least as up-to-date as one ending
+// at (otherTerm, otherIndex) (paper §5.4.1).
+func upToDate(term, index, otherTerm, otherIndex uint64) bool {
+	return term > otherTerm || (term == otherTerm && index >= otherIndex)
+}
+
+// commitSafety checks, when an entry is first known committed, that every node lacking it would
+// lose an election: fewer than a majority hold logs no more up-to-date than its own. ids and disks
+// are in the same order.
+func (c *checkers) commitSafety(at time.Duration, index, term uint64, ids []uint64, disks []*disk) {
+	if term <= bootstrapTerm {
+		return // committed by fiat when the cluster was founded, identically on every node
+	}
+	for i, d := range disks {
+		if index < d.firstIndex() {
+			continue // inside its snapshot: it holds the entry's effect
+		}
+		if t, ok := d.termAt(index); ok && t == term {
+			continue
+		}
+		nTerm, nIndex := lastEntry(d)
+		var voters []uint64
+		for j, v := range disks {
+			vTerm, vIndex := lastEntry(v)
+			if upToDate(nTerm, nIndex, vTerm, vIndex) {
+				voters = append(voters, ids[j])
+			}
+		}
+		if len(voters) > len(disks)/2 {
+			c.fail(at, CheckCommitSafety, ids[i],
+				"entry %d of term %d is committed, yet node %d lacks it and could be elected by %v, whose logs are no more up-to-date than its own (last entry %d of term %d)",
+				index, term, ids[i], voters, nIndex, nTerm)
+			return
+		}
 	}
 }

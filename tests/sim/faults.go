@@ -30,6 +30,10 @@ type FaultMix struct {
 	Pause     bool          `json:"pause"`
 	Drift     bool          `json:"drift"`    // per-node tick periods 0.9x-1.1x
 	Interval  time.Duration `json:"interval"` // mean time between two fault actions
+	// IsolateLeader is the chance that a node is cut off the moment it becomes leader, before its
+	// first entry leaves: it keeps a log whose last term is high but which nobody else holds, the
+	// material of Raft paper Figure 8.
+	IsolateLeader float64 `json:"isolate_leader"`
 	// CrashLeader is the chance that a crash picks the leader rather than any node: leaders that
 	// die with entries half replicated make the situations of Raft paper Figure 8.
 	CrashLeader float64 `json:"crash_leader"`
@@ -65,7 +69,7 @@ func (m FaultMix) String() string {
 		}
 	}
 	if m.Partition {
-		on = append(on, "partition("+strings.Join(m.Kinds, "/")+")")
+		on = append(on, "partition("+strings.Join(m.Kinds, "/")+")", fmt.Sprintf("isolate_leader=%.2f", m.IsolateLeader))
 	}
 	if len(on) == 0 {
 		on = append(on, "none")
@@ -145,6 +149,7 @@ func drawMix(rng *rand.Rand, allowed map[string]bool, nodes int) FaultMix {
 		m.SnapshotEvery = uint64(8 << every) // 16, 32 or 64
 	}
 	crashLeader, crashAfterVote, crashAfterCommit := rng.Float64()/2, rng.Float64()/4, rng.Float64()/20
+	isolateLeader := rng.Float64() / 5
 	if rng.Intn(2) == 0 {
 		m.MaxSizePerMsg = 256 // one or two commands per append
 	}
@@ -173,6 +178,9 @@ func drawMix(rng *rand.Rand, allowed map[string]bool, nodes int) FaultMix {
 		case "drift":
 			m.Drift = true
 		}
+	}
+	if m.Partition {
+		m.IsolateLeader = isolateLeader
 	}
 	if m.Crash {
 		m.CrashLeader, m.CrashAfterVote, m.CrashAfterCommit = crashLeader, crashAfterVote, crashAfterCommit
@@ -251,6 +259,25 @@ func (s *sim) partitionAction() {
 	s.net.apply(p)
 	s.emit(Event{Kind: EventPartition, Detail: p.kind + " " + p.desc})
 	s.faultChanged(false)
+}
+
+// maybeIsolateLeader sometimes cuts a new leader off before its first entry leaves, and heals
+// the cut a while later.
+func (s *sim) maybeIsolateLeader(n *node) {
+	if s.liveness || s.mix.IsolateLeader == 0 || s.faultRng.Float64() >= s.mix.IsolateLeader {
+		return
+	}
+	s.heal()
+	p := isolatePartition(n.id, s.ids)
+	s.net.apply(p)
+	s.emit(Event{Kind: EventPartition, Detail: "isolate new leader " + p.desc})
+	s.faultChanged(false)
+	gen := s.flapGen
+	s.q.after(100*time.Millisecond+time.Duration(s.faultRng.Int63n(int64(2*time.Second))), func() {
+		if s.flapGen == gen && !s.liveness {
+			s.heal()
+		}
+	})
 }
 
 // flap toggles one link both ways at random intervals until a time or until healed.

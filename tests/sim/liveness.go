@@ -79,6 +79,15 @@ func (s *sim) finalChecks() {
 	}
 }
 
+// checkCommitSafety runs the commit-safety checker over every node's durable log.
+func (s *sim) checkCommitSafety(index, term uint64) {
+	disks := make([]*disk, len(s.ids))
+	for i, id := range s.ids {
+		disks[i] = s.nodes[id].disk
+	}
+	s.check.commitSafety(s.q.now, index, term, s.ids, disks)
+}
+
 // faultChanged re-examines every watched leader after a fault: whether its quorum is still
 // connected, and who is cut off from it. crashOrPause marks every watched leader disturbed: a
 // restarted follower has no leader lease and may grant a pre-vote that correct Raft allows.

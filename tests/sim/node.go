@@ -208,7 +208,9 @@ func (n *node) finish(out output) {
 	}
 	for _, a := range out.Applied {
 		n.s.emit(Event{Kind: EventCommit, Node: n.id, Term: a.Term, Detail: fmt.Sprintf("index=%d %s", a.Index, a.Summary)})
-		n.s.check.apply(now, n.id, a.Index, a.Term, a.Digest)
+		if n.s.check.apply(now, n.id, a.Index, a.Term, a.Digest) {
+			n.s.checkCommitSafety(a.Index, a.Term)
+		}
 	}
 	for _, r := range out.Results {
 		if a, ok := n.requests[r.ID]; ok {
@@ -280,6 +282,9 @@ func (n *node) observe() {
 	n.s.emit(Event{Kind: EventRole, Node: n.id, Term: st.Term, Detail: fmt.Sprintf("%s->%s lead=%d", prevRole, st.Role, st.Lead)})
 	n.s.check.role(now, n.id, st.Term, st.Role == raft.Leader, st.Role == raft.Candidate, n.disk)
 	n.s.watchLeader(n, prevRole, prevTerm)
+	if st.Role == raft.Leader {
+		n.s.maybeIsolateLeader(n)
+	}
 }
 
 // crash loses the node's memory, its unsynced writes and its in-flight Ready.
