@@ -81,7 +81,7 @@ var Bugs = []Bug{
 		Help:   "turn off pre-vote and check-quorum (thesis §9.6); a server rejoining after a partition deposes a healthy leader",
 		Faults: []string{"partition"},
 		Expect: CheckDisruption,
-		Seeds:  50,
+		Seeds:  5,
 		setup: func(c *engineConfig) {
 			c.PreVote, c.CheckQuorum = false, false
 		},
