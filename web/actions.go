@@ -31,6 +31,11 @@ func (c *conn) handle(req request) {
 		err = c.listRooms(ctx, req)
 	case typeCreateRoom, typeJoinRoom, typeGuess, typeNewRound:
 		err = c.write(ctx, req)
+	case typeWatchRoom:
+		// Watching is not a write: a page that reconnects watches its room again first, then
+		// resends the writes it had no answer to, in their seq order.
+		c.enter(req.Room, req.Player)
+		c.ok(req, req.Room)
 	case typeWatchCluster:
 		c.mu.Lock()
 		c.cluster = true

@@ -5,7 +5,7 @@
 package web
 
 import (
-	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,12 +14,12 @@ import (
 	"time"
 )
 
-// Control crashes and restarts nodes by id.
+// Control crashes and restarts nodes by id. `kanna demo`'s *demo.Supervisor is one.
 type Control interface {
 	// Crash stops node id at once, as a power cut would (no graceful leave).
-	Crash(ctx context.Context, id uint64) error
+	Crash(id uint64) error
 	// Restart starts node id again on its old address and data directory.
-	Restart(ctx context.Context, id uint64) error
+	Restart(id uint64) error
 }
 
 // HTTPControl is a Control that calls `kanna demo`'s control endpoint: POST {base}/nodes/{id}/crash
@@ -39,16 +39,14 @@ func NewHTTPControl(base string) (*HTTPControl, error) {
 }
 
 // Crash implements Control.
-func (h *HTTPControl) Crash(ctx context.Context, id uint64) error { return h.post(ctx, id, "crash") }
+func (h *HTTPControl) Crash(id uint64) error { return h.post(id, "crash") }
 
 // Restart implements Control.
-func (h *HTTPControl) Restart(ctx context.Context, id uint64) error {
-	return h.post(ctx, id, "restart")
-}
+func (h *HTTPControl) Restart(id uint64) error { return h.post(id, "restart") }
 
-func (h *HTTPControl) post(ctx context.Context, id uint64, action string) error {
+func (h *HTTPControl) post(id uint64, action string) error {
 	u := h.base.JoinPath("nodes", fmt.Sprint(id), action)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
+	req, err := http.NewRequest(http.MethodPost, u.String(), nil)
 	if err != nil {
 		return fmt.Errorf("web: %s node %d: %w", action, id, err)
 	}
@@ -59,7 +57,15 @@ func (h *HTTPControl) post(ctx context.Context, id uint64, action string) error 
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("web: %s node %d: control endpoint answered %s: %s", action, id, resp.Status, strings.TrimSpace(string(body)))
+		// The demo endpoint explains itself as {"error": "..."}; show that sentence when it does.
+		var e struct {
+			Error string `json:"error"`
+		}
+		msg := strings.TrimSpace(string(body))
+		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+			msg = e.Error
+		}
+		return fmt.Errorf("web: %s node %d: control endpoint answered %s: %s", action, id, resp.Status, msg)
 	}
 	return nil
 }

@@ -372,7 +372,7 @@ func (d *dashboard) control(ctx context.Context, req request) error {
 		if req.Action == actionRestart {
 			do = ctl.Restart
 		}
-		if err := do(ctx, req.Node); err != nil {
+		if err := do(req.Node); err != nil {
 			return refuse(codeUnavailable, "%s node %d failed: %v", req.Action, req.Node, err)
 		}
 		d.record("action", fmt.Sprintf("%s node %d (from the dashboard)", req.Action, req.Node))

@@ -4,7 +4,6 @@
 package web
 
 import (
-	"context"
 	"net"
 	"strings"
 	"testing"
@@ -105,7 +104,7 @@ func TestWatchMovesToAnotherNodeWhenItsNodeCrashes(t *testing.T) {
 	first := bob.roomState(func(s map[string]any) bool { return len(s["players"].([]any)) == 2 })
 	watched := uint64(first["served_by"].(float64))
 
-	require.NoError(t, r.cluster.Crash(context.Background(), watched))
+	require.NoError(t, r.cluster.Crash(watched))
 	alice.ok("guess", map[string]any{"letter": "k"})
 	for _, b := range []*browser{alice, bob} {
 		state := b.roomState(func(s map[string]any) bool { return guessed(s, "k") })

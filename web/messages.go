@@ -20,6 +20,7 @@ const (
 	typeListRooms    = "list_rooms"
 	typeCreateRoom   = "create_room"
 	typeJoinRoom     = "join_room"
+	typeWatchRoom    = "watch_room"
 	typeGuess        = "guess"
 	typeNewRound     = "new_round"
 	typeWatchCluster = "watch_cluster"
@@ -110,6 +111,13 @@ func parseRequest(data []byte) (request, *badMessage) {
 	case typeListRooms, typeNewRound, typeWatchCluster:
 	case typeCreateRoom:
 		return r, checkName("room", r.Room)
+	case typeWatchRoom:
+		if bad := checkName("room", r.Room); bad != nil {
+			return r, bad
+		}
+		if r.Player != "" {
+			return r, checkName("player", r.Player)
+		}
 	case typeJoinRoom:
 		if bad := checkName("room", r.Room); bad != nil {
 			return r, bad

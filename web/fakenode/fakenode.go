@@ -108,7 +108,7 @@ func (c *Cluster) Stop() {
 }
 
 // Crash stops node id at once: its streams end with Unavailable and its address refuses calls.
-func (c *Cluster) Crash(_ context.Context, id uint64) error {
+func (c *Cluster) Crash(id uint64) error {
 	n, err := c.node(id)
 	if err != nil {
 		return err
@@ -118,7 +118,7 @@ func (c *Cluster) Crash(_ context.Context, id uint64) error {
 }
 
 // Restart starts node id again on its old address.
-func (c *Cluster) Restart(_ context.Context, id uint64) error {
+func (c *Cluster) Restart(id uint64) error {
 	n, err := c.node(id)
 	if err != nil {
 		return err
