@@ -50,7 +50,7 @@ func TestLifeguardPreventsFalseDeathsCausedByASlowMemberOnALossyNetwork(t *testi
 	require.Less(t, lifeguard, swim)
 }
 
-// pausedMemberRun runs a cluster of 12 in which one member freezes for 4s out of every 6s, as in
+// pausedMemberRun runs a cluster of 12 in which one member freezes for 6s out of every 8s, as in
 // a stop-the-world GC pause, and catches up on the ticks it missed before it reads the messages
 // that waited for it. It counts the suspicions and deaths of the healthy members.
 func pausedMemberRun(t *testing.T, tune func(*Config)) (suspicions, deaths int) {
@@ -58,8 +58,8 @@ func pausedMemberRun(t *testing.T, tune func(*Config)) (suspicions, deaths int) 
 	paused := c.ids[7]
 	c.loss = 0.02
 	for range 30 {
-		c.pause(paused, 4*ticksPerPeriod)
-		c.run(6 * ticksPerPeriod)
+		c.pause(paused, 6*ticksPerPeriod)
+		c.run(8 * ticksPerPeriod)
 	}
 	healthy := func(id string) bool { return id != paused }
 	return c.countEvents(EventSuspect, healthy), c.countEvents(EventFailed, healthy)
@@ -68,7 +68,7 @@ func pausedMemberRun(t *testing.T, tune func(*Config)) (suspicions, deaths int) 
 func TestLifeguardPreventsFalsePositivesCausedByAPausedMember(t *testing.T) {
 	swimSuspicions, swimDeaths := pausedMemberRun(t, swimOnly)
 	lgSuspicions, lgDeaths := pausedMemberRun(t, nil)
-	t.Logf("member paused 4s in every 6s: healthy members suspected / declared dead: SWIM %d/%d, Lifeguard %d/%d",
+	t.Logf("member paused 6s in every 8s: healthy members suspected / declared dead: SWIM %d/%d, Lifeguard %d/%d",
 		swimSuspicions, swimDeaths, lgSuspicions, lgDeaths)
 
 	require.NotZero(t, swimDeaths, "waking from its pauses, the member should make plain SWIM kill healthy members")
