@@ -29,6 +29,9 @@ const (
 	ClusterKeyHeader = "kanna-cluster-key"
 	// ForwardedHeader marks a call a follower forwarded to the leader; it holds the follower's id.
 	ForwardedHeader = "kanna-forwarded"
+	// AddressHeader, on a Raft stream, carries the sender's gRPC address, so the receiver can
+	// answer a peer that gossip has not told it about yet.
+	AddressHeader = "kanna-address"
 )
 
 // gameServicePrefix starts the full method name of every Game RPC: those need no key.

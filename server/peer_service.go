@@ -13,6 +13,7 @@ import (
 	"io"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/kanna-cluster/kanna/gossip"
@@ -33,6 +34,11 @@ type raftService struct {
 // Stream takes every message one peer sends this node, in order, and hands each to the loop.
 func (s raftService) Stream(stream kannapb.Raft_StreamServer) error {
 	var received uint64
+	md, _ := metadata.FromIncomingContext(stream.Context())
+	var senderAddr string
+	if a := md.Get(AddressHeader); len(a) == 1 {
+		senderAddr = a[0]
+	}
 	for {
 		pm, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -49,6 +55,10 @@ func (s raftService) Stream(stream kannapb.Raft_StreamServer) error {
 		if m.To != s.n.id {
 			return status.Errorf(codes.FailedPrecondition,
 				"raft message for node %d reached node %d at %s; the sender's address book is stale and gossip will correct it", m.To, s.n.id, s.n.addr)
+		}
+		if received == 1 && senderAddr != "" && s.n.tr.addrOf(m.From) == "" {
+			// Gossip has not told us about the sender yet; its replies need somewhere to go.
+			s.n.tr.setAddr(m.From, senderAddr)
 		}
 		if !s.n.faults.dropIn(m.From, classRaft) {
 			select {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/kanna-cluster/kanna/gossip"
 	"github.com/kanna-cluster/kanna/proto/kannapb"
@@ -315,7 +316,7 @@ func (p *raftPeer) stream() (delivered bool, err error) {
 	}
 	ctx, cancel := context.WithCancel(p.t.ctx)
 	defer cancel()
-	s, err := kannapb.NewRaftClient(conn).Stream(ctx)
+	s, err := kannapb.NewRaftClient(conn).Stream(metadata.AppendToOutgoingContext(ctx, AddressHeader, p.t.selfAddr))
 	if err != nil {
 		return false, err
 	}

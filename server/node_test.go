@@ -1,0 +1,323 @@
+// Scenario tests of the real shell: three nodes on loopback gRPC, each with a write-ahead log in a
+// temporary folder. Each test reads as a story: start a cluster, do something to it, expect what
+// Raft (paper §5, §8; thesis §4.1, §6.4) and the protocol (docs/protocol.md) promise.
+
+package server
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/kanna-cluster/kanna/proto/kannapb"
+)
+
+// play creates a room through node via and joins player p to it.
+func play(t *testing.T, c *testCluster, via uint64, room, player string) {
+	t.Helper()
+	g := c.game(via)
+	_, err := g.CreateRoom(c.ctx(), &kannapb.CreateRoomRequest{ClientId: "test-" + room, Seq: 1, Room: room})
+	require.NoError(t, err, "create room %q through node %d", room, via)
+	_, err = g.JoinRoom(c.ctx(), &kannapb.JoinRoomRequest{ClientId: "test-" + room, Seq: 2, Room: room, Player: player})
+	require.NoError(t, err, "join room %q through node %d", room, via)
+}
+
+func TestGuessSentToAFollowerIsForwardedToTheLeaderAndAppliedOnEveryNode(t *testing.T) {
+	c := newTestCluster(t, 3)
+	f := c.follower()
+	play(t, c, f, "tohru", "kanna")
+
+	st, err := c.game(f).Guess(c.ctx(), &kannapb.GuessRequest{ClientId: "test-tohru", Seq: 3, Room: "tohru", Player: "kanna", Letter: "E"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"e"}, st.GuessedLetters, "the guess is in the state the call answers with")
+	require.NotZero(t, st.CommitIndex)
+	require.NotZero(t, st.ServedBy)
+
+	// Retrying the same request (same client id and seq) answers it again without applying it twice.
+	again, err := c.game(f).Guess(c.ctx(), &kannapb.GuessRequest{ClientId: "test-tohru", Seq: 3, Room: "tohru", Player: "kanna", Letter: "E"})
+	require.NoError(t, err)
+	require.Equal(t, st.LivesLeft, again.LivesLeft)
+
+	for id := range c.nodes {
+		require.Eventually(t, func() bool {
+			r, err := c.game(id).GetRoom(c.ctx(), &kannapb.GetRoomRequest{Room: "tohru"})
+			return err == nil && slices.Equal(r.GuessedLetters, []string{"e"}) && r.ServedBy == id
+		}, settle, poll, "node %d never applied the guess", id)
+	}
+
+	// A linearizable read through a follower reflects the guess at once.
+	r, err := c.game(f).GetRoom(c.ctx(), &kannapb.GetRoomRequest{Room: "tohru", Linearizable: true})
+	require.NoError(t, err)
+	require.Equal(t, []string{"e"}, r.GuessedLetters)
+	require.GreaterOrEqual(t, r.CommitIndex, st.CommitIndex)
+}
+
+func TestGameErrorsMapToTheirCodesAndChangeNothing(t *testing.T) {
+	c := newTestCluster(t, 3)
+	f := c.follower()
+	play(t, c, f, "lucoa", "shouta")
+	before := c.applied(c.waitLeader())
+
+	g := c.game(f)
+	cases := []struct {
+		name string
+		call func() error
+		code codes.Code
+	}{
+		{"two letters", func() error {
+			_, err := g.Guess(c.ctx(), &kannapb.GuessRequest{ClientId: "x", Seq: 1, Room: "lucoa", Player: "shouta", Letter: "ab"})
+			return err
+		}, codes.InvalidArgument},
+		{"unknown room", func() error {
+			_, err := g.Guess(c.ctx(), &kannapb.GuessRequest{ClientId: "x", Seq: 1, Room: "nowhere", Player: "shouta", Letter: "a"})
+			return err
+		}, codes.NotFound},
+		{"room taken", func() error {
+			_, err := g.CreateRoom(c.ctx(), &kannapb.CreateRoomRequest{ClientId: "y", Seq: 1, Room: "lucoa"})
+			return err
+		}, codes.AlreadyExists},
+		{"empty client id", func() error {
+			_, err := g.CreateRoom(c.ctx(), &kannapb.CreateRoomRequest{Seq: 1, Room: "elma"})
+			return err
+		}, codes.InvalidArgument},
+		{"read of an unknown room", func() error {
+			_, err := g.GetRoom(c.ctx(), &kannapb.GetRoomRequest{Room: "nowhere", Linearizable: true})
+			return err
+		}, codes.NotFound},
+	}
+	for _, tc := range cases {
+		err := tc.call()
+		require.Equal(t, tc.code, status.Code(err), "%s: %v", tc.name, err)
+		require.NotEmpty(t, status.Convert(err).Message(), tc.name)
+	}
+	r, err := g.GetRoom(c.ctx(), &kannapb.GetRoomRequest{Room: "lucoa", Linearizable: true})
+	require.NoError(t, err)
+	require.Empty(t, r.GuessedLetters, "no rejected guess touched the room")
+	// The rejected commands that reached the log (a game verdict is applied as a no-op) must not
+	// have created a room.
+	rooms, err := g.ListRooms(c.ctx(), &kannapb.ListRoomsRequest{})
+	require.NoError(t, err)
+	require.Len(t, rooms.Rooms, 1)
+	require.GreaterOrEqual(t, c.applied(c.waitLeader()), before)
+}
+
+func TestClusterAndPeerCallsWithAWrongClusterKeyAreUnauthenticated(t *testing.T) {
+	c := newTestCluster(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), settle)
+	defer cancel()
+
+	_, err := c.cluster(1).Status(WithClusterKey(ctx, "not-the-key"), &kannapb.StatusRequest{})
+	require.Equal(t, codes.Unauthenticated, status.Code(err), "wrong key: %v", err)
+	_, err = c.cluster(1).Status(ctx, &kannapb.StatusRequest{})
+	require.Equal(t, codes.Unauthenticated, status.Code(err), "no key: %v", err)
+
+	stream, err := kannapb.NewRaftClient(c.conn(1)).Stream(WithClusterKey(ctx, "not-the-key"))
+	require.NoError(t, err)
+	_, err = stream.Recv()
+	require.Equal(t, codes.Unauthenticated, status.Code(err), "raft stream: %v", err)
+
+	_, err = kannapb.NewGossipClient(c.conn(1)).Packet(ctx, &kannapb.GossipPacket{Data: []byte("{}")})
+	require.Equal(t, codes.Unauthenticated, status.Code(err), "gossip: %v", err)
+
+	// Game calls are open: no key needed.
+	_, err = c.game(1).ListRooms(ctx, &kannapb.ListRoomsRequest{})
+	require.NoError(t, err)
+	_, err = c.cluster(1).Status(WithClusterKey(ctx, DevClusterKey), &kannapb.StatusRequest{})
+	require.NoError(t, err)
+}
+
+func TestIsolatedLeaderCommitsNothingWhileTheMajorityElectsAnotherAndGoesOn(t *testing.T) {
+	c := newTestCluster(t, 3)
+	old := c.waitLeader()
+	play(t, c, old, "kobayashi", "tohru")
+
+	// Cut every link of the old leader, on both ends.
+	var others []uint64
+	for id := range c.nodes {
+		if id != old {
+			others = append(others, id)
+		}
+	}
+	_, err := c.cluster(old).DropTraffic(c.ctx(), &kannapb.DropTrafficRequest{ToPeers: others, FromPeers: others})
+	require.NoError(t, err)
+	for _, id := range others {
+		_, err := c.cluster(id).DropTraffic(c.ctx(), &kannapb.DropTrafficRequest{ToPeers: []uint64{old}, FromPeers: []uint64{old}})
+		require.NoError(t, err)
+	}
+	isolatedCommit := c.status(old).Commit
+
+	var lead uint64
+	require.Eventually(t, func() bool {
+		for _, id := range others {
+			if st := c.status(id); st != nil && st.Role == kannapb.NodeRole_NODE_ROLE_LEADER {
+				lead = id
+				return true
+			}
+		}
+		return false
+	}, settle, poll, "the majority never elected a new leader")
+
+	st, err := c.game(lead).Guess(c.ctx(), &kannapb.GuessRequest{ClientId: "test-kobayashi", Seq: 3, Room: "kobayashi", Player: "tohru", Letter: "a"})
+	require.NoError(t, err, "the majority takes writes")
+
+	// The isolated node cannot commit: a write sent to it times out.
+	short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err = c.game(old).Guess(short, &kannapb.GuessRequest{ClientId: "test-minority", Seq: 1, Room: "kobayashi", Player: "tohru", Letter: "z"})
+	require.Error(t, err)
+	require.Contains(t, []codes.Code{codes.DeadlineExceeded, codes.Unavailable}, status.Code(err), "%v", err)
+	require.Equal(t, isolatedCommit, c.status(old).Commit, "the minority committed nothing")
+
+	// Heal: everyone converges on the majority's state.
+	for id := range c.nodes {
+		_, err := c.cluster(id).Heal(c.ctx(), &kannapb.HealRequest{})
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		r, err := c.game(old).GetRoom(c.ctx(), &kannapb.GetRoomRequest{Room: "kobayashi"})
+		return err == nil && r.CommitIndex >= st.CommitIndex && slices.Equal(r.GuessedLetters, []string{"a"})
+	}, settle, poll, "the healed node never caught up")
+}
+
+func TestFaultInjectionIsRefusedUnlessEnabledAndRejectsBadPeers(t *testing.T) {
+	c := newTestCluster(t, 1)
+	_, err := c.cluster(1).DropTraffic(c.ctx(), &kannapb.DropTrafficRequest{ToPeers: []uint64{1}})
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "cutting a node from itself: %v", err)
+	resp, err := c.cluster(1).DropTraffic(c.ctx(), &kannapb.DropTrafficRequest{ToPeers: []uint64{7}, Traffic: kannapb.TrafficClass_TRAFFIC_CLASS_RAFT})
+	require.NoError(t, err)
+	require.Len(t, resp.DropRules, 1)
+	healed, err := c.cluster(1).Heal(c.ctx(), &kannapb.HealRequest{Peers: []uint64{7}})
+	require.NoError(t, err)
+	require.Empty(t, healed.DropRules)
+
+	off := newTestClusterWith(t, 1, func(cfg *Config) { cfg.EnableFaultInjection = false })
+	_, err = off.cluster(1).DropTraffic(c.ctx(), &kannapb.DropTrafficRequest{ToPeers: []uint64{2}})
+	require.Equal(t, codes.FailedPrecondition, status.Code(err), "%v", err)
+	_, err = off.cluster(1).Heal(c.ctx(), &kannapb.HealRequest{})
+	require.Equal(t, codes.FailedPrecondition, status.Code(err), "%v", err)
+}
+
+func TestNodeRestartedFromItsDataCatchesUpThroughASnapshot(t *testing.T) {
+	c := newTestClusterWith(t, 3, func(cfg *Config) { cfg.SnapshotEvery = 8 })
+	f := c.follower()
+	dir := c.dirs[f]
+	c.kill(f)
+
+	lead := c.waitLeader()
+	play(t, c, lead, "elma", "fafnir")
+	var last *kannapb.RoomState
+	for i, letter := range []string{"a", "e", "i", "o", "u", "r", "s", "t", "n", "l"} {
+		st, err := c.game(lead).Guess(c.ctx(), &kannapb.GuessRequest{ClientId: "test-elma", Seq: uint64(3 + i), Room: "elma", Player: "fafnir", Letter: letter})
+		if status.Code(err) == codes.FailedPrecondition {
+			break // the round ended
+		}
+		require.NoError(t, err)
+		last = st
+	}
+	require.NotNil(t, last)
+	require.Greater(t, c.status(lead).FirstIndex, uint64(1), "the leader compacted its log, so the restarted node needs the snapshot")
+
+	// Restart it from the same folder and address.
+	require.Equal(t, dir, c.dirs[f])
+	c.start(f)
+	require.Eventually(t, func() bool {
+		r, err := c.game(f).GetRoom(c.ctx(), &kannapb.GetRoomRequest{Room: "elma"})
+		return err == nil && r.CommitIndex >= last.CommitIndex && slices.Equal(r.GuessedLetters, last.GuessedLetters)
+	}, settle, poll, "the restarted node never caught up")
+	st := c.status(f)
+	require.NotNil(t, st)
+	require.Contains(t, st.Voters, f, "it rejoined as the voter it was")
+}
+
+func TestJoiningNodeBecomesAVoterAndALeavingOneIsRemoved(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.start(4, c.addrs[1])
+	c.waitVoter(4)
+
+	// The new node itself comes to see four alive voters, addresses included.
+	require.Eventually(t, func() bool {
+		members, err := c.cluster(4).Members(c.ctx(), &kannapb.MembersRequest{})
+		if err != nil || len(members.Members) != 4 {
+			return false
+		}
+		for _, m := range members.Members {
+			if m.Suffrage != kannapb.Suffrage_SUFFRAGE_VOTER || m.State != kannapb.MemberState_MEMBER_STATE_ALIVE || m.Address == "" {
+				return false
+			}
+		}
+		return true
+	}, settle, poll, "node 4 never saw four alive voters")
+
+	// A graceful stop of the leader hands leadership over and, with four voters, gets it removed.
+	old := c.waitLeader()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, c.nodes[old].Shutdown(ctx))
+	delete(c.nodes, old)
+	require.Eventually(t, func() bool {
+		lead := c.leader()
+		if lead == 0 || lead == old {
+			return false
+		}
+		st := c.status(lead)
+		return st != nil && len(st.Voters) == 3 && !slices.Contains(st.Voters, old)
+	}, settle, poll, "the node that left was never removed")
+
+	// Now three voters remain: removing another is refused.
+	lead := c.waitLeader()
+	var victim uint64
+	for id := range c.nodes {
+		if id != lead {
+			victim = id
+		}
+	}
+	_, err := c.cluster(lead).RemoveServer(c.ctx(), &kannapb.RemoveServerRequest{Id: victim})
+	require.Equal(t, codes.FailedPrecondition, status.Code(err), "%v", err)
+	_, err = c.cluster(lead).RemoveServer(c.ctx(), &kannapb.RemoveServerRequest{Id: 99})
+	require.Equal(t, codes.NotFound, status.Code(err), "%v", err)
+	_, err = c.cluster(lead).RemoveServer(c.ctx(), &kannapb.RemoveServerRequest{})
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
+}
+
+func TestTransferLeadershipThroughAFollowerMovesTheLeaderToTheTarget(t *testing.T) {
+	c := newTestCluster(t, 3)
+	f := c.follower()
+	resp, err := c.cluster(f).TransferLeadership(c.ctx(), &kannapb.TransferLeadershipRequest{To: f})
+	require.NoError(t, err)
+	require.Equal(t, f, resp.Leader)
+	require.Eventually(t, func() bool { return c.leader() == f }, settle, poll)
+
+	_, err = c.cluster(f).TransferLeadership(c.ctx(), &kannapb.TransferLeadershipRequest{To: 42})
+	require.Equal(t, codes.NotFound, status.Code(err), "%v", err)
+}
+
+func TestWatchStreamsTheRoomAfterEveryChange(t *testing.T) {
+	c := newTestCluster(t, 3)
+	f := c.follower()
+	play(t, c, f, "ilulu", "take")
+
+	ctx, cancel := context.WithTimeout(context.Background(), settle)
+	defer cancel()
+	w, err := c.game(f).Watch(ctx, &kannapb.WatchRequest{Room: "ilulu"})
+	require.NoError(t, err)
+	first, err := w.Recv()
+	require.NoError(t, err)
+	require.Empty(t, first.GuessedLetters)
+
+	_, err = c.game(c.waitLeader()).Guess(c.ctx(), &kannapb.GuessRequest{ClientId: "test-ilulu", Seq: 3, Room: "ilulu", Player: "take", Letter: "k"})
+	require.NoError(t, err)
+	next, err := w.Recv()
+	require.NoError(t, err)
+	require.Equal(t, []string{"k"}, next.GuessedLetters)
+	require.Greater(t, next.CommitIndex, first.CommitIndex)
+
+	gone, err := c.game(f).Watch(ctx, &kannapb.WatchRequest{Room: "nowhere"})
+	require.NoError(t, err)
+	_, err = gone.Recv()
+	require.Equal(t, codes.NotFound, status.Code(err), "%v", err)
+}
