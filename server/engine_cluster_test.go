@@ -46,7 +46,7 @@ func (d *memDisk) restored() *raft.Restored {
 
 // cluster wires engines together.
 type cluster struct {
-	t             *testing.T
+	t             testing.TB
 	seed          int64
 	snapshotEvery uint64
 	ids           []uint64
@@ -67,12 +67,12 @@ type cluster struct {
 }
 
 // newCluster bootstraps engines 1..size.
-func newCluster(t *testing.T, size int, snapshotEvery uint64) *cluster {
+func newCluster(t testing.TB, size int, snapshotEvery uint64) *cluster {
 	return newSeededCluster(t, size, snapshotEvery, 1)
 }
 
 // newSeededCluster bootstraps engines 1..size whose randomness all follows from seed.
-func newSeededCluster(t *testing.T, size int, snapshotEvery uint64, seed int64) *cluster {
+func newSeededCluster(t testing.TB, size int, snapshotEvery uint64, seed int64) *cluster {
 	c := &cluster{
 		t: t, seed: seed, snapshotEvery: snapshotEvery,
 		engines: map[uint64]*Engine{}, disks: map[uint64]*memDisk{},
