@@ -176,12 +176,16 @@ type Message struct {
 	ConflictTerm uint64
 
 	// MsgSnap: one chunk of a snapshot. Snapshot.Meta names the snapshot; Snapshot.Data holds
-	// this chunk's bytes, which start at Offset; Done marks the last chunk.
+	// this chunk's bytes, which start at Offset; Done marks the last chunk. MsgSnapResp: Index
+	// names the snapshot and Offset the chunk the follower wants next (Reject when the chunk it
+	// got was out of order); the last chunk is answered with a MsgAppResp instead.
 	Snapshot *Snapshot
 	Offset   uint64
 	Done     bool
 
 	// MsgHeartbeat, MsgHeartbeatResp: the ReadIndex request this round confirms leadership for.
+	// MsgVote: "CampaignTransfer" when a leadership transfer started the election, which voters
+	// grant even while they still hear from the old leader.
 	Context []byte
 }
 
