@@ -150,3 +150,131 @@ func tortureRun(t *testing.T, seed int64, bugs Bugs) (violation string) {
 	}
 	return ""
 }
+
+func TestRandomMembershipChangesUnderFaultsKeepSafety(t *testing.T) {
+	seeds := 30
+	if testing.Short() {
+		seeds = 5
+	}
+	for seed := int64(1); seed <= int64(seeds); seed++ {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			require.Empty(t, membershipTortureRun(t, seed), "replay: go test ./raft -run 'TestRandomMembershipChanges/seed=%d$'", seed)
+		})
+	}
+}
+
+// membershipTortureRun starts three voters and, under message loss, partitions, crashes and
+// compaction, keeps adding servers as learners, promoting them and removing voters (never below
+// two), one change at a time as the leader allows. It returns the first safety violation, or "".
+func membershipTortureRun(t *testing.T, seed int64) string {
+	rng := rand.New(rand.NewSource(seed))
+	nw := newNetwork(t, 3, func(c *Config) { c.SnapshotChunkSize = 32 })
+	nw.seed = seed
+	nw.drop = func(Message) bool { return rng.Intn(100) < 5 }
+	nw.shuffle = rng
+
+	leaders := map[uint64]uint64{}
+	var history []string
+	check := func() string {
+		for _, id := range nw.ids() {
+			n := nw.nodes[id]
+			if n.role == Leader {
+				if l, ok := leaders[n.term]; ok && l != id {
+					return fmt.Sprintf("seed %d: two leaders in term %d", seed, n.term)
+				}
+				leaders[n.term] = id
+			}
+			st := nw.state(id)
+			for i := range min(len(st), len(history)) {
+				if st[i] != history[i] {
+					return fmt.Sprintf("seed %d: server %d applied %q as command %d where another applied %q", seed, id, st[i], i, history[i])
+				}
+			}
+			if len(st) > len(history) {
+				history = slices.Clone(st)
+			}
+		}
+		return ""
+	}
+
+	nextID, next := uint64(4), 0
+	for step := 0; step < 500; step++ {
+		lead := nw.leader()
+		switch r := rng.Intn(100); {
+		case r < 3:
+			nw.isolate(uint64(rng.Intn(int(nextID-1)) + 1))
+		case r < 7:
+			nw.cut = map[[2]uint64]bool{}
+		case r < 9:
+			if id := uint64(rng.Intn(int(nextID-1)) + 1); !nw.down[id] {
+				nw.crash(id)
+			}
+		case r < 13:
+			for _, id := range nw.ids() {
+				if nw.down[id] {
+					nw.restart(id)
+					break
+				}
+			}
+		case r < 15:
+			if id := uint64(rng.Intn(int(nextID-1)) + 1); !nw.down[id] && nw.stores[id].applied > nw.nodes[id].log.snapshot.Meta.Index {
+				nw.compact(id)
+			}
+		case r < 25 && lead != None:
+			n := nw.nodes[lead]
+			var cc ConfChange
+			switch {
+			case len(n.conf.learners) > 0 && rng.Intn(2) == 0:
+				cc = ConfChange{Type: AddVoter, NodeID: n.conf.learners[0]}
+			case len(n.conf.voters) > 2 && rng.Intn(3) == 0:
+				cc = ConfChange{Type: RemoveNode, NodeID: n.conf.voters[rng.Intn(len(n.conf.voters))]}
+			case nextID <= 9:
+				nw.addServer(nextID)
+				cc = ConfChange{Type: AddLearner, NodeID: nextID}
+				nextID++
+			}
+			if cc.NodeID != None {
+				_, _, _ = n.ProposeConfChange(cc) // refused while another is pending: fine
+			}
+		case r < 60 && lead != None:
+			if _, _, err := nw.nodes[lead].Propose(fmt.Appendf(nil, "c%d", next)); err == nil {
+				next++
+			}
+		}
+		nw.tick(1)
+		if v := check(); v != "" {
+			return v
+		}
+	}
+
+	// Liveness: heal; the members of the final configuration converge on a new command.
+	nw.heal()
+	for _, id := range nw.ids() {
+		if nw.down[id] {
+			nw.restart(id)
+		}
+	}
+	lead := nw.tickUntilLeader()
+	index := nw.propose(lead, "final")
+	for range 20 * nw.nodes[lead].cfg.ElectionTick {
+		if nw.leader() != None && nw.nodes[nw.leader()].log.committed >= index {
+			break
+		}
+		nw.tick(1)
+	}
+	nw.tick(3)
+	if v := check(); v != "" {
+		return v
+	}
+	lead = nw.leader()
+	if lead == None {
+		return fmt.Sprintf("seed %d: no leader after healing:\n%s", seed, nw.describe())
+	}
+	for _, id := range nw.nodes[lead].conf.members() {
+		st := nw.state(id)
+		if !slices.Equal(st, history) || st[len(st)-1] != "final" {
+			return fmt.Sprintf("seed %d: member %d did not converge after the faults healed:\n%s", seed, id, nw.describe())
+		}
+	}
+	return ""
+}
