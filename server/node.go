@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/rand"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -54,6 +55,7 @@ type Node struct {
 	faults *faults
 	wal    *wal.WAL
 	book   *addressBook
+	lock   *os.File // the data folder's lock, held while the node runs
 
 	// Owned by the loop goroutine.
 	engine *Engine
@@ -93,14 +95,19 @@ func NewNode(cfg Config) (*Node, error) {
 	if err := checkNodeID(cfg.DataDir, cfg.ID); err != nil {
 		return nil, err
 	}
+	if n.lock, err = lockDataDir(cfg.DataDir, cfg.ID); err != nil {
+		return nil, err
+	}
 	w, restored, err := wal.Open(filepath.Join(cfg.DataDir, "wal"), wal.Options{Logger: n.log})
 	if err != nil {
+		_ = n.lock.Close()
 		return nil, fmt.Errorf("node %d: %w", cfg.ID, err)
 	}
 	n.wal = w
 	fail := func(err error) (*Node, error) {
 		_ = w.Close()
-		if n.lis != nil {
+		_ = n.lock.Close()
+		if n.lis != nil && n.lis != cfg.Listener {
 			_ = n.lis.Close()
 		}
 		return nil, err
@@ -322,6 +329,7 @@ func (n *Node) close() error {
 		if werr := n.wal.Close(); werr != nil {
 			err = fmt.Errorf("node %d: close wal: %w", n.id, werr)
 		}
+		_ = n.lock.Close()
 		n.logger().Info("node stopped")
 	})
 	return err

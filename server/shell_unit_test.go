@@ -241,3 +241,15 @@ func TestGameErrorsKeepTheirCodeOnTheWire(t *testing.T) {
 	require.False(t, retryable(ErrStopped))
 	require.False(t, retryable(&game.Error{Code: game.NotFound}))
 }
+
+func TestSecondNodeOnTheSameDataFolderIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	first, err := lockDataDir(dir, 1)
+	require.NoError(t, err)
+	_, err = lockDataDir(dir, 1)
+	require.ErrorContains(t, err, "in use by another process")
+	require.NoError(t, first.Close())
+	again, err := lockDataDir(dir, 1)
+	require.NoError(t, err, "the lock goes away with its holder")
+	require.NoError(t, again.Close())
+}

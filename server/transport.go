@@ -19,6 +19,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/kanna-cluster/kanna/gossip"
 	"github.com/kanna-cluster/kanna/proto/kannapb"
@@ -142,8 +143,15 @@ func (t *transport) sendRaft(msgs []raft.Message) {
 		if p == nil {
 			return
 		}
+		pm := toProto(m)
+		if (len(m.Entries) > 0 || m.Snapshot != nil) && proto.Size(pm) > MaxMessageBytes {
+			// The core bounds appends and snapshot chunks far below this; a message over it would
+			// end the stream with ResourceExhausted on both sides, so it never leaves.
+			t.log().Error("raft: message over the gRPC size limit not sent; is one command huge?", "to", m.To, "type", m.Type.String(), "bytes", proto.Size(pm), "limit", MaxMessageBytes)
+			continue
+		}
 		select {
-		case p.queue <- toProto(m):
+		case p.queue <- pm:
 		default:
 			p.dropped.Add(1)
 		}
