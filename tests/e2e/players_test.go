@@ -90,9 +90,7 @@ func (p *player) do(ctx context.Context, in hangInput, fn send) hangOutput {
 	}
 	call := p.h.now()
 	deadline := time.Now().Add(opDeadline)
-	attempts := 0
 	for {
-		attempts++
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
 		st, err := fn(actx, p.nodes[p.at], p.seq)
 		cancel()
@@ -105,7 +103,7 @@ func (p *player) do(ctx context.Context, in hangInput, fn send) hangOutput {
 			return out
 		}
 		if !retry {
-			out := hangOutput{code: code, exact: attempts == 1 || in.kind == opRead}
+			out := hangOutput{code: code}
 			if code == codes.OK {
 				out.state = viewOf(st)
 				p.last = out.state
