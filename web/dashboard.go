@@ -16,6 +16,9 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/kanna-cluster/kanna/proto/kannapb"
 )
 
@@ -231,7 +234,7 @@ func (d *dashboard) record(kind, text string) {
 // cardOf builds a node's card from its Status, or marks it down keeping what it last said.
 func cardOf(prev nodeCard, s *kannapb.NodeStatus, err error) nodeCard {
 	if err != nil {
-		prev.Up, prev.Error = false, err.Error()
+		prev.Up, prev.Error = false, shortError(err)
 		return prev
 	}
 	c := nodeCard{
@@ -285,6 +288,26 @@ func memberWord(s kannapb.MemberState) string {
 		return "left"
 	}
 	return "unknown"
+}
+
+// shortError says in a few words why a node did not answer: gRPC's messages for a refused or
+// broken connection nest three layers deep, and the last is the one a person needs.
+func shortError(err error) string {
+	s := status.Convert(err)
+	switch s.Code() {
+	case codes.DeadlineExceeded:
+		return "no answer in time"
+	case codes.Unavailable:
+		msg := strings.TrimRight(s.Message(), `"`)
+		if i := strings.LastIndex(msg, ": "); i >= 0 {
+			msg = msg[i+2:]
+		}
+		if msg == "EOF" {
+			msg = "connection closed"
+		}
+		return "unreachable: " + msg
+	}
+	return s.Code().String() + ": " + s.Message()
 }
 
 // name is how events call a node.

@@ -14,7 +14,8 @@ const sock = new KannaSocket({
     el.textContent = { connecting: "connecting…", online: "live", offline: "reconnecting…" }[state] || state;
   },
   onReopen: async (s) => {
-    $("events").replaceChildren(); // the server sends its whole log again
+    // The server sends its whole log again.
+    $("events").replaceChildren(el("li", { class: "placeholder muted" }, "Nothing has happened yet: crash or isolate a node."));
     await s.request("watch_cluster", {}, true);
   },
 });
@@ -101,7 +102,7 @@ function renderNodes(nodes) {
     c.root.setAttribute("aria-label", name);
     c.root.classList.toggle("leader", n.up && n.role === "leader");
     c.root.classList.toggle("down", !n.up);
-    c.title.textContent = (n.up && n.role === "leader" ? "👑 " : "") + name;
+    c.title.textContent = (n.up && n.role === "leader" ? "♛ " : "") + name;
     c.role.textContent = n.up ? n.role : "down";
     c.role.className = "role " + (n.up ? n.role : "down");
     if (n.up) {
@@ -112,8 +113,11 @@ function renderNodes(nodes) {
     const rows = n.up
       ? [["term", n.term], ["voted for", n.vote || "nobody"], ["follows", n.leader ? `node ${n.leader}` : "no leader"],
          ["commit / applied", `${n.commit} / ${n.applied}`], ["log", `${n.first_index}…${n.last_index} (${n.log_size} entries)`],
-         ["voters", n.voters.join(", ") || "none"], ["learners", n.learners.join(", ") || "none"]]
-      : [["status", "not answering"], ["last error", (n.error || "").replace(/^rpc error: /, "")]];
+         ["voters", n.voters.join(", ") || "none"], ["learners", n.learners.join(", ") || "none"],
+         ...(n.role === "leader" && n.progress.length
+           ? [["followers' match", n.progress.filter((p) => p.id !== n.id).map((p) => `${p.id}: ${p.match}`).join(", ")]]
+           : [])]
+      : [["status", "not answering"], ["last error", n.error || "none"]];
     c.stats.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))]));
     c.gossip.replaceChildren(...(n.up ? n.gossip : []).map((g) =>
       el("li", { class: `chip ${g.state}`, title: `${g.address}, incarnation ${g.incarnation}` }, `${g.id}: ${g.state}`)));
@@ -132,11 +136,12 @@ function renderNodes(nodes) {
 
 function addEvents(events) {
   const list = $("events");
+  list.querySelector(".placeholder")?.remove();
   for (const e of events) {
     const t = new Date(e.time);
     const li = el("li", {},
       el("time", { datetime: e.time }, t.toLocaleTimeString([], { hour12: false }) + "." + String(t.getMilliseconds()).padStart(3, "0")),
-      el("span", { class: "kind " + e.kind }, e.kind),
+      el("span", { class: "kind kind-" + e.kind }, e.kind),
       el("span", {}, e.text));
     list.prepend(li);
   }

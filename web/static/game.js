@@ -245,18 +245,25 @@ function render(s) {
   const over = s.status !== "playing";
   const shown = over && s.word ? s.word : s.masked_word;
 
+  // One group per word, so that a long phrase wraps between words, never inside one.
   const word = $("word");
   word.replaceChildren();
+  let group = null;
   for (let i = 0; i < shown.length; i++) {
     const ch = shown[i];
-    const span = document.createElement("span");
     if (ch === " ") {
-      span.className = "gap";
-    } else {
-      span.className = "tile" + (s.masked_word[i] === "_" ? (over ? " missed" : " hidden") : "");
-      span.textContent = s.masked_word[i] === "_" && !over ? "" : ch;
+      word.append(Object.assign(document.createElement("span"), { className: "gap" }));
+      group = null;
+      continue;
     }
-    word.append(span);
+    if (!group) {
+      group = Object.assign(document.createElement("span"), { className: "wordgroup" });
+      word.append(group);
+    }
+    const span = document.createElement("span");
+    span.className = "tile" + (s.masked_word[i] === "_" ? (over ? " missed" : " hidden") : "");
+    span.textContent = s.masked_word[i] === "_" && !over ? "" : ch;
+    group.append(span);
   }
   word.setAttribute("aria-label", "The word: " + s.masked_word.replace(/_/g, "blank ").split("").join(" "));
 

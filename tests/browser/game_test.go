@@ -1,0 +1,96 @@
+// The browser tests proper: two players in one room, the leader crashed from the dashboard, and
+// screenshots of both pages.
+package browser
+
+import (
+	"context"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+)
+
+func TestTwoBrowsersInOneRoomSeeEachOthersGuessesWithoutReloading(t *testing.T) {
+	s := fakeStack(t)
+	alice := player(t, s.base, "kobayashi", "alice")
+	bob := player(t, s.base, "kobayashi", "bob")
+	until(t, alice, "alice sees bob join", `document.querySelectorAll("#players li").length === 2`)
+	// A mark on each page's window: a reload would wipe it.
+	for _, tab := range []context.Context{alice, bob} {
+		eval[string](t, tab, `window.kannaMark = "still here"`)
+	}
+
+	// Alice uses the on-screen keyboard; bob his physical one.
+	do(t, alice, "alice presses E on screen", chromedp.Click(`key e`, css(`#keyboard button[data-letter="e"]`)))
+	until(t, bob, "bob sees alice's E", tried("e"))
+	until(t, bob, "bob's keyboard is ready", `!document.querySelector('#keyboard button[data-letter="a"]').disabled`)
+	do(t, bob, "bob types A", chromedp.KeyEvent("a"))
+	until(t, alice, "alice sees bob's A", tried("a"))
+	until(t, alice, "alice's E key is marked", `document.querySelector('#keyboard button[data-letter="e"]').matches(".hit, .miss")`)
+
+	for _, tab := range []context.Context{alice, bob} {
+		require.Equal(t, "still here", eval[string](t, tab, `window.kannaMark`), "a page reloaded")
+	}
+	served := eval[string](t, alice, `document.querySelector("#served").textContent`)
+	require.Regexp(t, `^node \d+ · commit \d+$`, served)
+
+	// A few more guesses, so that the picture shows a game under way.
+	for _, l := range []string{"o", "z", "q"} {
+		until(t, bob, "bob's key is ready", `!document.querySelector('#keyboard button[data-letter="`+l+`"]').disabled || document.querySelector("#new-round:not([hidden])")`)
+		do(t, bob, "bob types "+l, chromedp.KeyEvent(l))
+		until(t, alice, "alice sees "+l, tried(l)+` || document.querySelector("#new-round:not([hidden])")`)
+	}
+	settled(t, alice)
+	screenshot(t, alice, "game.png")
+}
+
+// settled waits until the drawing has finished dropping its lost parts.
+func settled(t *testing.T, ctx context.Context) {
+	t.Helper()
+	until(t, ctx, "lost parts have fallen", `[...document.querySelectorAll("#kanna .part.lost")].every(p => getComputedStyle(p).opacity === "0")`)
+}
+
+func TestCrashingTheLeaderFromTheDashboardLeavesTheGamePlayable(t *testing.T) {
+	for _, mk := range []func(*testing.T) stack{fakeStack, realStack} {
+		s := mk(t)
+		t.Run(s.name, func(t *testing.T) {
+			game := player(t, s.base, "dragon-lair", "kanna")
+			do(t, game, "guess E", chromedp.KeyEvent("e"))
+			until(t, game, "E lands", tried("e"))
+
+			dash := newBrowser(t)
+			do(t, dash, "open the dashboard", chromedp.Navigate(s.base+"/dashboard"))
+			until(t, dash, "three cards and a leader", `document.querySelectorAll(".node").length === 3 && !!document.querySelector(".node.leader")`)
+			until(t, dash, "crash buttons shown", `!document.querySelector(".node.leader button[data-action=crash]").hidden`)
+			old := eval[string](t, dash, `document.querySelector(".node.leader").dataset.node`)
+
+			do(t, dash, "click crash on the leader", chromedp.Click("crash", css(".node.leader button[data-action=crash]")))
+			until(t, dash, "the old leader's card shows it down", `document.querySelector('.node[data-node="`+old+`"]').classList.contains("down")`)
+			until(t, dash, "another node leads", `(() => { const l = document.querySelector(".node.leader"); return !!l && l.dataset.node !== "`+old+`"; })()`)
+			until(t, dash, "the event log tells of it", `[...document.querySelectorAll("#events li")].some(li => li.textContent.includes("won the election"))`)
+
+			until(t, game, "the O key is ready", `!document.querySelector('#keyboard button[data-letter="o"]').disabled`)
+			do(t, game, "guess O", chromedp.KeyEvent("o"))
+			until(t, game, "O lands after the crash", tried("o"))
+			if s.name == "real" {
+				settled(t, game)
+				screenshot(t, game, "game-after-crash.png")
+				screenshot(t, dash, "dashboard.png")
+			}
+		})
+	}
+}
+
+func TestGamePageFitsAPhone(t *testing.T) {
+	s := fakeStack(t)
+	ctx := player(t, s.base, "pocket", "kanna")
+	do(t, ctx, "phone-sized viewport", chromedp.EmulateViewport(390, 844))
+	do(t, ctx, "guess", chromedp.KeyEvent("i"))
+	until(t, ctx, "I lands", tried("i"))
+	settled(t, ctx)
+	// Nothing wider than the screen: no sideways scrolling on a phone.
+	require.LessOrEqual(t, eval[int](t, ctx, `document.documentElement.scrollWidth`), 390)
+	require.True(t, eval[bool](t, ctx, `(() => { const r = document.querySelector('#keyboard button[data-letter="p"]').getBoundingClientRect(); return r.right <= 390 && r.width >= 28; })()`),
+		"the whole on-screen keyboard fits, with keys big enough to tap")
+	screenshot(t, ctx, "game-phone.png")
+}
