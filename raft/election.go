@@ -10,7 +10,10 @@
 // election timeout ignores requests to elect another).
 package raft
 
-import "bytes"
+import (
+	"bytes"
+	"fmt"
+)
 
 // campaignTransfer marks the MsgVote of a leadership transfer (thesis §3.10), in Message.Context:
 // voters grant it even though they heard from the current leader recently.
@@ -19,6 +22,9 @@ var campaignTransfer = []byte("CampaignTransfer")
 // Step hands the core one message received from a peer. Terms are settled first (paper §5.1);
 // then the role's handler (stepLeader, stepCandidate or stepFollower) takes it.
 func (n *Node) Step(m Message) error {
+	if m.From == None || (m.To != None && m.To != n.id) {
+		return fmt.Errorf("raft: step %s on node %d: the message is not from a server to this one; check the transport's routing", m, n.id)
+	}
 	switch {
 	case m.Term > n.term:
 		if m.Type == MsgVote || m.Type == MsgPreVote {

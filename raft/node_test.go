@@ -132,6 +132,13 @@ func TestStatusShowsProgressOnlyOnTheLeader(t *testing.T) {
 	require.Equal(t, uint64(1), nw.nodes[2].Status().Lead)
 }
 
+func TestStepRefusesMisroutedMessages(t *testing.T) {
+	n := newTestNode(t, 1, []uint64{1, 2, 3}, 1)
+	require.ErrorContains(t, n.Step(Message{Type: MsgHeartbeat, From: 2, To: 3, Term: 1}), "routing")
+	require.ErrorContains(t, n.Step(Message{Type: MsgHeartbeat, To: 1, Term: 1}), "routing")
+	require.Equal(t, None, n.lead, "a refused message changes nothing")
+}
+
 func TestStringers(t *testing.T) {
 	require.Equal(t, "MsgTimeoutNow", MsgTimeoutNow.String())
 	require.Equal(t, "MessageType(99)", MessageType(99).String())

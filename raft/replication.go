@@ -131,10 +131,9 @@ func (n *Node) handleAppendEntries(m Message) {
 		return
 	}
 	lastNew := m.Index + uint64(len(m.Entries))
+	// Entries start after m.Index, which is at least our commit index: a conflict can only
+	// replace uncommitted entries.
 	if ci := n.log.findConflict(m.Entries); ci != 0 {
-		if ci <= n.log.committed && !n.bugsOn() {
-			panic(invariantf("the leader's entry %d conflicts with our committed log (commit %d)", ci, n.log.committed))
-		}
 		n.appendToLog(m.Entries[ci-m.Index-1:])
 	}
 	n.log.commitTo(min(m.Commit, lastNew))

@@ -4,6 +4,7 @@ package raft
 
 import (
 	"errors"
+	"fmt"
 	"math/rand"
 	"testing"
 
@@ -249,4 +250,23 @@ func TestLostAppendsAreResentAfterTheFollowerRejects(t *testing.T) {
 	nw.propose(lead, "after")
 	nw.tick(3)
 	nw.requireSameState("warm-up", "lost", "after")
+}
+
+func TestAnAcknowledgementPastTheLeadersLogIsAnInvariantViolation(t *testing.T) {
+	n := newTestNode(t, 1, []uint64{1, 2, 3}, 1)
+	makeLeader(t, n)
+	last := n.log.lastIndex()
+	require.PanicsWithValue(t, fmt.Sprintf("raft: invariant violated: follower 2 matches up to %d, past the leader's last index %d", last+5, last), func() {
+		step(t, n, Message{From: 2, Type: MsgAppResp, Term: n.term, Index: last + 5})
+	})
+
+	// With a teaching bug on, the leader believes it up to its own last index, so the simulator
+	// can watch the damage instead of a panic.
+	c := DefaultConfig()
+	c.ID, c.Rand, c.Bugs.VoteWithoutLogCheck = 1, rand.New(rand.NewSource(1)), true
+	b := newTestNodeWith(t, c, []uint64{1, 2, 3}, 1)
+	makeLeader(t, b)
+	step(t, b, Message{From: 2, Type: MsgAppResp, Term: b.term, Index: last + 5})
+	require.Equal(t, last, b.prs[2].match)
+	require.Equal(t, uint64(1), b.ID())
 }
