@@ -172,3 +172,36 @@ func TestRoomThatNoNodeKnowsIsReported(t *testing.T) {
 	require.Equal(t, "not_found", m["code"])
 	require.Equal(t, 0, r.srv.hub.viewers("nowhere"))
 }
+
+func TestSpectatorWatchingARoomSeesGuessesWithoutJoining(t *testing.T) {
+	r := newRig(t, 3, nil)
+	player, spectator := r.open("player"), r.open("spectator")
+	player.ok("create_room", map[string]any{"room": "arena"})
+	player.ok("join_room", map[string]any{"room": "arena", "player": "kanna"})
+	spectator.ok("watch_room", map[string]any{"room": "arena"})
+	player.ok("guess", map[string]any{"letter": "r"})
+	state := spectator.roomState(func(s map[string]any) bool { return guessed(s, "r") })
+	require.Len(t, state["players"], 1, "watching must not add a player")
+	require.Equal(t, 1, r.cluster.Calls("JoinRoom"))
+}
+
+func TestReconnectedPageResendsItsUnansweredGuessUnderTheOldSeq(t *testing.T) {
+	r := newRig(t, 3, nil)
+	first := r.open("page")
+	first.ok("create_room", map[string]any{"room": "tea"})
+	first.ok("join_room", map[string]any{"room": "tea", "player": "kanna"})
+	first.ok("guess", map[string]any{"letter": "t"}) // seq 3
+	require.NoError(t, first.ws.Close())
+
+	// The page does not know whether seq 3 landed; on its new socket it says hello with the same
+	// client id, watches the room as its player, and resends seq 3 before anything new.
+	again := r.open("page")
+	again.ok("watch_room", map[string]any{"room": "tea", "player": "kanna"})
+	again.sendJSON(map[string]any{"type": "guess", "seq": 3, "letter": "t"})
+	require.Equal(t, "ok", again.answer(3)["type"])
+	again.sendJSON(map[string]any{"type": "guess", "seq": 4, "letter": "e"})
+	require.Equal(t, "ok", again.answer(4)["type"])
+	state := again.roomState(func(s map[string]any) bool { return guessed(s, "e") })
+	require.Equal(t, "et", letters(state))
+	require.Len(t, state["players"], 1)
+}
