@@ -1,6 +1,7 @@
 // BenchmarkCommit3Nodes measures the cost in the core of committing one proposal on a three-server
 // cluster: proposing, building Ready, replicating, acknowledging and applying, with a driver that
 // does no I/O (persisting and applying are free), so the number is the core's own CPU cost.
+
 package raft
 
 import (

@@ -3,6 +3,7 @@
 // Timing follows the Raft paper §5.6 (broadcastTime ≪ electionTimeout ≪ MTBF) and §9.3 of the
 // thesis (randomized election timeouts in [T, 2T)). Bugs are teaching switches used by the
 // simulator's --bug flag: each turns off one rule of the paper so a learner can watch what breaks.
+
 package raft
 
 import (

@@ -8,6 +8,7 @@
 // healthy leader when it comes back: pre-vote (ask "would you vote for me?" before raising the
 // term) and the leader lease of check-quorum (a server that heard from a leader within the
 // election timeout ignores requests to elect another).
+
 package raft
 
 import (

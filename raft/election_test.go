@@ -1,5 +1,6 @@
 // Paper-rule tests for terms and elections: paper §5.1, §5.2, §5.4.1, thesis §9.3 and §9.6.
 // Each test is named after the rule it checks.
+
 package raft
 
 import (

@@ -1,5 +1,6 @@
 // Helpers for the paper-rule tests: a core built with a given log and configuration, and quick
 // ways to step it and read what it sends.
+
 package raft
 
 import (

@@ -5,6 +5,7 @@
 // snapshot replaces the prefix it covers). The core keeps the log itself instead of reading it
 // back from a Storage interface, as etcd-io/raft does: the driver persists what each Ready hands it
 // and gives the whole log back through Config.Restore after a restart (see docs/divergence.md).
+
 package raft
 
 import (

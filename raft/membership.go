@@ -6,6 +6,7 @@
 // the entry is appended; if the entry is later truncated away, the server falls back to the one
 // before it. Only one change may be uncommitted at a time. Learners (thesis §4.2.1) receive the
 // log but neither vote nor count toward a majority until an AddVoter promotes them.
+
 package raft
 
 import (

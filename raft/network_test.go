@@ -2,6 +2,7 @@
 // holds what its Ready asked to persist, wired by a message queue the test can cut, drop and
 // heal. Everything runs on the test's goroutine, driven by explicit ticks, so scenarios replay
 // exactly.
+
 package raft
 
 import (

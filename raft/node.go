@@ -5,6 +5,7 @@
 // rules for handing it out: what must be durable before which message leaves (Figure 2, "updated
 // on stable storage before responding to RPCs"), and thesis §10.2.1, which lets a leader write its
 // own entries while it sends them, counting its own copy only once the driver reports it durable.
+
 package raft
 
 import (

@@ -1,5 +1,6 @@
 // Tests for the public API of node.go: construction, restart, and the Ready/Advance contract
 // (paper Figure 2: persistent state is on stable storage before a server answers).
+
 package raft
 
 import (

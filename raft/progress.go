@@ -8,6 +8,7 @@
 //     MaxInflight of them unacknowledged (pipelining);
 //   - snapshot: the entries the follower needs are compacted; the leader sends the snapshot in
 //     chunks, one at a time, and sends nothing else until it is installed (paper §7).
+
 package raft
 
 type progressState uint8

@@ -4,6 +4,7 @@
 // Only voters count. A quorum is floor(N/2)+1 of the N voters of the configuration in force, so
 // any two quorums of one configuration share a server, and (thesis §4.1) so do any two quorums
 // of configurations that differ by one server.
+
 package raft
 
 import (

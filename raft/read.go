@@ -6,6 +6,7 @@
 // machine has applied the read point, a read sees every write acknowledged before the request.
 // A leader does not know the full commit index until an entry of its own term commits (paper §8),
 // so requests made before that wait for it.
+
 package raft
 
 // readRequest is one ReadIndex request awaiting its heartbeat round.

@@ -7,6 +7,7 @@
 // mismatched entries per round trip ("fast backtracking", end of §5.3). Appends are batched (all
 // proposals since the last Ready in one message, up to MaxSizePerMsg) and pipelined (up to
 // MaxInflight unacknowledged per follower once the logs are known to match).
+
 package raft
 
 // stepLeader handles what reaches a leader in its own term.

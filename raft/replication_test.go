@@ -1,5 +1,6 @@
 // Paper-rule tests for log replication and commitment: paper §5.3, §5.4.2 (Figure 8), §8 (the
 // no-op), thesis §10.2.1, and the flow control of progress.go (probe, pipelining, batching).
+
 package raft
 
 import (

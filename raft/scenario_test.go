@@ -1,6 +1,7 @@
 // Scenario tests: stories of a cluster under faults, told with the in-memory network
 // (network_test.go). Each checks an end-to-end promise of Raft (paper §5, §8; thesis §3.10, §4,
 // §6.4, §9.6) rather than one rule.
+
 package raft
 
 import (

@@ -7,6 +7,7 @@
 // snapshot (if its log already holds the snapshot's last entry) or discards its whole log. The
 // leader sends one chunk at a time and the follower acknowledges each with the offset it wants
 // next, so a lost or duplicated chunk costs one round trip, not the whole transfer.
+
 package raft
 
 import "fmt"

@@ -2,6 +2,7 @@
 // duplication, reordering, partitions, crashes with restarts and compaction, checking the safety
 // properties of paper Figure 3 throughout and liveness once the faults stop. A failing run names
 // its seed; every run replays exactly.
+
 package raft
 
 import (

@@ -2,6 +2,7 @@
 // up to date, then tells it to start an election at once with MsgTimeoutNow. The target's log is
 // as up to date as any, and its higher term deposes the old leader. If no new leader has taken
 // over within an election timeout, the transfer is abandoned and proposals resume.
+
 package raft
 
 import "fmt"
