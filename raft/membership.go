@@ -191,19 +191,22 @@ func (n *Node) ProposeConfChange(cc ConfChange) (index, term uint64, err error) 
 }
 
 func (n *Node) validateConfChange(cc ConfChange) error {
+	var why string
 	switch {
-	case cc.NodeID == None:
-		return fmt.Errorf("raft: propose %s: node id 0 is reserved; give the server a non-zero id", cc.Type)
-	case cc.Type == AddLearner && n.conf.isVoter(cc.NodeID):
-		return fmt.Errorf("raft: propose AddLearner %d: it is already a voter; remove it first to demote it", cc.NodeID)
-	case cc.Type == RemoveNode && !n.conf.isMember(cc.NodeID):
-		return fmt.Errorf("raft: propose RemoveNode %d: it is not a member; nothing to remove", cc.NodeID)
-	case cc.Type == RemoveNode && n.conf.isVoter(cc.NodeID) && len(n.conf.voters) == 1:
-		return fmt.Errorf("raft: propose RemoveNode %d: it is the last voter; add another voter first", cc.NodeID)
 	case cc.Type > RemoveNode:
-		return fmt.Errorf("raft: propose %s: unknown change type", cc.Type)
+		why = "unknown change type"
+	case cc.NodeID == None:
+		why = "node id 0 is reserved; give the server a non-zero id"
+	case cc.Type == AddLearner && n.conf.isVoter(cc.NodeID):
+		why = "it is already a voter; remove it first to demote it"
+	case cc.Type == RemoveNode && !n.conf.isMember(cc.NodeID):
+		why = "it is not a member; nothing to remove"
+	case cc.Type == RemoveNode && n.conf.isVoter(cc.NodeID) && len(n.conf.voters) == 1:
+		why = "it is the last voter; add another voter first"
+	default:
+		return nil
 	}
-	return nil
+	return fmt.Errorf("%w: %s %d: %s", ErrInvalidConfChange, cc.Type, cc.NodeID, why)
 }
 
 // maybeStepDownRemoved ends the leadership of a leader that removed itself, once that change is

@@ -142,7 +142,7 @@ func TestInvalidConfChangesAreRefused(t *testing.T) {
 	ready(n)
 	for _, cc := range []ConfChange{{AddVoter, None}, {AddLearner, 1}, {RemoveNode, 9}, {RemoveNode, 1}, {ConfChangeType(7), 2}} {
 		_, _, err := n.ProposeConfChange(cc)
-		require.Error(t, err, "%v", cc)
+		require.ErrorIs(t, err, ErrInvalidConfChange, "%v", cc)
 	}
 	f := newTestNode(t, 2, []uint64{1, 2}, 1)
 	_, _, err := f.ProposeConfChange(ConfChange{Type: AddLearner, NodeID: 3})

@@ -25,6 +25,9 @@ var (
 	ErrCompacted = errors.New("raft: index is already compacted into a snapshot")
 	// ErrUnavailable: the index asked for is beyond what is applied.
 	ErrUnavailable = errors.New("raft: index is not yet applied")
+	// ErrInvalidConfChange: the membership change makes no sense for the current configuration
+	// (the wrapping error says why); do not retry it as it is.
+	ErrInvalidConfChange = errors.New("raft: invalid configuration change")
 )
 
 // Node is one Raft core. It is not safe for concurrent use: one goroutine drives it.
@@ -134,8 +137,13 @@ func (n *Node) restore(r *Restored) error {
 	if hs.Commit > n.log.lastIndex() {
 		return fmt.Errorf("raft: restore: commit index %d is past the last stored entry %d; the log lost committed entries, restore from a peer", hs.Commit, n.log.lastIndex())
 	}
-	n.log.committed = max(hs.Commit, n.log.snapshot.Meta.Index)
-	n.log.applied = min(max(r.Applied, n.log.snapshot.Meta.Index), n.log.committed)
+	if r.Applied > n.log.lastIndex() {
+		return fmt.Errorf("raft: restore: the state machine applied %d but the stored log ends at %d; entries must be persisted before they are applied, restore from a peer", r.Applied, n.log.lastIndex())
+	}
+	// What the state machine applied was committed, even if the HardState recording the commit
+	// index was not synced before the crash.
+	n.log.committed = max(hs.Commit, n.log.snapshot.Meta.Index, r.Applied)
+	n.log.applied = max(r.Applied, n.log.snapshot.Meta.Index)
 	n.term = hs.Term
 	n.vote = hs.Vote
 	if n.cfg.Bugs.ForgetVoteOnRestart {

@@ -75,6 +75,23 @@ func TestRestoreRefusesAStoredLogWithAGap(t *testing.T) {
 	c.Restore = &Restored{HardState: HardState{Term: 2, Commit: 5}, Entries: []Entry{{Index: 1, Term: 1}}}
 	_, err = New(c)
 	require.ErrorContains(t, err, "lost committed entries")
+
+	c.Restore = &Restored{HardState: HardState{Term: 2}, Entries: []Entry{{Index: 1, Term: 1}}, Applied: 3}
+	_, err = New(c)
+	require.ErrorContains(t, err, "must be persisted before they are applied")
+}
+
+func TestRestartTrustsTheAppliedIndexOverAnUnsyncedCommitIndex(t *testing.T) {
+	c := DefaultConfig()
+	c.ID, c.Rand = 1, rand.New(rand.NewSource(1))
+	// Commit-only HardState changes need no fsync, so the stored commit index may lag what the
+	// state machine already applied.
+	c.Restore = &Restored{HardState: HardState{Term: 2, Commit: 1},
+		Entries: []Entry{{Index: 1, Term: 1}, {Index: 2, Term: 1}, {Index: 3, Term: 2}}, Applied: 2}
+	n, err := New(c)
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), n.Status().Commit)
+	require.Empty(t, n.Ready().CommittedEntries, "nothing is applied twice")
 }
 
 func TestRestartAfterSnapshotStartsTheLogAfterIt(t *testing.T) {
