@@ -213,7 +213,7 @@ func TestConfigRefusesWhatCannotWorkAndFillsDefaults(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, DevClusterKey, cfg.ClusterKey)
 	require.Equal(t, 100*time.Millisecond, cfg.TickInterval)
-	require.Equal(t, 10, cfg.ElectionTick)
+	require.Equal(t, 8, cfg.ElectionTick)
 	require.NotZero(t, cfg.Seed)
 }
 

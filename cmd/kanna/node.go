@@ -38,7 +38,6 @@ func runNode(args []string) int {
 	}
 	n, err := server.NewNode(cfg)
 	if err != nil {
-		logger.Error("kanna node: cannot start", "err", err)
 		fmt.Fprintf(os.Stderr, "kanna node: %v\n", err)
 		return 1
 	}
@@ -82,7 +81,7 @@ func parseNodeFlags(args []string, stderr io.Writer) (server.Config, *slog.Logge
 		snapshotEvery = fs.Uint64("snapshot-every", 10000, "snapshot the game and compact the log after this many applied entries")
 		reapAfter     = fs.Duration("reap-after", 0, "remove a member gossip has declared dead for this long, keeping at least 3 voters (0: never)")
 		tick          = fs.Duration("tick", 100*time.Millisecond, "length of one Raft and gossip tick")
-		electionTicks = fs.Int("election-ticks", 10, "Raft election timeout in ticks")
+		electionTicks = fs.Int("election-ticks", 8, "Raft election timeout in ticks (followers wait one to two timeouts)")
 		logLevel      = fs.String("log-level", "info", "debug, info, warn or error")
 		logJSON       = fs.Bool("log-json", false, "write log lines as JSON instead of text")
 	)
