@@ -94,3 +94,24 @@ func TestGamePageFitsAPhone(t *testing.T) {
 		"the whole on-screen keyboard fits, with keys big enough to tap")
 	screenshot(t, ctx, "game-phone.png")
 }
+
+func TestRoomCreatedInTheLobbyIsListedAndOpensByLink(t *testing.T) {
+	s := fakeStack(t)
+	host := newBrowser(t)
+	do(t, host, "create a room from the lobby",
+		chromedp.Navigate(s.base+"/"),
+		chromedp.WaitVisible("#create-room", css("#create-room")),
+		chromedp.SendKeys("#create-room", "tohru's kitchen", css("#create-room")),
+		chromedp.SendKeys("#create-player", "tohru", css("#create-player")),
+		chromedp.Click("create", css("#create button[type=submit]")),
+	)
+	until(t, host, "the host is in the room", `location.pathname === "/room/tohru's%20kitchen" && document.querySelector("#join").hidden && document.querySelectorAll("#players li").length === 1`)
+
+	guest := newBrowser(t)
+	do(t, guest, "open the lobby", chromedp.Navigate(s.base+"/"))
+	until(t, guest, "the lobby lists the room", `[...document.querySelectorAll("#rooms a")].some(a => a.textContent === "tohru's kitchen")`)
+	do(t, guest, "follow the room's link", chromedp.Click("room link", css(`#rooms a`)))
+	until(t, guest, "the guest sees the room and a form to join it", `document.querySelector("#room-title").textContent === "tohru's kitchen" && !document.querySelector("#join").hidden`)
+	until(t, guest, "the guest watches before joining", `document.querySelector("#status").textContent.startsWith("Watching")`)
+	screenshot(t, guest, "lobby-join.png")
+}

@@ -96,14 +96,23 @@ func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	return v
 }
 
-// until waits for a JavaScript expression to become true.
+// until waits for a JavaScript expression to become true. A poll does not survive the page
+// navigating (chromedp answers "navigated or closed", or "cannot find context"), so any error
+// before the deadline starts the poll again on the page there is then.
 func until(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, stepTimeout+5*time.Second)
-	defer cancel()
-	_, err := chromedp.Run(sctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(stepTimeout),
-		chromedp.WithPollingInterval(50*time.Millisecond)))
-	require.NoError(t, err, "waiting until %s (%s)", what, expr)
+	deadline := time.Now().Add(stepTimeout)
+	for {
+		sctx, cancel := context.WithTimeout(ctx, stepTimeout+5*time.Second)
+		_, err := chromedp.Run(sctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline)),
+			chromedp.WithPollingInterval(50*time.Millisecond)))
+		cancel()
+		if err != nil && time.Now().Before(deadline.Add(-100*time.Millisecond)) {
+			continue
+		}
+		require.NoError(t, err, "waiting until %s (%s)", what, expr)
+		return
+	}
 }
 
 // css makes a query find elements by CSS selector.

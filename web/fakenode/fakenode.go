@@ -54,6 +54,7 @@ type Node struct {
 	up       bool
 	isolated bool
 	applied  uint64 // frozen while isolated
+	watchers int    // Watch streams open on this node
 }
 
 // Start starts n nodes on loopback, node 1 leading in term 1. A non-empty key is required on
@@ -95,6 +96,19 @@ func (c *Cluster) Calls(rpc string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.calls[rpc]
+}
+
+// Watched returns the ids of the nodes that have a Watch stream open, in id order.
+func (c *Cluster) Watched() []uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []uint64
+	for _, n := range c.nodes {
+		if n.watchers > 0 {
+			out = append(out, n.ID)
+		}
+	}
+	return out
 }
 
 // Stop stops every node.

@@ -64,6 +64,14 @@ func (g *gameServer) ListRooms(context.Context, *kannapb.ListRoomsRequest) (*kan
 func (g *gameServer) Watch(r *kannapb.WatchRequest, stream grpc.ServerStreamingServer[kannapb.RoomState]) error {
 	g.n.c.count("Watch")
 	c := g.n.c
+	c.mu.Lock()
+	g.n.watchers++
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		g.n.watchers--
+		c.mu.Unlock()
+	}()
 	var sent uint64
 	for {
 		c.mu.Lock()
