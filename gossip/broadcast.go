@@ -10,7 +10,6 @@
 package gossip
 
 import (
-	"cmp"
 	"math"
 	"slices"
 )
@@ -23,11 +22,18 @@ type queued struct {
 	size      int    // its encoded size, computed once
 }
 
-// broadcastQueue holds the updates still to be sent, at most one per member.
+// broadcastQueue holds the updates still to be sent, at most one per member, kept in sending
+// order: fewest transmissions first, newest first among equals.
 type broadcastQueue struct {
 	items []*queued
+	spare []*queued // a second backing array for take, reused
+	sent  []*queued
 	next  uint64
 }
+
+// smallestUpdate is the encoded size of an empty update; no real one is smaller, so a message with
+// less room left than this is full.
+var smallestUpdate = encodedSize(Update{})
 
 // retransmitLimit is how many messages carry each update in a cluster of n members:
 // mult * ceil(log10(n+1)), memberlist's reading of SWIM's λ·log N.
@@ -35,8 +41,8 @@ func retransmitLimit(mult, n int) int {
 	return mult * int(math.Ceil(math.Log10(float64(n+1))))
 }
 
-// enqueue adds u, dropping any queued update about the same member: the caller only queues news
-// that won under the precedence rules, so it is the newest.
+// enqueue adds u at the front, dropping any queued update about the same member: the caller only
+// queues news that won under the precedence rules, so it is the newest.
 func (q *broadcastQueue) enqueue(u Update) {
 	for i, it := range q.items {
 		if it.update.Member.ID == u.Member.ID {
@@ -45,36 +51,53 @@ func (q *broadcastQueue) enqueue(u Update) {
 		}
 	}
 	q.next++
-	q.items = append(q.items, &queued{update: u, order: q.next, size: encodedSize(u)})
+	q.items = slices.Insert(q.items, 0, &queued{update: u, order: q.next, size: encodedSize(u)})
 }
 
-// take returns the updates to piggyback on one message with budget bytes left, fewest-sent first,
+// take returns the updates to piggyback on one message with budget bytes left, in sending order,
 // and retires those that have now been sent limit times.
 func (q *broadcastQueue) take(budget, limit int) []Update {
-	if len(q.items) == 0 {
-		return nil
-	}
-	slices.SortFunc(q.items, func(a, b *queued) int {
-		if a.transmits != b.transmits {
-			return cmp.Compare(a.transmits, b.transmits)
-		}
-		return cmp.Compare(b.order, a.order)
-	})
 	var out []Update
-	kept := q.items[:0]
+	q.sent = q.sent[:0]
+	kept := q.items[:0] // the updates not taken, still in order
 	for _, it := range q.items {
-		if it.size <= budget {
+		switch {
+		case it.transmits >= limit:
+			// Retired without being taken: the limit fell because the cluster shrank.
+		case budget < smallestUpdate || it.size > budget:
+			kept = append(kept, it)
+		default:
 			budget -= it.size
 			out = append(out, it.update)
 			it.transmits++
-		}
-		if it.transmits < limit {
-			kept = append(kept, it)
+			if it.transmits < limit {
+				q.sent = append(q.sent, it)
+			}
 		}
 	}
+	// Taking an update moves it back by one transmission. The taken ones keep their order among
+	// themselves, and so do the others, so one merge restores the sending order.
+	merged := q.spare[:0]
+	a, b := kept, q.sent
+	for len(a) > 0 && len(b) > 0 {
+		if before(b[0], a[0]) {
+			merged, b = append(merged, b[0]), b[1:]
+		} else {
+			merged, a = append(merged, a[0]), a[1:]
+		}
+	}
+	merged = append(append(merged, a...), b...)
 	clear(q.items[len(kept):])
-	q.items = kept
+	q.spare, q.items = q.items[:0], merged
 	return out
+}
+
+// before reports whether a goes out before b: fewer transmissions first, newer first among equals.
+func before(a, b *queued) bool {
+	if a.transmits != b.transmits {
+		return a.transmits < b.transmits
+	}
+	return a.order > b.order
 }
 
 // len is the number of updates still to be sent.

@@ -5,6 +5,9 @@ package gossip
 
 import (
 	"fmt"
+	"math/rand"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -94,4 +97,52 @@ func updateIDs(us []Update) []string {
 		out = append(out, u.Member.ID)
 	}
 	return out
+}
+
+func TestQueueKeepsSendingOrderThroughManyTakes(t *testing.T) {
+	// A reference model: the same rules written the slow, obvious way (sort everything each time).
+	type ref struct {
+		u                Update
+		transmits, order int
+	}
+	var model []*ref
+	var q broadcastQueue
+	rng := rand.New(rand.NewSource(7))
+	order := 0
+	for step := 0; step < 2000; step++ {
+		if rng.Intn(3) == 0 {
+			id := fmt.Sprintf("m%02d", rng.Intn(30))
+			u := news(id, State(rng.Intn(4)), uint64(rng.Intn(5)), strings.Repeat("x", rng.Intn(200)))
+			q.enqueue(u)
+			order++
+			model = slices.DeleteFunc(model, func(r *ref) bool { return r.u.Member.ID == id })
+			model = append(model, &ref{u: u, order: order})
+			continue
+		}
+		budget, limit := 200+rng.Intn(1200), 1+rng.Intn(8)
+		// The limit falls when the cluster shrinks: what has been sent enough is retired unsent.
+		model = slices.DeleteFunc(model, func(r *ref) bool { return r.transmits >= limit })
+		sort.SliceStable(model, func(i, j int) bool {
+			a, b := model[i], model[j]
+			if a.transmits != b.transmits {
+				return a.transmits < b.transmits
+			}
+			return a.order > b.order
+		})
+		var want []Update
+		left := budget
+		for _, r := range model {
+			if left < smallestUpdate {
+				break
+			}
+			if size := encodedSize(r.u); size <= left {
+				left -= size
+				want = append(want, r.u)
+				r.transmits++
+			}
+		}
+		model = slices.DeleteFunc(model, func(r *ref) bool { return r.transmits >= limit })
+		require.Equal(t, want, q.take(budget, limit), "step %d", step)
+		require.Equal(t, len(model), q.len(), "step %d", step)
+	}
 }

@@ -37,8 +37,9 @@ func (n *Node) Join(addrs ...string) error {
 
 // Leave announces that this member is leaving for good: its record becomes left at its current
 // incarnation, which nothing but a higher incarnation can override. The announcement goes out at
-// once to GossipNodes members and then rides on every message; the core keeps answering pings, so
-// the shell should keep it running for a few gossip intervals before stopping it.
+// once to GossipNodes members, again every gossip interval, and on every other message (acks
+// included); the core stops probing but keeps answering pings. The shell should keep it running
+// for a few gossip intervals (a second or two with the defaults) before stopping it.
 func (n *Node) Leave() error {
 	if n.leaving {
 		return fmt.Errorf("leave: %q is already leaving", n.cfg.ID)
@@ -47,7 +48,7 @@ func (n *Node) Leave() error {
 	n.probe = nil
 	self := n.self()
 	self.State = StateLeft
-	n.queue.enqueue(Update{Member: self.copy(), From: n.cfg.ID})
+	n.queue.enqueue(Update{Member: self.copy(), From: n.cfg.ID}) // replaces older news about us
 	n.gossip()
 	return nil
 }
@@ -76,9 +77,10 @@ func (n *Node) tickGossip() {
 }
 
 // gossip sends queued updates to GossipNodes random alive or suspect members. A suspect gets them
-// too: they may hold the suspicion it needs to refute.
+// too: they may hold the suspicion it needs to refute. A leaving member gossips its goodbye every
+// time, for as long as the shell keeps it running.
 func (n *Node) gossip() {
-	if n.queue.len() == 0 {
+	if n.queue.len() == 0 && !n.leaving {
 		return
 	}
 	targets := n.pick(n.cfg.GossipNodes, "", func(s State) bool { return s == StateAlive || s == StateSuspect })

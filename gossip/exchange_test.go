@@ -90,16 +90,25 @@ func TestLeaveBroadcastsLeftAndStopsProbing(t *testing.T) {
 		require.Equal(t, MsgGossip, m.Type)
 		require.Equal(t, []Update{{Member: Member{ID: "a", Addr: addrOf("a"), State: StateLeft}, From: "a"}}, m.Updates)
 	}
+	goodbyes := 0
 	for range 50 {
 		n.Tick()
 		for _, m := range n.Outbox() {
 			require.NotEqual(t, MsgPing, m.Type, "a leaving member blames nobody")
 			require.NotEqual(t, MsgPushPull, m.Type)
+			require.Equal(t, MsgGossip, m.Type)
+			require.Equal(t, StateLeft, m.Updates[0].Member.State)
+			goodbyes++
 		}
 	}
-	// It still answers pings until the shell stops it, so it is not suspected meanwhile.
+	require.Equal(t, 25*3, goodbyes, "the goodbye goes to GossipNodes members every gossip interval")
+	// It still answers pings until the shell stops it, so it is not suspected meanwhile, and the
+	// answer says goodbye to a member the broadcast missed.
 	require.NoError(t, n.Step(Message{Type: MsgPing, From: "b", FromAddr: addrOf("b"), ToID: "a", Seq: 3}))
-	require.Len(t, n.Outbox(), 1)
+	answer := n.Outbox()
+	require.Len(t, answer, 1)
+	require.Equal(t, MsgAck, answer[0].Type)
+	require.Equal(t, []Update{{Member: Member{ID: "a", Addr: addrOf("a"), State: StateLeft}, From: "a"}}, answer[0].Updates)
 }
 
 func TestUpdatedMetaReachesOthersUnderANewIncarnation(t *testing.T) {

@@ -226,12 +226,21 @@ func (n *Node) pick(k int, except string, ok func(State) bool) []*member {
 func (n *Node) send(m Message) {
 	m.From, m.FromAddr = n.cfg.ID, n.cfg.Addr
 	if m.Type != MsgPushPull && m.Type != MsgPushPullReply {
+		if n.leaving {
+			// A leaving member's every message says goodbye, so a member the broadcast missed
+			// learns it at its next ping rather than suspecting the member once it is gone.
+			m.Updates = append(m.Updates, Update{Member: n.self().copy(), From: n.cfg.ID})
+		}
 		budget := n.cfg.MaxMessageBytes - overhead(m)
 		for _, u := range m.Updates {
 			budget -= encodedSize(u)
 		}
 		limit := retransmitLimit(n.cfg.RetransmitMult, n.liveCount())
-		m.Updates = append(m.Updates, n.queue.take(budget, limit)...)
+		for _, u := range n.queue.take(budget, limit) {
+			if !n.leaving || u.Member.ID != n.cfg.ID { // the goodbye is on already
+				m.Updates = append(m.Updates, u)
+			}
+		}
 	}
 	n.outbox = append(n.outbox, m)
 }
