@@ -188,7 +188,8 @@ func (d *dashboard) poll(ctx context.Context) {
 		}
 		d.cards[i] = next
 	}
-	evs = append(evs, d.clusterEventsLocked()...)
+	// A new term starts before anyone wins it: list it first.
+	evs = append(d.clusterEventsLocked(), evs...)
 	d.seen = true
 	for i := range evs {
 		evs[i].Time = now.UTC().Format("2006-01-02T15:04:05.000Z07:00")

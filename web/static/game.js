@@ -294,7 +294,10 @@ function render(s) {
   const mood = s.status === "won" ? "happy" : s.status === "lost" ? "fainted" : s.lives_left <= 2 ? "worried" : "calm";
   $("face").dataset.mood = mood;
   $("kanna-title").textContent = `Kanna, ${s.lives_left} of ${s.max_lives} parts left`;
-  $("lives").textContent = "♥".repeat(s.lives_left) + "♡".repeat(lost) + `  ${s.lives_left} of ${s.max_lives} lives`;
+  const hearts = Object.assign(document.createElement("span"), { className: "hearts", textContent: "♥".repeat(s.lives_left) + "♡".repeat(lost) });
+  hearts.setAttribute("aria-hidden", "true");
+  const count = Object.assign(document.createElement("span"), { className: "count", textContent: `${s.lives_left} of ${s.max_lives} lives left` });
+  $("lives").replaceChildren(hearts, count);
 
   const status = $("status");
   status.className = "status " + s.status;
