@@ -4,10 +4,14 @@ package browser
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kanna-cluster/kanna/web"
+	"github.com/kanna-cluster/kanna/web/fakenode"
 )
 
 func TestTwoBrowsersInOneRoomSeeEachOthersGuessesWithoutReloading(t *testing.T) {
@@ -114,4 +118,25 @@ func TestRoomCreatedInTheLobbyIsListedAndOpensByLink(t *testing.T) {
 	until(t, guest, "the guest sees the room and a form to join it", `document.querySelector("#room-title").textContent === "tohru's kitchen" && !document.querySelector("#join").hidden`)
 	until(t, guest, "the guest watches before joining", `document.querySelector("#status").textContent.startsWith("Watching")`)
 	screenshot(t, guest, "lobby-join.png")
+}
+
+func TestPageReconnectsWhenItsWebServerRestarts(t *testing.T) {
+	c, err := fakenode.Start(3, "")
+	require.NoError(t, err)
+	t.Cleanup(c.Stop)
+	cfg := web.Config{Nodes: c.Addrs()}
+	first, base := serveWebOn(t, "127.0.0.1:0", cfg)
+	page := player(t, base, "sturdy", "kanna")
+	eval[string](t, page, `window.kannaMark = "still here"`)
+	do(t, page, "guess E", chromedp.KeyEvent("e"))
+	until(t, page, "E lands", tried("e"))
+
+	require.NoError(t, first.Close())
+	until(t, page, "the page sees the socket drop", `document.querySelector("#conn").dataset.state !== "online"`)
+	serveWebOn(t, strings.TrimPrefix(base, "http://"), cfg)
+	until(t, page, "the page is live again", `document.querySelector("#conn").dataset.state === "online"`)
+	until(t, page, "the A key is ready", `!document.querySelector('#keyboard button[data-letter="a"]').disabled`)
+	do(t, page, "guess A", chromedp.KeyEvent("a"))
+	until(t, page, "A lands through the new server", tried("a")+` && `+tried("e"))
+	require.Equal(t, "still here", eval[string](t, page, `window.kannaMark`), "the page reloaded instead of reconnecting")
 }

@@ -30,14 +30,21 @@ type stack struct {
 // serveWeb starts a web server for nodes and returns its URL.
 func serveWeb(t *testing.T, cfg web.Config) string {
 	t.Helper()
+	_, base := serveWebOn(t, "127.0.0.1:0", cfg)
+	return base
+}
+
+// serveWebOn starts a web server on addr and returns it with its URL.
+func serveWebOn(t *testing.T, addr string, cfg web.Config) (*web.Server, string) {
+	t.Helper()
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := web.New(cfg)
 	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	return "http://" + ln.Addr().String()
+	return srv, "http://" + ln.Addr().String()
 }
 
 // fakeStack is three fake nodes (web/fakenode) and a web server.
