@@ -57,6 +57,19 @@ func TestQuorumIsMajorityOfVoters(t *testing.T) {
 	}
 }
 
+func TestCandidateCountsOnlyVotersAnswers(t *testing.T) {
+	c := DefaultConfig()
+	c.ID, c.Rand, c.PreVote = 1, rand.New(rand.NewSource(1)), false
+	n := newTestNodeWith(t, c, []uint64{1, 2, 3}, 1)
+	n.conf.learners = []uint64{4, 5}
+	n.hup()
+	step(t, n, Message{From: 4, Type: MsgVoteResp, Term: n.term})
+	step(t, n, Message{From: 5, Type: MsgVoteResp, Term: n.term})
+	require.Equal(t, Candidate, n.role, "learners' votes make nobody leader")
+	step(t, n, Message{From: 2, Type: MsgVoteResp, Term: n.term})
+	require.Equal(t, Leader, n.role)
+}
+
 func TestCandidateReturnsToFollowerWhenMajorityRejects(t *testing.T) {
 	c := DefaultConfig()
 	c.ID, c.Rand, c.PreVote = 1, rand.New(rand.NewSource(1)), false
