@@ -1,17 +1,22 @@
-// Control: the dashboard's crash and restart buttons. Only a supervisor that started the nodes can
-// kill and start them, so the web server asks one: `kanna demo` in-process, or its HTTP control
-// endpoint (`kanna web --control URL`). Isolating and healing need no supervisor: they are the
-// nodes' own Cluster.DropTraffic and Cluster.Heal.
+// Control: the dashboard's buttons. Crashing a node is Raft's and SWIM's fail-stop failure (Raft
+// paper §5.5); only a supervisor that started the nodes can kill and start them, so the web server
+// asks one: `kanna demo` in-process, or its HTTP control endpoint (`kanna web --control URL`).
+// Isolating and healing need no supervisor: they are the nodes' own Cluster.DropTraffic and
+// Cluster.Heal, which make a cut link look like message loss (§5.1: the network may lose messages).
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
+
+	"github.com/kanna-cluster/kanna/proto/kannapb"
 )
 
 // Control crashes and restarts nodes by id. `kanna demo`'s *demo.Supervisor is one.
@@ -68,4 +73,87 @@ func (h *HTTPControl) post(id uint64, action string) error {
 		return fmt.Errorf("web: %s node %d: control endpoint answered %s: %s", action, id, resp.Status, msg)
 	}
 	return nil
+}
+
+// control carries out a dashboard button.
+func (d *dashboard) control(ctx context.Context, req request) error {
+	switch req.Action {
+	case actionCrash, actionRestart:
+		ctl := d.srv.cfg.Control
+		if ctl == nil {
+			return refuse(codeFailedPrecondition, "no control endpoint configured: start the web server with --control URL (kanna demo does)")
+		}
+		do := ctl.Crash
+		if req.Action == actionRestart {
+			do = ctl.Restart
+		}
+		if err := do(req.Node); err != nil {
+			return refuse(codeUnavailable, "%s node %d failed: %v", req.Action, req.Node, err)
+		}
+		d.record("action", fmt.Sprintf("%s node %d (from the dashboard)", req.Action, req.Node))
+	case actionIsolate:
+		n, peers := d.nodeAndPeers(req.Node)
+		if n == nil {
+			return refuse(codeNotFound, "node %d has not answered a status poll; wait for its card to show it up", req.Node)
+		}
+		if len(peers) == 0 {
+			return refuse(codeFailedPrecondition, "node %d knows no peers to cut it off from", req.Node)
+		}
+		cctx, cancel := context.WithTimeout(ctx, d.srv.attemptTimeout())
+		defer cancel()
+		if _, err := n.cluster.DropTraffic(cctx, &kannapb.DropTrafficRequest{ToPeers: peers, FromPeers: peers,
+			Traffic: kannapb.TrafficClass_TRAFFIC_CLASS_ALL}); err != nil {
+			return err
+		}
+		d.record("action", fmt.Sprintf("isolated node %d from nodes %v (from the dashboard)", req.Node, peers))
+	case actionHeal:
+		var failed []string
+		for _, n := range d.srv.pool.nodes {
+			cctx, cancel := context.WithTimeout(ctx, d.srv.attemptTimeout())
+			_, err := n.cluster.Heal(cctx, &kannapb.HealRequest{})
+			cancel()
+			if err != nil {
+				failed = append(failed, n.addr+": "+err.Error())
+			}
+		}
+		text := "healed every link (from the dashboard)"
+		if len(failed) > 0 {
+			text += "; not reached: " + strings.Join(failed, "; ")
+		}
+		d.record("action", text)
+	}
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// nodeAndPeers finds the node with id and every other node it knows of, from the last poll.
+func (d *dashboard) nodeAndPeers(id uint64) (*node, []uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var n *node
+	peers := map[uint64]bool{}
+	for i, c := range d.cards {
+		if c.ID == id && c.Up {
+			n = d.srv.pool.nodes[i]
+			for _, v := range append(append([]uint64{}, c.Voters...), c.Learners...) {
+				peers[v] = true
+			}
+			for _, g := range c.Gossip {
+				peers[g.ID] = true
+			}
+		} else if c.ID != 0 {
+			peers[c.ID] = true
+		}
+	}
+	delete(peers, id)
+	delete(peers, 0)
+	out := make([]uint64, 0, len(peers))
+	for p := range peers {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return n, out
 }
