@@ -124,14 +124,17 @@ func (n *Node) restore(r *Restored) error {
 	if r.Snapshot != nil && !r.Snapshot.IsEmpty() {
 		n.log.snapshot = *r.Snapshot
 	}
+	// Entries the snapshot covers may still be in the driver's log; they are not needed.
+	ents := slices.Clone(r.Entries)
+	ents = slices.DeleteFunc(ents, func(e Entry) bool { return e.Index <= n.log.snapshot.Meta.Index })
 	want := n.log.firstIndex()
-	for _, e := range r.Entries {
+	for _, e := range ents {
 		if e.Index != want {
-			return fmt.Errorf("raft: restore: entry %d follows entry %d; the stored log has a gap or overlaps the snapshot, repair storage or restore from a peer", e.Index, want-1)
+			return fmt.Errorf("raft: restore: entry %d follows entry %d; the stored log has a gap or is out of order, repair storage or restore from a peer", e.Index, want-1)
 		}
 		want++
 	}
-	n.log.entries = slices.Clone(r.Entries)
+	n.log.entries = ents
 	n.log.stabled = n.log.lastIndex()
 	hs := r.HardState
 	if hs.Commit > n.log.lastIndex() {

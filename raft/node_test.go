@@ -99,11 +99,11 @@ func TestRestartAfterSnapshotStartsTheLogAfterIt(t *testing.T) {
 	c.ID, c.Rand = 1, rand.New(rand.NewSource(1))
 	snap := &Snapshot{Meta: SnapshotMeta{Index: 10, Term: 3, ConfState: ConfState{Voters: []uint64{1, 2, 3}}}, Data: []byte("s")}
 	c.Restore = &Restored{HardState: HardState{Term: 4, Vote: 2, Commit: 11}, Snapshot: snap,
-		Entries: []Entry{{Index: 11, Term: 4}, {Index: 12, Term: 4}}, Applied: 10}
+		Entries: []Entry{{Index: 9, Term: 3}, {Index: 10, Term: 3}, {Index: 11, Term: 4}, {Index: 12, Term: 4}}, Applied: 10}
 	n, err := New(c)
 	require.NoError(t, err)
 	s := n.Status()
-	require.Equal(t, uint64(11), s.FirstIndex)
+	require.Equal(t, uint64(11), s.FirstIndex, "entries the snapshot covers are dropped")
 	require.Equal(t, uint64(12), s.LastIndex)
 	require.Equal(t, HardState{Term: 4, Vote: 2, Commit: 11}, s.HardState)
 	rd := n.Ready()
