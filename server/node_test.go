@@ -36,6 +36,7 @@ func TestGuessSentToAFollowerIsForwardedToTheLeaderAndAppliedOnEveryNode(t *test
 	require.NoError(t, err)
 	require.Equal(t, []string{"e"}, st.GuessedLetters, "the guess is in the state the call answers with")
 	require.NotZero(t, st.CommitIndex)
+	require.NotEqual(t, f, st.ServedBy, "the follower forwarded the guess; the leader applied it and answered")
 	require.NotZero(t, st.ServedBy)
 
 	// Retrying the same request (same client id and seq) answers it again without applying it twice.
