@@ -60,6 +60,8 @@ func newHub(ctx context.Context, pool *nodePool, cfg Config) *hub {
 // subscribe adds c to room's viewers, starting the room's stream if c is the first, and sends c the
 // room's newest state at once if the feed has one.
 func (h *hub) subscribe(c *conn, room string) {
+	// The viewer joins under h.mu, so that an unsubscribe racing with it never finds the new
+	// feed empty and stops it.
 	h.mu.Lock()
 	f, ok := h.rooms[room]
 	if !ok {
@@ -68,12 +70,11 @@ func (h *hub) subscribe(c *conn, room string) {
 		h.rooms[room] = f
 		go h.run(ctx, f)
 	}
-	h.mu.Unlock()
-
 	f.mu.Lock()
 	f.subs[c] = struct{}{}
 	msg := f.lastMsg
 	f.mu.Unlock()
+	h.mu.Unlock()
 	if msg != nil {
 		c.send(msg)
 	}
