@@ -17,8 +17,9 @@ type Config struct {
 	ID uint64
 
 	// Peers is the voting membership when a brand-new cluster is bootstrapped, this server
-	// included. Leave it empty for a restart (the configuration comes from Restore) and for a server
-	// joining an existing cluster (the leader will send it the log).
+	// included. It is ignored when Restore holds any state (the configuration comes from the
+	// restored snapshot and log). Leave it empty for a server joining an existing cluster (the
+	// leader will send it the log).
 	Peers []uint64
 
 	// ElectionTick is the election timeout in ticks. Each follower waits a random time in
