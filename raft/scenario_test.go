@@ -284,3 +284,48 @@ func TestFigure8CommittingAnOldTermEntryByCountingLosesIt(t *testing.T) {
 		})
 	}
 }
+
+func TestLeaderThatCanSendButNotHearStepsDown(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign(1)
+
+	// Answers to server 1 are lost; its heartbeats still arrive, so the followers stay loyal.
+	nw.cut[[2]uint64{2, 1}] = true
+	nw.cut[[2]uint64{3, 1}] = true
+	nw.tick(2 * nw.nodes[1].cfg.ElectionTick)
+
+	// Check-quorum: hearing nobody for an election timeout, it steps down, and with it gone
+	// quiet the others elect a leader that can commit.
+	require.NotEqual(t, Leader, nw.nodes[1].role)
+	lead := nw.tickUntilLeader()
+	require.Contains(t, []uint64{2, 3}, lead)
+	nw.propose(lead, "after")
+	require.Equal(t, []string{"after"}, nw.state(2))
+	require.Equal(t, []string{"after"}, nw.state(3))
+}
+
+func TestNewServerJoinsThroughASnapshotAndIsPromoted(t *testing.T) {
+	nw := newNetwork(t, 3, func(c *Config) { c.SnapshotChunkSize = 10 })
+	nw.campaign(1)
+	want := cmds("before-", 10)
+	for _, c := range want {
+		nw.propose(1, c)
+	}
+	nw.compact(1)
+
+	// Server 4 starts empty, knowing no configuration, and is added as a learner: the entries it
+	// needs are compacted, so it is sent the snapshot, in chunks.
+	nw.addServer(4)
+	nw.changeConf(1, ConfChange{Type: AddLearner, NodeID: 4})
+	nw.tick(2)
+	require.Equal(t, want, nw.state(4), "the learner has the state machine from the snapshot")
+	require.Greater(t, nw.delivered[MsgSnap], 1)
+
+	// Caught up, it is promoted and takes part in commitment: with 3 down, a majority of four
+	// voters needs 1, 2 and 4 all.
+	nw.changeConf(1, ConfChange{Type: AddVoter, NodeID: 4})
+	nw.crash(3)
+	nw.propose(1, "with-4")
+	require.Equal(t, append(want, "with-4"), nw.state(4))
+	require.Equal(t, ConfState{Voters: []uint64{1, 2, 3, 4}}, nw.nodes[4].Status().ConfState)
+}
