@@ -322,3 +322,68 @@ func TestWatchStreamsTheRoomAfterEveryChange(t *testing.T) {
 	_, err = gone.Recv()
 	require.Equal(t, codes.NotFound, status.Code(err), "%v", err)
 }
+
+func TestPeerCallsRefuseMalformedAndOversizedMessages(t *testing.T) {
+	c := newTestCluster(t, 1)
+	ctx := c.ctx()
+
+	send := func(m *kannapb.RaftMessage) error {
+		stream, err := kannapb.NewRaftClient(c.conn(1)).Stream(ctx)
+		require.NoError(t, err)
+		require.NoError(t, stream.Send(m))
+		_, err = stream.Recv()
+		return err
+	}
+	err := send(&kannapb.RaftMessage{From: 2, To: 1})
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "no type: %v", err)
+	err = send(&kannapb.RaftMessage{Type: kannapb.RaftMessageType_RAFT_MESSAGE_TYPE_HEARTBEAT, From: 2, To: 9})
+	require.Equal(t, codes.FailedPrecondition, status.Code(err), "for another node: %v", err)
+
+	gossip := kannapb.NewGossipClient(c.conn(1))
+	_, err = gossip.Packet(ctx, &kannapb.GossipPacket{})
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "empty packet: %v", err)
+	_, err = gossip.Packet(ctx, &kannapb.GossipPacket{Data: []byte("not gossip")})
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "undecodable packet: %v", err)
+	_, err = gossip.PushPull(ctx, &kannapb.GossipState{Data: []byte(`{"type":1,"from":"2","fromAddr":"127.0.0.1:1"}`)})
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "a ping sent as push-pull: %v", err)
+	_, err = gossip.Packet(ctx, &kannapb.GossipPacket{Data: make([]byte, MaxMessageBytes+1)})
+	require.Equal(t, codes.ResourceExhausted, status.Code(err), "oversized: %v", err)
+
+	_, err = c.game(1).CreateRoom(ctx, &kannapb.CreateRoomRequest{ClientId: "big", Seq: 1, Room: string(make([]byte, MaxMessageBytes))})
+	require.Equal(t, codes.ResourceExhausted, status.Code(err), "oversized game call: %v", err)
+
+	rooms, err := c.game(1).ListRooms(ctx, &kannapb.ListRoomsRequest{})
+	require.NoError(t, err)
+	require.Empty(t, rooms.Rooms, "nothing was created")
+}
+
+func TestNewRoundStartsTheNextRoundOnceTheRoundIsOver(t *testing.T) {
+	c := newTestCluster(t, 3)
+	f := c.follower()
+	play(t, c, f, "saikawa", "riko")
+	g := c.game(f)
+
+	_, err := g.NewRound(c.ctx(), &kannapb.NewRoundRequest{ClientId: "test-saikawa", Seq: 3, Room: "saikawa"})
+	require.Equal(t, codes.FailedPrecondition, status.Code(err), "the first round is still played: %v", err)
+
+	// Lose the round: guess letters until the lives run out or the word is found.
+	seq := uint64(4)
+	var st *kannapb.RoomState
+	for _, letter := range "qzxjvwkyfbghmpcdulsrtnoiea" {
+		st, err = g.Guess(c.ctx(), &kannapb.GuessRequest{ClientId: "test-saikawa", Seq: seq, Room: "saikawa", Player: "riko", Letter: string(letter)})
+		require.NoError(t, err)
+		seq++
+		if st.Status != kannapb.RoundStatus_ROUND_STATUS_PLAYING {
+			break
+		}
+	}
+	require.NotEqual(t, kannapb.RoundStatus_ROUND_STATUS_PLAYING, st.Status)
+	require.NotEmpty(t, st.Word, "the word shows once the round is over")
+
+	next, err := g.NewRound(c.ctx(), &kannapb.NewRoundRequest{ClientId: "test-saikawa", Seq: seq, Room: "saikawa"})
+	require.NoError(t, err)
+	require.Equal(t, st.Round+1, next.Round)
+	require.Equal(t, kannapb.RoundStatus_ROUND_STATUS_PLAYING, next.Status)
+	require.Empty(t, next.Word, "the new word stays hidden")
+	require.EqualValues(t, next.MaxLives, next.LivesLeft)
+}

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/kanna-cluster/kanna/proto/kannapb"
@@ -36,6 +38,8 @@ type testCluster struct {
 	addrs map[uint64]string
 	// configure, when set, adjusts the config of every node started.
 	configure func(*Config)
+	// clientTLS, when set, is what the test's own clients dial with.
+	clientTLS *tls.Config
 }
 
 // newTestCluster bootstraps node 1, then joins nodes 2..size through it and waits until all are
@@ -48,7 +52,13 @@ func newTestCluster(t *testing.T, size int) *testCluster {
 // newTestClusterWith is newTestCluster with every node's config adjusted by configure.
 func newTestClusterWith(t *testing.T, size int, configure func(*Config)) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, nodes: map[uint64]*Node{}, dirs: map[uint64]string{}, addrs: map[uint64]string{}, configure: configure}
+	return newTestClusterTLS(t, size, configure, nil)
+}
+
+// newTestClusterTLS is newTestClusterWith whose test clients dial with clientTLS.
+func newTestClusterTLS(t *testing.T, size int, configure func(*Config), clientTLS *tls.Config) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, nodes: map[uint64]*Node{}, dirs: map[uint64]string{}, addrs: map[uint64]string{}, configure: configure, clientTLS: clientTLS}
 	t.Cleanup(func() {
 		for _, n := range c.nodes {
 			_ = n.Kill()
@@ -130,7 +140,11 @@ func (c *testCluster) kill(id uint64) {
 // conn opens a client connection to node id.
 func (c *testCluster) conn(id uint64) *grpc.ClientConn {
 	c.t.Helper()
-	conn, err := grpc.NewClient(c.addrs[id], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds := insecure.NewCredentials()
+	if c.clientTLS != nil {
+		creds = credentials.NewTLS(c.clientTLS)
+	}
+	conn, err := grpc.NewClient(c.addrs[id], grpc.WithTransportCredentials(creds))
 	require.NoError(c.t, err)
 	c.t.Cleanup(func() { _ = conn.Close() })
 	return conn
