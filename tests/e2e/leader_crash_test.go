@@ -153,12 +153,14 @@ func TestLeaderCrashElectsNewLeaderLosesNoAcknowledgedGuessAndStaysLinearizable(
 	before := c.status(old)
 	require.NotNil(t, before)
 	require.NoError(t, c.sup.Crash(old))
+	killed := time.Now()
 	survivors := c.others(old)
 
 	require.Eventually(t, func() bool {
 		l := c.leaderOf(survivors...)
 		return l != 0 && l != old
-	}, 2*time.Second, 20*time.Millisecond, "no new leader within two seconds of killing leader %d", old)
+	}, 2*time.Second, 10*time.Millisecond, "no new leader within two seconds of killing leader %d", old)
+	t.Logf("new leader %d elected %v after leader %d was killed", c.leaderOf(survivors...), time.Since(killed).Round(time.Millisecond), old)
 
 	// The game goes on, and the survivors compact their logs past everything the dead node holds
 	// (its last index before the kill, plus what it may have appended in the moment after).

@@ -16,11 +16,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/kanna-cluster/kanna/proto/kannapb"
@@ -59,6 +61,9 @@ const formTimeout = 60 * time.Second
 type cluster struct {
 	t   *testing.T
 	sup *demo.Supervisor
+
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn // by address, reused across polls
 }
 
 // startCluster starts n nodes with fault injection and extra flags, and waits until one leads
@@ -67,7 +72,7 @@ func startCluster(t *testing.T, n int, extra ...string) *cluster {
 	t.Helper()
 	sup, err := demo.New(demo.Config{Binary: kannaBin, Dir: t.TempDir(), FaultInjection: true, ExtraArgs: extra})
 	require.NoError(t, err)
-	c := &cluster{t: t, sup: sup}
+	c := &cluster{t: t, sup: sup, conns: map[string]*grpc.ClientConn{}}
 	t.Cleanup(func() {
 		require.NoError(t, sup.Shutdown())
 		if t.Failed() {
@@ -113,14 +118,31 @@ func (c *cluster) dumpLogs() {
 	}
 }
 
-// conn dials node id with the development key; the connection closes with the test.
+// conn returns a connection to node id with the development key, one per address for the whole
+// test, so that polling does not dial again and again.
 func (c *cluster) conn(id uint64) *grpc.ClientConn {
-	return dialKey(c.t, c.sup.Node(id).Addr, "")
+	addr := c.sup.Node(id).Addr
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if conn, ok := c.conns[addr]; ok {
+		return conn
+	}
+	conn := dialKey(c.t, addr, "")
+	c.conns[addr] = conn
+	return conn
 }
+
+// quickReconnect keeps gRPC's reconnect back-off short, so that a connection to a node that was
+// killed and restarted on the same address comes back within a fraction of a second rather than
+// after gRPC's default back-off of up to two minutes.
+var quickReconnect = grpc.WithConnectParams(grpc.ConnectParams{
+	Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, MaxDelay: 250 * time.Millisecond},
+	MinConnectTimeout: time.Second,
+})
 
 func dialKey(t *testing.T, addr, key string) *grpc.ClientConn {
 	t.Helper()
-	conn, err := demo.Dial(addr, key)
+	conn, err := demo.Dial(addr, key, quickReconnect)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
 	return conn
@@ -130,9 +152,9 @@ func (c *cluster) game(id uint64) kannapb.GameClient { return kannapb.NewGameCli
 
 func (c *cluster) admin(id uint64) kannapb.ClusterClient { return kannapb.NewClusterClient(c.conn(id)) }
 
-// status asks node id for its status, or returns nil when it does not answer within a second.
+// status asks node id for its status, or returns nil when it does not answer within half a second.
 func (c *cluster) status(id uint64) *kannapb.NodeStatus {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	st, err := c.admin(id).Status(ctx, &kannapb.StatusRequest{})
 	if err != nil {
