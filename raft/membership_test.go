@@ -201,3 +201,17 @@ func TestRemovedFollowerNoLongerReceivesAppends(t *testing.T) {
 	require.Empty(t, nw.state(3))
 	require.Nil(t, nw.nodes[1].prs[3])
 }
+
+func FuzzUnmarshalConfChange(f *testing.F) {
+	f.Add(ConfChange{Type: AddVoter, NodeID: 3}.Marshal())
+	f.Add([]byte{})
+	f.Add([]byte{9, 0, 0, 0, 0, 0, 0, 0, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cc, err := UnmarshalConfChange(b)
+		if err != nil {
+			require.ErrorIs(t, err, errBadConfChange)
+			return
+		}
+		require.Equal(t, b, cc.Marshal(), "whatever decodes encodes back to the same bytes")
+	})
+}
