@@ -4,6 +4,7 @@
 package gossip
 
 import (
+	"fmt"
 	"math/rand"
 	"testing"
 	"time"
@@ -248,6 +249,47 @@ func memberIDs(ms []Member) []string {
 	var out []string
 	for _, m := range ms {
 		out = append(out, m.ID)
+	}
+	return out
+}
+
+func TestPickDrawsDistinctQualifyingMembersUniformly(t *testing.T) {
+	n := newTestNode(t, "a", nil)
+	var ids []string
+	for i := 0; i < 50; i++ {
+		ids = append(ids, fmt.Sprintf("m%02d", i))
+	}
+	introduce(n, ids...)
+	n.apply(news("m07", StateDead, 0, "x"))
+	n.apply(news("m08", StateDead, 0, "x"))
+
+	counts := map[string]int{}
+	for range 2000 {
+		got := n.pick(3, "m00", func(s State) bool { return s == StateAlive })
+		require.Len(t, got, 3)
+		seen := map[string]bool{}
+		for _, m := range got {
+			require.False(t, seen[m.ID], "picked %s twice", m.ID)
+			seen[m.ID] = true
+			require.NotContains(t, []string{"a", "m00", "m07", "m08"}, m.ID)
+			counts[m.ID]++
+		}
+	}
+	// 6000 draws over 47 members: about 128 each.
+	require.Len(t, counts, 47)
+	for id, c := range counts {
+		require.InDelta(t, 128, c, 50, "member %s drawn %d times", id, c)
+	}
+
+	// When few qualify, every one of them is still found.
+	dead := n.pick(5, "", func(s State) bool { return s == StateDead })
+	require.ElementsMatch(t, []string{"m07", "m08"}, memberIDs(derefs(dead)))
+}
+
+func derefs(ms []*member) []Member {
+	var out []Member
+	for _, m := range ms {
+		out = append(out, m.Member)
 	}
 	return out
 }

@@ -224,7 +224,7 @@ func (c *cluster) allSee(about []string, s State) bool {
 			if id == obs {
 				continue
 			}
-			m, ok := c.nodes[obs].Member(id)
+			m, ok := c.nodes[obs].members[id]
 			if !ok || m.State != s {
 				return false
 			}

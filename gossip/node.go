@@ -23,6 +23,7 @@ package gossip
 import (
 	"fmt"
 	"math/rand"
+	"slices"
 	"sort"
 )
 
@@ -207,13 +208,27 @@ func (n *Node) liveCount() int {
 // pick returns up to k distinct members other than this one, and other than except, whose state
 // passes ok, chosen uniformly at random.
 func (n *Node) pick(k int, except string, ok func(State) bool) []*member {
+	eligible := func(m *member) bool { return m.ID != n.cfg.ID && m.ID != except && ok(m.State) }
+	// Draw at random and skip what does not qualify, as memberlist's kRandomNodes does: in a large
+	// cluster this costs O(k), where a scan of every member would cost O(N) per message.
+	var out []*member
+	for tries := 0; tries < 3*len(n.list) && len(out) < k; tries++ {
+		m := n.list[n.rand.Intn(len(n.list))]
+		if eligible(m) && !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	if len(out) == k {
+		return out
+	}
+	// Too few qualify for drawing blind to find them; scan, and take a uniform sample by a
+	// partial Fisher-Yates shuffle.
 	var cands []*member
 	for _, m := range n.list {
-		if m.ID != n.cfg.ID && m.ID != except && ok(m.State) {
+		if eligible(m) {
 			cands = append(cands, m)
 		}
 	}
-	// A partial Fisher-Yates shuffle: the first k places hold a uniform sample.
 	for i := 0; i < k && i < len(cands); i++ {
 		j := i + n.rand.Intn(len(cands)-i)
 		cands[i], cands[j] = cands[j], cands[i]
