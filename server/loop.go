@@ -185,6 +185,11 @@ func (n *Node) stepGossip(g gossipInput) {
 		}
 		rest = append(rest, m)
 	}
+	if !answered {
+		// The core had nothing to say (it is leaving, or refused the message): an empty message
+		// tells the waiting call so at once instead of at its deadline.
+		g.reply <- gossip.Message{}
+	}
 	n.tr.sendGossip(rest)
 }
 

@@ -97,7 +97,9 @@ func (n *Node) nextChange(st raft.Status, view map[uint64]gossip.Member) (raft.C
 	for _, id := range learners {
 		m, known := view[id]
 		pr, tracked := st.Progress[id]
-		if known && m.State == gossip.StateAlive && tracked && pr.Match+n.cfg.PromoteGap >= st.LastIndex {
+		// Match 0 means the learner has not acknowledged anything yet: it may not even be
+		// reachable, and a voter that cannot be reached only makes the quorum harder to reach.
+		if known && m.State == gossip.StateAlive && tracked && pr.Match > 0 && pr.Match+n.cfg.PromoteGap >= st.LastIndex {
 			return raft.ConfChange{Type: raft.AddVoter, NodeID: id}, fmt.Sprintf("caught up: match %d of %d", pr.Match, st.LastIndex), true
 		}
 	}

@@ -130,6 +130,9 @@ func (s gossipService) PushPull(ctx context.Context, st *kannapb.GossipState) (*
 	}
 	select {
 	case r := <-reply:
+		if r.Type == 0 {
+			return nil, status.Errorf(codes.Unavailable, "node %d has no membership table to offer: it is leaving the cluster", s.n.id)
+		}
 		data, err := r.Marshal()
 		if err != nil {
 			return nil, status.Errorf(codes.Internal, "encode push-pull reply: %v", err)

@@ -92,6 +92,8 @@ func TestLeaderPromotesALearnerOnlyOnceItsLogIsCaughtUp(t *testing.T) {
 	states := gossipView(map[uint64]gossip.State{1: gossip.StateAlive, 2: gossip.StateAlive, 3: gossip.StateAlive, 4: gossip.StateAlive})
 	_, _, ok := n.nextChange(leaderStatus([]uint64{1, 2, 3}, []uint64{4}, 100, map[uint64]uint64{4: 80}), states)
 	require.False(t, ok, "20 entries behind is not caught up")
+	_, _, ok = n.nextChange(leaderStatus([]uint64{1, 2, 3}, []uint64{4}, 5, map[uint64]uint64{4: 0}), states)
+	require.False(t, ok, "a learner that never answered is not promoted, however short the log")
 	cc, _, ok := n.nextChange(leaderStatus([]uint64{1, 2, 3}, []uint64{4}, 100, map[uint64]uint64{4: 90}), states)
 	require.True(t, ok)
 	require.Equal(t, raft.ConfChange{Type: raft.AddVoter, NodeID: 4}, cc)
