@@ -143,12 +143,16 @@ func (s *Supervisor) Formed(statuses map[uint64]*kannapb.NodeStatus) (leader uin
 
 // WaitReady polls the running nodes until Formed holds, writing each new reason for waiting to
 // Config.Progress, and returns the leader's id. It fails when ctx ends first, saying what was still
-// missing and where the logs are.
+// missing and where the logs are, and at once when a node exits that nobody stopped (a node that
+// cannot bind its port or refuses its data folder).
 func (s *Supervisor) WaitReady(ctx context.Context) (uint64, error) {
 	last := ""
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
+		if failed := s.failed(); len(failed) > 0 {
+			return 0, fmt.Errorf("demo: cluster cannot form: %s", strings.Join(failed, "; "))
+		}
 		leader, missing := s.Formed(s.Statuses(ctx, time.Second))
 		if missing == "" {
 			st := s.Node(leader)

@@ -91,6 +91,9 @@ type proc struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has exited and exit is set
 	exit string
+	// stopped is set when the supervisor itself crashed or stopped the process, so that an exit
+	// it did not cause (a node refusing to start) can be told apart.
+	stopped bool
 }
 
 // New prepares a supervisor for cfg without starting any process.
@@ -193,7 +196,7 @@ func (s *Supervisor) start(p *proc) error {
 		return fmt.Errorf("demo: start node %d (%s %v): %w", p.id, s.cfg.Binary, p.args, err)
 	}
 	done := make(chan struct{})
-	p.cmd, p.done, p.exit = cmd, done, ""
+	p.cmd, p.done, p.exit, p.stopped = cmd, done, "", false
 	go func() {
 		werr := cmd.Wait()
 		_ = logFile.Close()
@@ -238,6 +241,7 @@ func (s *Supervisor) Crash(id uint64) error {
 	if err != nil {
 		return err
 	}
+	s.markStopped(p)
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("demo: kill node %d: %w", id, err)
 	}
@@ -257,8 +261,30 @@ func (s *Supervisor) Stop(id uint64, grace time.Duration) error {
 	return nil
 }
 
+// markStopped records that the supervisor is ending p's process on purpose.
+func (s *Supervisor) markStopped(p *proc) {
+	s.mu.Lock()
+	p.stopped = true
+	s.mu.Unlock()
+}
+
+// failed returns the nodes whose process exited without the supervisor asking, with how.
+func (s *Supervisor) failed() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, p := range s.nodes {
+		if p.done != nil && !p.isRunning() && !p.stopped {
+			out = append(out, fmt.Sprintf("node %d %s (log: %s)", p.id, p.exit, p.logPath))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // terminate sends SIGTERM, then SIGKILL once grace has passed, and waits for the exit.
 func (s *Supervisor) terminate(p *proc, grace time.Duration) {
+	s.markStopped(p)
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	timer := time.NewTimer(grace)
 	defer timer.Stop()

@@ -56,8 +56,13 @@ func fakeNode(args []string, voters string) int {
 	fs.String("cluster-key", "", "")
 	fs.Bool("enable-fault-injection", false, "")
 	ignoreTerm := fs.Bool("ignore-term", false, "")
+	refuse := fs.Bool("refuse", false, "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 3
+	}
+	if *refuse {
+		fmt.Fprintln(os.Stderr, "open wal: refusing to start")
+		return 1
 	}
 	if err := os.MkdirAll(*data, 0o755); err != nil {
 		return 4
@@ -161,6 +166,26 @@ func TestClusterIsNotFormedUntilEveryRunningNodeVotes(t *testing.T) {
 	defer cancel()
 	_, err := s.WaitReady(ctx)
 	require.ErrorContains(t, err, "cluster did not form")
+}
+
+func TestWaitReadyFailsAtOnceWhenANodeExitsByItself(t *testing.T) {
+	s := newTestSupervisor(t, "1,2")
+	_, err := s.AddNode()
+	require.NoError(t, err)
+	bad, err := s.AddNode("--refuse")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	_, err = s.WaitReady(ctx)
+	require.ErrorContains(t, err, fmt.Sprintf("node 2 exited with status 1 (log: %s)", bad.LogFile))
+	require.Less(t, time.Since(start), 30*time.Second, "WaitReady must not wait out its context for a dead node")
+	logText, err := os.ReadFile(bad.LogFile)
+	require.NoError(t, err)
+	require.Contains(t, string(logText), "refusing to start", "the node's output goes to its log file")
+
+	require.NoError(t, s.Crash(1))
+	require.Len(t, s.failed(), 1, "a crash the supervisor caused is not a failure")
 }
 
 func TestCrashKillsTheProcessAndRestartReusesItsDataAndFlags(t *testing.T) {
