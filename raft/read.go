@@ -9,6 +9,8 @@
 
 package raft
 
+import "errors"
+
 // readRequest is one ReadIndex request awaiting its heartbeat round.
 type readRequest struct {
 	index uint64
@@ -26,6 +28,9 @@ type readQueue struct {
 // later Ready. ctx must be unique among outstanding requests; a repeated ctx is answered once.
 // On a follower it returns a *NotLeaderError: forward the request to the leader.
 func (n *Node) ReadIndex(ctx []byte) error {
+	if len(ctx) == 0 {
+		return errors.New("raft: ReadIndex: ctx is empty; pass a unique request id, it is how the answer finds its request")
+	}
 	if n.role != Leader {
 		return &NotLeaderError{Leader: n.lead}
 	}

@@ -54,6 +54,12 @@ func TestReadIndexOnASingleVoterIsAnsweredAtOnce(t *testing.T) {
 	require.Equal(t, []ReadState{{Index: n.log.committed, Context: []byte("solo")}}, rd.ReadStates)
 }
 
+func TestReadIndexNeedsAContext(t *testing.T) {
+	nw := newNetwork(t, 1)
+	nw.campaign(1)
+	require.ErrorContains(t, nw.nodes[1].ReadIndex(nil), "ctx is empty")
+}
+
 func TestReadIndexOnAFollowerNamesTheLeader(t *testing.T) {
 	nw := newNetwork(t, 3)
 	nw.campaign(1)
