@@ -148,6 +148,13 @@ func (s *sim) watchLeader(n *node, prevRole raft.Role, prevTerm uint64) {
 	}
 	if n.role == raft.Leader && s.check.leading[n.id] == nil {
 		w := &leaderWatch{node: n.id, term: n.term, cutOff: map[uint64]bool{}}
+		for _, id := range s.ids {
+			// A leader elected in a term some node has already left (its votes arrived late, or it
+			// was paused) is stale from the start, not healthy.
+			if s.nodes[id].term > n.term || s.nodes[id].maxCampaign > n.term {
+				w.disturbed = true
+			}
+		}
 		s.check.leading[n.id] = w
 		s.markCuts(w)
 	}

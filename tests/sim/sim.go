@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"strconv"
 	"time"
 
 	"github.com/kanna-cluster/kanna/raft"
@@ -138,6 +139,7 @@ type sim struct {
 	flapping  bool          // a link is flapping
 	flapGen   uint64        // bumps when flapping stops, so its pending toggles do nothing
 	stopped   bool          // a violation ended the run
+	detail    []byte        // reused to build message details
 }
 
 func newSim(opts Options, bug Bug, allowed map[string]bool) *sim {
@@ -264,15 +266,26 @@ func (s *sim) send(m raft.Message) {
 
 // emitMsg records a message event with the fields a reader of the trace needs.
 func (s *sim) emitMsg(kind EventKind, m raft.Message, note string) {
-	detail := fmt.Sprintf("idx=%d lt=%d c=%d n=%d", m.Index, m.LogTerm, m.Commit, len(m.Entries))
+	b := s.detail[:0]
+	b = append(b, "idx="...)
+	b = strconv.AppendUint(b, m.Index, 10)
+	b = append(b, " lt="...)
+	b = strconv.AppendUint(b, m.LogTerm, 10)
+	b = append(b, " c="...)
+	b = strconv.AppendUint(b, m.Commit, 10)
+	b = append(b, " n="...)
+	b = strconv.AppendInt(b, int64(len(m.Entries)), 10)
 	if m.Reject {
-		detail += " reject"
+		b = append(b, " reject"...)
 	}
 	if m.Snapshot != nil {
-		detail += fmt.Sprintf(" snap=%d", m.Snapshot.Meta.Index)
+		b = append(b, " snap="...)
+		b = strconv.AppendUint(b, m.Snapshot.Meta.Index, 10)
 	}
 	if note != "" {
-		detail += " " + note
+		b = append(b, ' ')
+		b = append(b, note...)
 	}
-	s.emit(Event{Kind: kind, From: m.From, To: m.To, MsgType: m.Type.String(), Term: m.Term, Detail: detail})
+	s.detail = b
+	s.emit(Event{Kind: kind, From: m.From, To: m.To, MsgType: m.Type.String(), Term: m.Term, Detail: string(b)})
 }

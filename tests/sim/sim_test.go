@@ -176,16 +176,18 @@ func bugOptions(bug string, seed int64) Options {
 func TestBugIsCaught(t *testing.T) {
 	for _, bug := range Bugs {
 		t.Run(bug.Name, func(t *testing.T) {
-			var opts []Options
-			for i := range int64(bug.Seeds) {
-				opts = append(opts, bugOptions(bug.Name, bugBase+i))
-			}
-			runs := runAll(t, opts)
+			// Seeds run a batch per core at a time, stopping at the batch that catches the bug.
 			var caught *Run
-			for _, r := range runs {
-				if r.Failed() {
-					caught = r
-					break
+			batch := int64(runtime.GOMAXPROCS(0))
+			for next := int64(0); caught == nil && next < int64(bug.Seeds); next += batch {
+				var opts []Options
+				for i := next; i < min(next+batch, int64(bug.Seeds)); i++ {
+					opts = append(opts, bugOptions(bug.Name, bugBase+i))
+				}
+				for _, r := range runAll(t, opts) {
+					if r.Failed() && caught == nil {
+						caught = r
+					}
 				}
 			}
 			require.NotNil(t, caught, "bug %s not caught within %d seeds from %d", bug.Name, bug.Seeds, bugBase)

@@ -8,10 +8,9 @@ package sim
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"hash"
 	"io"
-	"strings"
+	"strconv"
 	"time"
 )
 
@@ -51,22 +50,48 @@ type Event struct {
 }
 
 // String renders the event as its trace line.
-func (e Event) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%011.6f %-9s", e.At.Seconds(), e.Kind)
+func (e Event) String() string { return string(e.appendTo(nil)) }
+
+// appendTo appends the trace line to b. It is the hot path of every run, so it appends with
+// strconv rather than formatting with fmt.
+func (e Event) appendTo(b []byte) []byte {
+	us := int64(e.At / time.Microsecond)
+	secs := strconv.FormatInt(us/1e6, 10)
+	for i := len(secs); i < 4; i++ {
+		b = append(b, '0')
+	}
+	b = append(b, secs...)
+	b = append(b, '.')
+	frac := strconv.FormatInt(us%1e6, 10)
+	for i := len(frac); i < 6; i++ {
+		b = append(b, '0')
+	}
+	b = append(b, frac...)
+	b = append(b, ' ')
+	b = append(b, e.Kind...)
+	for i := len(e.Kind); i < 9; i++ {
+		b = append(b, ' ')
+	}
 	if e.MsgType != "" {
-		fmt.Fprintf(&b, " %d->%d %s", e.From, e.To, e.MsgType)
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, e.From, 10)
+		b = append(b, "->"...)
+		b = strconv.AppendUint(b, e.To, 10)
+		b = append(b, ' ')
+		b = append(b, e.MsgType...)
 	} else if e.Node != 0 {
-		fmt.Fprintf(&b, " n%d", e.Node)
+		b = append(b, " n"...)
+		b = strconv.AppendUint(b, e.Node, 10)
 	}
 	if e.Term != 0 {
-		fmt.Fprintf(&b, " term=%d", e.Term)
+		b = append(b, " term="...)
+		b = strconv.AppendUint(b, e.Term, 10)
 	}
 	if e.Detail != "" {
-		b.WriteString(" ")
-		b.WriteString(e.Detail)
+		b = append(b, ' ')
+		b = append(b, e.Detail...)
 	}
-	return b.String()
+	return b
 }
 
 // tracer hashes every line and, when asked, keeps events and text.
@@ -76,6 +101,7 @@ type tracer struct {
 	keep   bool
 	events []Event
 	text   io.Writer // nil: no text output
+	line   []byte    // reused for each line
 }
 
 func newTracer(keep bool, text io.Writer) *tracer {
@@ -83,15 +109,14 @@ func newTracer(keep bool, text io.Writer) *tracer {
 }
 
 func (t *tracer) add(e Event) {
-	line := e.String()
-	t.hash.Write([]byte(line))
-	t.hash.Write([]byte{'\n'})
+	t.line = append(e.appendTo(t.line[:0]), '\n')
+	t.hash.Write(t.line)
 	t.count++
 	if t.keep {
 		t.events = append(t.events, e)
 	}
 	if t.text != nil {
-		fmt.Fprintln(t.text, line)
+		t.text.Write(t.line)
 	}
 }
 
