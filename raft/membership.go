@@ -185,8 +185,11 @@ func (n *Node) ProposeConfChange(cc ConfChange) (index, term uint64, err error) 
 	if err := n.validateConfChange(cc); err != nil {
 		return 0, 0, err
 	}
+	// Mark the change pending before appending it: the append puts the new configuration in
+	// force, which may move the commit index, and a leader removing itself must not take that
+	// for the commitment of its removal.
+	n.pendingConfIndex = n.log.lastIndex() + 1
 	e := n.appendLeaderEntry(Entry{Type: EntryConfChange, Data: cc.Marshal()})
-	n.pendingConfIndex = e.Index
 	return e.Index, e.Term, nil
 }
 

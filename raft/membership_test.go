@@ -174,6 +174,27 @@ func TestLeaderRemovingItselfStepsDownAfterTheChangeCommits(t *testing.T) {
 	require.Equal(t, Follower, n.role, "a removed server never campaigns")
 }
 
+func TestLeaderRemovingItselfStaysUntilTheRemovalItselfCommits(t *testing.T) {
+	n := newTestNode(t, 1, []uint64{1, 2, 3, 4}, 1, 1)
+	makeLeader(t, n)
+	for _, id := range []uint64{2, 3, 4} {
+		step(t, n, Message{From: id, Type: MsgAppResp, Term: n.term, Index: n.log.lastIndex()})
+	}
+	noop := n.log.committed
+	x, _, err := n.Propose([]byte("x"))
+	require.NoError(t, err)
+	sent(n)
+	n.prs[1].match = noop // the leader's own disk is slow (thesis §10.2.1)
+	step(t, n, Message{From: 2, Type: MsgAppResp, Term: n.term, Index: x})
+	step(t, n, Message{From: 3, Type: MsgAppResp, Term: n.term, Index: x})
+	require.Equal(t, noop, n.log.committed, "two of four voters are not a majority")
+
+	index, _, err := n.ProposeConfChange(ConfChange{Type: RemoveNode, NodeID: 1})
+	require.NoError(t, err)
+	require.Equal(t, x, n.log.committed, "without the leader, two of three voters commit x")
+	require.Equal(t, Leader, n.role, "but the removal itself (index %d) is not committed yet", index)
+}
+
 // committedIndexWithout returns what the leader could commit if only its own durable copy
 // counted, to show whether it still counts itself.
 func (n *Node) committedIndexWithout() uint64 {
