@@ -63,6 +63,9 @@ type demoOptions struct {
 
 // demoMain runs the demo until ctx ends (the signal), then stops every node.
 func demoMain(ctx context.Context, opt demoOptions, stdout, stderr io.Writer) error {
+	if err := requireLoopback(opt.webAddr); err != nil {
+		return err
+	}
 	sup, err := demo.New(demo.Config{
 		Dir: opt.dir, ClusterKey: opt.key, FaultInjection: true, Progress: stderr,
 	})
@@ -104,6 +107,19 @@ func demoMain(ctx context.Context, opt demoOptions, stdout, stderr io.Writer) er
 	sctx, scancel := context.WithTimeout(context.Background(), time.Second)
 	defer scancel()
 	_ = srv.Shutdown(sctx)
+	return nil
+}
+
+// requireLoopback refuses a control endpoint address that other machines could reach: anyone who
+// can reach it can kill the nodes.
+func requireLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--web-addr %q is not host:port: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("--web-addr %q: the control endpoint can kill nodes, so it listens on loopback only; use 127.0.0.1:PORT", addr)
+	}
 	return nil
 }
 
