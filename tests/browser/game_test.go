@@ -140,3 +140,30 @@ func TestPageReconnectsWhenItsWebServerRestarts(t *testing.T) {
 	until(t, page, "A lands through the new server", tried("a")+` && `+tried("e"))
 	require.Equal(t, "still here", eval[string](t, page, `window.kannaMark`), "the page reloaded instead of reconnecting")
 }
+
+func TestRoundPlayedToItsEndAndRestartedByKeyboardAlone(t *testing.T) {
+	s := fakeStack(t)
+	page := player(t, s.base, "marathon", "kanna")
+	over := `!document.querySelector("#new-round").hidden`
+	for _, l := range "etaoinshrdlucmfwypvbgkjqxz" {
+		letter := string(l)
+		if eval[bool](t, page, over) {
+			break
+		}
+		until(t, page, letter+" is ready or the round is over", `!document.querySelector('#keyboard button[data-letter="`+letter+`"]').disabled || `+over)
+		do(t, page, "type "+letter, chromedp.KeyEvent(letter))
+		until(t, page, letter+" lands or the round is over", tried(letter)+` || `+over)
+	}
+	until(t, page, "the round is over", over)
+	status := eval[string](t, page, `document.querySelector("#status").textContent`)
+	require.Regexp(t, `^(Won! The word was “[a-z ]+”\.|Kanna fainted\. The word was “[a-z ]+”\.)$`, status)
+	require.True(t, eval[bool](t, page, `[...document.querySelectorAll("#keyboard button")].every(b => b.disabled)`),
+		"no key may be pressed once the round is over")
+
+	// The new-round button takes the focus when the round ends, so Enter starts the next one.
+	require.Equal(t, "new-round", eval[string](t, page, `document.activeElement.id`))
+	do(t, page, "press Enter", chromedp.KeyEvent("\r"))
+	until(t, page, "round 2 starts", `document.querySelector("#round").textContent === "Round 2" && document.querySelector("#new-round").hidden`)
+	until(t, page, "a fresh keyboard has the focus", `document.activeElement.matches("#keyboard button:not([disabled])")`)
+	require.Equal(t, 0, eval[int](t, page, `document.querySelectorAll("#tried .letter").length`))
+}

@@ -241,6 +241,7 @@ function buildKeyboard() {
 }
 
 function render(s) {
+  const newRound = page.state && s.round > page.state.round;
   page.state = s;
   const over = s.status !== "playing";
   const shown = over && s.word ? s.word : s.masked_word;
@@ -309,6 +310,10 @@ function render(s) {
   const wasHidden = nr.hidden;
   nr.hidden = !over || !page.joined;
   if (wasHidden && !nr.hidden) nr.focus();
+  // A new round hands the focus back to the keyboard, so keyboard players never hunt for it.
+  if (newRound && page.joined && (document.activeElement === document.body || document.activeElement === nr)) {
+    document.querySelector("#keyboard button:not([disabled])")?.focus();
+  }
 
   const players = $("players");
   players.replaceChildren();
