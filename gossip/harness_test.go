@@ -49,6 +49,39 @@ func addrOf(id string) string { return "addr-" + id }
 // the first, and runs until everyone sees everyone alive.
 func newCluster(t testing.TB, n int, seed int64, tune func(*Config)) *cluster {
 	t.Helper()
+	c := startMembers(t, n, seed, tune)
+	for _, id := range c.ids[1:] {
+		require.NoError(t, c.nodes[id].Join(addrOf(c.ids[0])))
+		c.collect(c.nodes[id])
+	}
+	c.deliver()
+	ok := c.runUntil(2000, func() bool { return c.allSee(c.ids, StateAlive) })
+	require.True(t, ok, "cluster of %d did not converge after joining", n)
+	c.clearEvents()
+	return c
+}
+
+// newSettledCluster starts n members that already know each other, as a cluster that has run for
+// a while would: joining a large cluster takes most of a test's time, and is tested elsewhere.
+func newSettledCluster(t testing.TB, n int, seed int64, tune func(*Config)) *cluster {
+	t.Helper()
+	c := startMembers(t, n, seed, tune)
+	for _, id := range c.ids {
+		for _, other := range c.ids {
+			if other != id {
+				rec, _ := c.nodes[other].Member(other)
+				c.nodes[id].apply(Update{Member: rec, From: other})
+			}
+		}
+		c.nodes[id].Outbox()
+		c.nodes[id].Events()
+		c.nodes[id].queue = broadcastQueue{}
+	}
+	return c
+}
+
+// startMembers creates n members that know nobody.
+func startMembers(t testing.TB, n int, seed int64, tune func(*Config)) *cluster {
 	c := &cluster{
 		t:       t,
 		net:     rand.New(rand.NewSource(seed)),
@@ -75,15 +108,7 @@ func newCluster(t testing.TB, n int, seed int64, tune func(*Config)) *cluster {
 		c.ids = append(c.ids, id)
 		c.nodes[id] = node
 		c.byAddr[cfg.Addr] = node
-		if i > 0 {
-			require.NoError(t, node.Join(addrOf(c.ids[0])))
-			c.collect(node)
-		}
 	}
-	c.deliver()
-	ok := c.runUntil(2000, func() bool { return c.allSee(c.ids, StateAlive) })
-	require.True(t, ok, "cluster of %d did not converge after joining", n)
-	c.clearEvents()
 	return c
 }
 

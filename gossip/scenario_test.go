@@ -15,6 +15,26 @@ import (
 // ticksPerPeriod is the default protocol period in ticks (1s / 100ms).
 const ticksPerPeriod = 10
 
+func TestMembersJoiningThroughOneSeedAllSeeEachOther(t *testing.T) {
+	c := startMembers(t, 50, 8, nil)
+	for _, id := range c.ids[1:] {
+		require.NoError(t, c.nodes[id].Join(addrOf(c.ids[0])))
+		c.collect(c.nodes[id])
+	}
+	ok := c.runUntil(30*ticksPerPeriod, func() bool { return c.allSee(c.ids, StateAlive) })
+	require.True(t, ok, "50 members joining through one seed did not all meet within 30 periods")
+	t.Logf("N=50: all members knew each other %.1f periods after joining through one seed", float64(c.now)/ticksPerPeriod)
+	for _, id := range c.ids {
+		joined := map[string]bool{}
+		for _, e := range c.events[id] {
+			require.Equal(t, EventJoined, e.Type, "%s: %v", id, e)
+			joined[e.Member.ID] = true
+		}
+		require.Len(t, c.events[id], 49, "%s: one EventJoined per other member", id)
+		require.Len(t, joined, 49, "%s: one EventJoined per other member", id)
+	}
+}
+
 func TestCrashedMemberIsDeclaredDeadByAll(t *testing.T) {
 	c := newCluster(t, 10, 1, nil)
 	victim := c.ids[4]
@@ -80,7 +100,7 @@ func TestFalselySuspectedMemberRefutesAndStaysAlive(t *testing.T) {
 // spreadPeriods starts one fresh update in a cluster of n (a member refutes a suspicion only it
 // has heard of) and returns how many protocol periods pass before every member has it.
 func spreadPeriods(t *testing.T, n int, seed int64, tune func(*Config)) float64 {
-	c := newCluster(t, n, seed, tune)
+	c := newSettledCluster(t, n, seed, tune)
 	news := c.ids[n/2]
 	self, _ := c.nodes[news].Member(news)
 	u := Update{Member: self, From: c.ids[0]}
