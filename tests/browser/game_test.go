@@ -55,6 +55,7 @@ func settled(t *testing.T, ctx context.Context) {
 }
 
 func TestCrashingTheLeaderFromTheDashboardLeavesTheGamePlayable(t *testing.T) {
+	chromiumPath(t) // before starting a cluster that would have no browser to show
 	for _, mk := range []func(*testing.T) stack{fakeStack, realStack} {
 		s := mk(t)
 		t.Run(s.name, func(t *testing.T) {
