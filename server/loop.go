@@ -9,10 +9,15 @@
 //
 //  1. a leader whose term and vote are already durable sends its messages first and writes its
 //     own entries in parallel with their replication (thesis §10.2.1): the engine counts its own
-//     copy toward commitment only after Advance;
+//     copy toward commitment only after Advance. It also answers its callers before that write:
+//     the results are for committed entries, and committed means durable on a majority (its own
+//     copy included, which was counted only once durable), so the write of the next batch need
+//     not delay them;
 //  2. otherwise the hard state, snapshot and entries are written, with an fsync when MustSync,
-//     before any message leaves: a vote or an acknowledgement promises durable state;
-//  3. results go to the callers waiting on them, and room states to watchers;
+//     before any message leaves or any caller is answered: a vote or an acknowledgement promises
+//     durable state;
+//  3. results go to the callers waiting on them, and room states to watchers (before the write
+//     on a leader, as in 1);
 //  4. Advance.
 package server
 
@@ -228,14 +233,15 @@ func (n *Node) handleReady() error {
 			(out.HardState.IsEmpty() || (out.HardState.Term == n.loop.saved.Term && out.HardState.Vote == n.loop.saved.Vote))
 		if early {
 			n.tr.sendRaft(out.Messages)
+			n.deliver(out)
 		}
 		if err := n.persist(out); err != nil {
 			return err
 		}
 		if !early {
 			n.tr.sendRaft(out.Messages)
+			n.deliver(out)
 		}
-		n.deliver(out)
 		n.engine.Advance(out)
 	}
 	return nil

@@ -32,7 +32,7 @@ const (
 
 // testCluster is a set of in-process nodes.
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	nodes map[uint64]*Node // the running ones
 	dirs  map[uint64]string
 	addrs map[uint64]string
@@ -44,19 +44,19 @@ type testCluster struct {
 
 // newTestCluster bootstraps node 1, then joins nodes 2..size through it and waits until all are
 // voters.
-func newTestCluster(t *testing.T, size int) *testCluster {
+func newTestCluster(t testing.TB, size int) *testCluster {
 	t.Helper()
 	return newTestClusterWith(t, size, nil)
 }
 
 // newTestClusterWith is newTestCluster with every node's config adjusted by configure.
-func newTestClusterWith(t *testing.T, size int, configure func(*Config)) *testCluster {
+func newTestClusterWith(t testing.TB, size int, configure func(*Config)) *testCluster {
 	t.Helper()
 	return newTestClusterTLS(t, size, configure, nil)
 }
 
 // newTestClusterTLS is newTestClusterWith whose test clients dial with clientTLS.
-func newTestClusterTLS(t *testing.T, size int, configure func(*Config), clientTLS *tls.Config) *testCluster {
+func newTestClusterTLS(t testing.TB, size int, configure func(*Config), clientTLS *tls.Config) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, nodes: map[uint64]*Node{}, dirs: map[uint64]string{}, addrs: map[uint64]string{}, configure: configure, clientTLS: clientTLS}
 	t.Cleanup(func() {
