@@ -19,6 +19,8 @@ package sim
 import (
 	"fmt"
 	"time"
+
+	"github.com/kanna-cluster/kanna/game"
 )
 
 // Violation is one broken invariant.
@@ -43,6 +45,7 @@ const (
 	CheckCommitSafety       = "commit-safety"
 	CheckDisruption         = "disruption"
 	CheckLiveness           = "liveness"
+	CheckRestart            = "restart"
 )
 
 type entryKey struct{ index, term uint64 }
@@ -53,9 +56,11 @@ const bootstrapTerm = 1
 
 // appliedRecord is the first application of an index seen anywhere in the cluster.
 type appliedRecord struct {
-	term   uint64
-	digest string
-	node   uint64
+	term    uint64
+	digest  string
+	node    uint64
+	at      time.Duration // when it was first applied: the entry takes effect then
+	command *game.Command // nil for entries that are not commands
 }
 
 // nodeWatch is what the checkers remember about one node between events.
@@ -190,7 +195,7 @@ func (c *checkers) snapshotRestored(node, index uint64) {
 
 // apply checks State Machine Safety for one applied entry; it reports whether the index was
 // applied for the first time anywhere, that is, newly known to be committed.
-func (c *checkers) apply(at time.Duration, node, index, term uint64, digest string) (first bool) {
+func (c *checkers) apply(at time.Duration, node, index, term uint64, digest string, cmd *game.Command) (first bool) {
 	w := c.watch(node)
 	if index <= w.lastApplied {
 		c.fail(at, CheckStateMachineSafety, node, "applied index %d after already applying %d", index, w.lastApplied)
@@ -203,7 +208,7 @@ func (c *checkers) apply(at time.Duration, node, index, term uint64, digest stri
 				node, digest, term, index, rec.node, rec.digest, rec.term)
 		}
 	} else {
-		c.applied[index] = appliedRecord{term: term, digest: digest, node: node}
+		c.applied[index] = appliedRecord{term: term, digest: digest, node: node, at: at, command: cmd}
 		first = true
 	}
 	if index > c.committed.index {

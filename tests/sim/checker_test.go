@@ -53,7 +53,7 @@ func TestLeaderCompletenessCatchesALeaderMissingACommittedEntry(t *testing.T) {
 	var full, short disk
 	full.write(write{entries: ents(1, 1, 5)})
 	c.durable(0, 1, full.sync())
-	c.apply(0, 1, 5, 1, "entry 5")
+	c.apply(0, 1, 5, 1, "entry 5", nil)
 	short.write(write{entries: ents(1, 1, 3)})
 	c.durable(0, 2, short.sync())
 
@@ -68,17 +68,17 @@ func TestLeaderCompletenessCatchesALeaderMissingACommittedEntry(t *testing.T) {
 
 func TestStateMachineSafetyCatchesDifferentEntriesAppliedAtOneIndex(t *testing.T) {
 	c := newCheckers()
-	c.apply(0, 1, 7, 2, "guess a")
-	c.apply(0, 2, 7, 2, "guess a")
+	c.apply(0, 1, 7, 2, "guess a", nil)
+	c.apply(0, 2, 7, 2, "guess a", nil)
 	require.Empty(t, c.violations)
-	c.apply(time.Second, 3, 7, 3, "guess b")
+	c.apply(time.Second, 3, 7, 3, "guess b", nil)
 	firedOnly(t, c, CheckStateMachineSafety)
 }
 
 func TestStateMachineSafetyCatchesANodeApplyingOutOfOrder(t *testing.T) {
 	c := newCheckers()
-	c.apply(0, 1, 7, 2, "x")
-	c.apply(0, 1, 6, 2, "y")
+	c.apply(0, 1, 7, 2, "x", nil)
+	c.apply(0, 1, 6, 2, "y", nil)
 	firedOnly(t, c, CheckStateMachineSafety)
 }
 
@@ -136,4 +136,41 @@ func TestDisruptionIgnoresALeaderThatLostItsQuorum(t *testing.T) {
 	s.faultChanged(false)
 	s.setRole(1, raft.Follower, 3)
 	require.Empty(t, s.check.violations, "a leader cut from its quorum may rightly be replaced")
+}
+
+func TestCommitSafetyCatchesACommittedEntryANodeCouldStillOverwrite(t *testing.T) {
+	// Raft paper Figure 8 (d): entry 2 of term 2 is on nodes 1, 2 and 3 of five, but node 5 holds
+	// entry 2 of term 3 and nodes 3 and 4 would vote for it.
+	c := newCheckers()
+	disks := make([]*disk, 5)
+	for i := range disks {
+		disks[i] = &disk{}
+	}
+	for _, i := range []int{0, 1, 2} {
+		disks[i].write(write{entries: append(ents(1, 1, 1), ents(2, 2, 2)...)})
+		disks[i].sync()
+	}
+	disks[3].write(write{entries: ents(1, 1, 1)})
+	disks[3].sync()
+	disks[4].write(write{entries: append(ents(1, 1, 1), ents(3, 2, 2)...)})
+	disks[4].sync()
+	c.commitSafety(time.Second, 2, 2, fiveNodes, disks)
+	firedOnly(t, c, CheckCommitSafety)
+
+	// Figure 8 (e): once an entry of term 4 covers it on a majority, node 5 cannot win.
+	c = newCheckers()
+	for _, i := range []int{0, 1, 2} {
+		disks[i].write(write{entries: ents(4, 3, 3)})
+		disks[i].sync()
+	}
+	c.commitSafety(time.Second, 3, 4, fiveNodes, disks)
+	require.Empty(t, c.violations)
+}
+
+func TestLivenessCatchesARequestThatNeverCompleted(t *testing.T) {
+	s := &sim{check: newCheckers(), trace: newTracer(false, nil)}
+	s.history = []Operation{{ClientID: "client-1", Input: Input{Kind: OpGuess, Room: "shrine", Letter: "k", Seq: 4}, Attempts: 9}}
+	s.finalChecks()
+	firedOnly(t, s.check, CheckLiveness)
+	require.True(t, s.stopped)
 }

@@ -58,8 +58,9 @@ type result struct {
 // state-machine-safety checker compares.
 type appliedEntry struct {
 	Index, Term uint64
-	Digest      string // the command and its result, in full
-	Summary     string // a short form of Digest for the trace
+	Digest      string        // the command and its result, in full
+	Summary     string        // a short form of Digest for the trace
+	Command     *game.Command // for EntryNormal: what the linearizability check replays
 }
 
 // describeApplied reduces an applied entry to what the checkers compare and the trace shows.
@@ -70,6 +71,7 @@ func describeApplied(index, term uint64, typ raft.EntryType, cmd game.Command, r
 		cmdText, _ := json.Marshal(cmd)
 		resText, _ := json.Marshal(res)
 		a.Digest = string(cmdText) + " => " + string(resText)
+		a.Command = &cmd
 		a.Summary = fmt.Sprintf("%s %s#%d room=%s", cmd.Kind, cmd.ClientID, cmd.Seq, cmd.Room)
 		if res.Err != nil {
 			a.Summary += " -> " + res.Err.Code.String()

@@ -63,6 +63,10 @@ func (s *sim) finalChecks() {
 			return
 		}
 	}
+	s.checkLinearizable()
+	if len(s.check.violations) > seen {
+		return
+	}
 	first := s.nodes[s.ids[0]]
 	want := first.eng.Status().Applied
 	wantSnap := first.eng.GameSnapshot()

@@ -208,7 +208,7 @@ func (n *node) finish(out output) {
 	}
 	for _, a := range out.Applied {
 		n.s.emit(Event{Kind: EventCommit, Node: n.id, Term: a.Term, Detail: fmt.Sprintf("index=%d %s", a.Index, a.Summary)})
-		if n.s.check.apply(now, n.id, a.Index, a.Term, a.Digest) {
+		if n.s.check.apply(now, n.id, a.Index, a.Term, a.Digest, a.Command) {
 			n.s.checkCommitSafety(a.Index, a.Term)
 		}
 	}
@@ -310,7 +310,7 @@ func (n *node) restart() {
 		Detail: fmt.Sprintf("vote=%d commit=%d entries=%d snapshot=%d", r.HardState.Vote, r.HardState.Commit, len(r.Entries), r.Applied)})
 	n.s.check.restarted(n.id, r.Applied, r.HardState.Commit)
 	if err := n.start(); err != nil {
-		n.s.check.fail(n.s.q.now, "restart", n.id, "%v", err)
+		n.s.check.fail(n.s.q.now, CheckRestart, n.id, "%v", err)
 	}
 }
 

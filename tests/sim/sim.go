@@ -189,7 +189,8 @@ func (s *sim) emit(e Event) {
 	s.trace.add(e)
 }
 
-// afterStep runs the checkers' verdicts into the trace and stops the run at the first violation.
+// noteViolations writes the violations found since seen into the trace and stops the run: the
+// first violation is the one worth reading, and what follows it is fallout.
 func (s *sim) noteViolations(seen int) {
 	for _, v := range s.check.violations[seen:] {
 		s.emit(Event{Kind: EventViolation, Node: v.Node, Detail: v.Checker + ": " + v.Detail})
@@ -198,7 +199,8 @@ func (s *sim) noteViolations(seen int) {
 }
 
 func (s *sim) run() error {
-	s.emit(Event{Kind: EventPhase, Detail: fmt.Sprintf("safety seed=%d nodes=%d bug=%q mix=%s", s.opts.Seed, s.opts.Nodes, s.opts.Bug, s.mix)})
+	s.emit(Event{Kind: EventPhase, Detail: fmt.Sprintf("safety seed=%d nodes=%d bug=%q preset=%q mix=%s",
+		s.opts.Seed, s.opts.Nodes, s.opts.Bug, s.opts.Preset, s.mix)})
 	for _, id := range s.ids {
 		if err := s.nodes[id].start(); err != nil {
 			return err
