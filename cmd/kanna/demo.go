@@ -1,7 +1,8 @@
 // `kanna demo`: a whole local cluster from one command. It starts node processes of this same
 // binary on free loopback ports (server/demo), waits until they have elected a leader (Raft paper
 // §5.2) and promoted every joiner to voter (Ongaro's thesis §4.2.1), prints what runs where, and
-// serves a control endpoint to crash and restart nodes until Ctrl-C stops everything.
+// serves, on one loopback HTTP address, the web frontend (the game and the dashboard, package web)
+// and the control endpoint that crashes and restarts nodes, until Ctrl-C stops everything.
 package main
 
 import (
@@ -11,15 +12,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/kanna-cluster/kanna/server/demo"
+	"github.com/kanna-cluster/kanna/web"
 )
 
 func init() {
@@ -34,7 +38,7 @@ const formTimeout = time.Minute
 func runDemo(args []string) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	nodes := fs.Int("nodes", 3, "how many node processes to start")
-	webAddr := fs.String("web-addr", "127.0.0.1:0", "loopback address of the HTTP control endpoint (port 0 picks a free one)")
+	webAddr := fs.String("web-addr", "127.0.0.1:0", "loopback address of the game, the dashboard and the control endpoint (port 0 picks a free one)")
 	key := fs.String("cluster-key", "", "cluster key for every node (default: the nodes' development key)")
 	dir := fs.String("dir", "", "keep node data and logs in this folder instead of a temporary one that is removed on exit")
 	if err := fs.Parse(args); err != nil {
@@ -89,9 +93,15 @@ func demoMain(ctx context.Context, opt demoOptions, stdout, stderr io.Writer) er
 	}
 	ln, err := net.Listen("tcp", opt.webAddr)
 	if err != nil {
-		return fmt.Errorf("listen for the control endpoint on %s: %w; pick another --web-addr", opt.webAddr, err)
+		return fmt.Errorf("listen for the web frontend on %s: %w; pick another --web-addr", opt.webAddr, err)
 	}
-	srv := &http.Server{Handler: sup.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	front, err := newDemoFrontend(sup, opt.key)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer front.close()
+	srv := &http.Server{Handler: front.handler, ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	printCluster(stdout, sup, "http://"+ln.Addr().String())
@@ -104,10 +114,52 @@ func demoMain(ctx context.Context, opt demoOptions, stdout, stderr io.Writer) er
 			return fmt.Errorf("control endpoint failed: %w", err)
 		}
 	}
-	sctx, scancel := context.WithTimeout(context.Background(), time.Second)
-	defer scancel()
-	_ = srv.Shutdown(sctx)
+	// Close, not Shutdown: browsers hold websockets open, and they reconnect by themselves.
+	_ = srv.Close()
 	return nil
+}
+
+// demoFrontend is what the demo serves over HTTP: the web frontend at / (package web, its
+// dashboard buttons wired straight to the supervisor) and the control endpoint at /nodes.
+type demoFrontend struct {
+	handler http.Handler
+	web     *web.Server
+	logFile *os.File
+}
+
+// newDemoFrontend builds the frontend for the supervisor's nodes; the web server's log goes to
+// web.log beside the nodes' logs.
+func newDemoFrontend(sup *demo.Supervisor, key string) (*demoFrontend, error) {
+	logFile, err := os.OpenFile(filepath.Join(sup.Dir(), "web.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open the web frontend's log: %w", err)
+	}
+	if key == "" {
+		key = demo.DefaultClusterKey
+	}
+	var addrs []string
+	for _, n := range sup.Nodes() {
+		addrs = append(addrs, n.Addr)
+	}
+	w, err := web.New(web.Config{
+		Nodes: addrs, ClusterKey: key, Control: sup,
+		Logger: slog.New(slog.NewTextHandler(logFile, nil)).With("component", "web"),
+	})
+	if err != nil {
+		_ = logFile.Close()
+		return nil, fmt.Errorf("start the web frontend: %w", err)
+	}
+	mux := http.NewServeMux()
+	control := sup.Handler()
+	mux.Handle("/nodes", control)
+	mux.Handle("/nodes/", control)
+	mux.Handle("/", w.Handler())
+	return &demoFrontend{handler: mux, web: w, logFile: logFile}, nil
+}
+
+func (f *demoFrontend) close() {
+	_ = f.web.Close()
+	_ = f.logFile.Close()
 }
 
 // requireLoopback refuses a control endpoint address that other machines could reach: anyone who
@@ -124,7 +176,7 @@ func requireLoopback(addr string) error {
 }
 
 // printCluster tells the user what runs where and how to reach it.
-func printCluster(w io.Writer, sup *demo.Supervisor, controlURL string) {
+func printCluster(w io.Writer, sup *demo.Supervisor, baseURL string) {
 	nodes := sup.Nodes()
 	fmt.Fprintf(w, "Kanna demo: %d nodes on loopback, fault injection enabled\n\n", len(nodes))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -134,9 +186,11 @@ func printCluster(w io.Writer, sup *demo.Supervisor, controlURL string) {
 	}
 	_ = tw.Flush()
 	first := nodes[0].Addr
-	fmt.Fprintf(w, "\ncontrol endpoint: %s\n", controlURL)
-	fmt.Fprintf(w, "  curl %s/nodes\n", controlURL)
-	fmt.Fprintf(w, "  curl -X POST %s/nodes/1/crash      (then .../restart)\n", controlURL)
+	fmt.Fprintf(w, "\ngame:             %s/\n", baseURL)
+	fmt.Fprintf(w, "dashboard:        %s/dashboard\n", baseURL)
+	fmt.Fprintf(w, "control endpoint: %s\n", baseURL)
+	fmt.Fprintf(w, "  curl %s/nodes\n", baseURL)
+	fmt.Fprintf(w, "  curl -X POST %s/nodes/1/crash      (then .../restart)\n", baseURL)
 	fmt.Fprintf(w, "cluster status:   kanna status --addr %s\n", first)
 	fmt.Fprintf(w, "data and logs:    %s\n", sup.Dir())
 	fmt.Fprintln(w, "\nCtrl-C stops every node and removes temporary data.")

@@ -1,7 +1,7 @@
 // `kanna demo` then `kanna status`, as a user runs them: the demo forms a three-node cluster with
 // one leader (Raft paper §5.2, Election Safety: at most one leader per term), status shows three
-// members and one leader, the control endpoint lists the node processes, and Ctrl-C stops every
-// node and removes the temporary data.
+// members and one leader, the demo's address serves the game page and the control endpoint lists
+// the node processes, and Ctrl-C stops every node and removes the temporary data.
 package e2e
 
 import (
@@ -84,6 +84,12 @@ func TestDemoThenStatusShowsThreeMembersAndOneLeader(t *testing.T) {
 	}
 	require.Equal(t, 3, members, "status:\n%s", status)
 	require.Equal(t, 1, leaders, "status:\n%s", status)
+
+	page, err := http.Get(control[1] + "/")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, page.StatusCode)
+	require.Contains(t, page.Header.Get("Content-Type"), "text/html", "the game page is served beside the control endpoint")
+	require.NoError(t, page.Body.Close())
 
 	resp, err := http.Get(control[1] + "/nodes")
 	require.NoError(t, err)
