@@ -14,6 +14,7 @@ package gossip
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Join introduces this member to the cluster through the members at the given addresses: each
@@ -61,7 +62,7 @@ func (n *Node) UpdateMeta(meta Meta) error {
 		return fmt.Errorf("update meta: %q has left; start a new core to rejoin", n.cfg.ID)
 	}
 	self := n.self()
-	self.Meta = meta
+	self.Meta = Meta{RaftAddr: meta.RaftAddr, Tags: slices.Clone(meta.Tags)}
 	self.Incarnation++
 	n.queue.enqueue(Update{Member: self.copy(), From: n.cfg.ID})
 	return nil

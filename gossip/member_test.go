@@ -172,3 +172,22 @@ func TestStateAndTypeNames(t *testing.T) {
 	require.Equal(t, []string{"joined", "updated", "suspect", "failed", "left", "recovered", "EventType(7)"}, names)
 	require.Equal(t, "failed b inc=3", Event{Type: EventFailed, Member: Member{ID: "b", Incarnation: 3}}.String())
 }
+
+func TestCoreKeepsItsOwnCopyOfWhatItIsTold(t *testing.T) {
+	tags := []Tag{{"zone", "a"}}
+	cfg := DefaultLANConfig("a", addrOf("a"))
+	cfg.Rand = rand.New(rand.NewSource(1))
+	cfg.Meta = Meta{Tags: tags}
+	n, err := New(cfg)
+	require.NoError(t, err)
+	msg := Message{Type: MsgGossip, From: "b", FromAddr: addrOf("b"), ToID: "a",
+		Updates: []Update{{Member: Member{ID: "b", Addr: addrOf("b"), Meta: Meta{Tags: tags}}, From: "b"}}}
+	require.NoError(t, n.Step(msg))
+	require.NoError(t, n.UpdateMeta(Meta{Tags: tags}))
+
+	tags[0].Value = "changed by the caller"
+	for _, id := range []string{"a", "b"} {
+		m, _ := n.Member(id)
+		require.Equal(t, "a", m.Meta.Tags[0].Value, "record of %s", id)
+	}
+}

@@ -77,7 +77,8 @@ func New(cfg Config) (*Node, error) {
 		members:   map[string]*member{},
 		awareness: awareness{max: cfg.AwarenessMaxMultiplier},
 	}
-	n.addMember(Member{ID: cfg.ID, Addr: cfg.Addr, Meta: cfg.Meta, State: StateAlive})
+	meta := Meta{RaftAddr: cfg.Meta.RaftAddr, Tags: slices.Clone(cfg.Meta.Tags)}
+	n.addMember(Member{ID: cfg.ID, Addr: cfg.Addr, Meta: meta, State: StateAlive})
 	// Start each timer at a random point of its period so that members started together do not
 	// probe, gossip and push-pull in lockstep.
 	n.nextProbe = 1 + n.rand.Int63n(t.probeInterval)
@@ -104,6 +105,9 @@ func (n *Node) Tick() {
 // before the message itself, so an answer already carries any refutation they provoked (this is
 // what lets the buddy system work in one round trip).
 func (n *Node) Step(m Message) error {
+	if m.Type < MsgPing || m.Type > MsgPushPullReply {
+		return fmt.Errorf("step: message of unknown type %d from %q; drop it and check the sender's version", m.Type, m.From)
+	}
 	if m.ToID != "" && m.ToID != n.cfg.ID {
 		// Meant for a member that used to live at our address; answering would vouch for it.
 		return nil
@@ -129,8 +133,6 @@ func (n *Node) Step(m Message) error {
 		n.stepPushPull(m)
 	case MsgPushPullReply:
 		n.merge(m.State, m.From)
-	default:
-		return fmt.Errorf("step: message of unknown type %d from %q; drop it and check the sender's version", m.Type, m.From)
 	}
 	return nil
 }

@@ -9,11 +9,15 @@
 
 package gossip
 
+import "slices"
+
 // apply takes one piece of news about one member.
 func (n *Node) apply(u Update) {
 	if u.Member.ID == "" {
 		return
 	}
+	// The tags belong to the caller's message; keep our own copy of what we store.
+	u.Member.Meta.Tags = slices.Clone(u.Member.Meta.Tags)
 	if u.Member.ID == n.cfg.ID {
 		n.applyAboutSelf(u)
 		return
