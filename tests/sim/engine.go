@@ -44,6 +44,8 @@ type output struct {
 	Messages  []raft.Message
 	Results   []result
 	Applied   []appliedEntry
+	// Errors are problems the engine reports without stopping (a message the core refused).
+	Errors []error
 }
 
 // result answers one proposal or read.

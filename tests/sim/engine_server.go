@@ -50,7 +50,7 @@ func (s *serverEngine) Ready() output {
 	s.last = out
 	o := output{
 		HardState: out.HardState, Entries: out.Entries, Snapshot: out.Snapshot, MustSync: out.MustSync,
-		Messages: out.Messages, Compacted: out.Compacted,
+		Messages: out.Messages, Compacted: out.Compacted, Errors: out.Errors,
 	}
 	for _, r := range out.Results {
 		o.Results = append(o.Results, result{ID: uint64(r.ID), Result: r.Result, Room: r.Room, Err: r.Err})

@@ -203,6 +203,9 @@ func (n *node) finish(out output) {
 	if out.Snapshot != nil && !out.Snapshot.IsEmpty() {
 		n.s.check.snapshotRestored(n.id, out.Snapshot.Meta.Index)
 	}
+	for _, err := range out.Errors {
+		n.s.emit(Event{Kind: EventError, Node: n.id, Detail: err.Error()})
+	}
 	for _, m := range out.Messages {
 		n.s.send(m)
 	}

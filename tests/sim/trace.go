@@ -34,6 +34,7 @@ const (
 	EventReturn    EventKind = "return"    // the client got its final answer
 	EventPhase     EventKind = "phase"     // the run moved from safety to liveness
 	EventViolation EventKind = "violation" // a checker fired
+	EventError     EventKind = "error"     // the engine reported a problem it carried on after
 )
 
 // Event is one structured trace record. Which fields mean something depends on Kind: From, To,
