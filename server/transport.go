@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/kanna-cluster/kanna/gossip"
@@ -240,7 +242,12 @@ func (t *transport) sendOneGossip(addr string, m gossip.Message) {
 	}
 	reply, err := client.PushPull(ctx, &kannapb.GossipState{Data: data, FromAddress: t.selfAddr})
 	if err != nil {
-		t.log().Debug("gossip: push-pull failed", "to", addr, "err", err)
+		level := slog.LevelDebug
+		if status.Code(err) == codes.Unauthenticated {
+			// Not a lost packet but a misconfiguration that will never heal on its own.
+			level = slog.LevelWarn
+		}
+		t.log().Log(t.ctx, level, "gossip: push-pull failed", "to", addr, "err", err)
 		return
 	}
 	rm, err := gossip.Unmarshal(reply.GetData())
@@ -290,7 +297,11 @@ func (p *raftPeer) run() {
 			backoff = minBackoff
 		}
 		if err != nil {
-			p.t.log().Debug("raft: stream to peer broke; reopening", "peer", p.id, "backoff", backoff, "err", err)
+			level := slog.LevelDebug
+			if status.Code(err) == codes.Unauthenticated {
+				level = slog.LevelWarn
+			}
+			p.t.log().Log(p.t.ctx, level, "raft: stream to peer broke; reopening", "peer", p.id, "backoff", backoff, "err", err)
 		}
 		timer := time.NewTimer(backoff)
 		select {
