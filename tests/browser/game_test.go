@@ -56,7 +56,7 @@ func settled(t *testing.T, ctx context.Context) {
 
 func TestCrashingTheLeaderFromTheDashboardLeavesTheGamePlayable(t *testing.T) {
 	chromiumPath(t) // before starting a cluster that would have no browser to show
-	for _, mk := range []func(*testing.T) stack{fakeStack, realStack} {
+	for _, mk := range []func(*testing.T) stack{fakeStack, demoStack} {
 		s := mk(t)
 		t.Run(s.name, func(t *testing.T) {
 			game := player(t, s.base, "dragon-lair", "kanna")
@@ -77,7 +77,7 @@ func TestCrashingTheLeaderFromTheDashboardLeavesTheGamePlayable(t *testing.T) {
 			until(t, game, "the O key is ready", `!document.querySelector('#keyboard button[data-letter="o"]').disabled`)
 			do(t, game, "guess O", chromedp.KeyEvent("o"))
 			until(t, game, "O lands after the crash", tried("o"))
-			if s.name == "real" {
+			if s.name == "demo" {
 				settled(t, game)
 				screenshot(t, game, "game-after-crash.png")
 				screenshot(t, dash, "dashboard.png")

@@ -4,9 +4,8 @@
 // leader is elected, and §8: the web server retries the guess with the same request id); each page
 // is photographed into tests/artifacts/.
 //
-// The tests run against two stacks: the fake cluster of web/fakenode (fast, no processes), and a
-// real one, `kanna node` processes of the built binary under server/demo's supervisor, which is
-// what `kanna demo` runs. Without chromium the tests skip, except in CI (CI=true), where a missing
+// The tests run against two stacks: the fake cluster of web/fakenode (fast, no processes), and
+// `kanna demo` of the built binary, real node processes and all, as `make demo` runs it. Without chromium the tests skip, except in CI (CI=true), where a missing
 // browser is a failure: scripts/deps.sh installs it.
 //
 // This file finds the browser and holds the helpers.

@@ -1,8 +1,9 @@
-// The stacks the browser tests run against: the fake cluster, and real node processes.
+// The stacks the browser tests run against: the fake cluster, and `kanna demo` (real node
+// processes and the web frontend, as `make demo` starts them).
 package browser
 
 import (
-	"context"
+	"bufio"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,13 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/kanna-cluster/kanna/server/demo"
 	"github.com/kanna-cluster/kanna/web"
 	"github.com/kanna-cluster/kanna/web/fakenode"
 )
@@ -82,21 +84,51 @@ func binary(t *testing.T) string {
 	return kannaBin
 }
 
-// realStack is three `kanna node` processes with fault injection, as `kanna demo` starts them,
-// and a web server whose crash and restart buttons go to their supervisor.
-func realStack(t *testing.T) stack {
+// demoStack is `kanna demo` itself, as `make demo` runs it: three `kanna node` processes with
+// fault injection, and the web frontend with its dashboard wired to the demo's supervisor. The
+// test reads the game's URL from what the demo prints, and stops it with Ctrl-C (SIGINT).
+func demoStack(t *testing.T) stack {
 	t.Helper()
-	sup, err := demo.New(demo.Config{Binary: binary(t), Dir: t.TempDir(), FaultInjection: true})
+	cmd := exec.Command(binary(t), "demo", "--web-addr", "127.0.0.1:0", "--dir", t.TempDir())
+	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = sup.Shutdown() })
-	require.NoError(t, sup.StartCluster(3))
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	_, err = sup.WaitReady(ctx)
-	require.NoError(t, err, "the real cluster did not form")
-	var addrs []string
-	for _, n := range sup.Nodes() {
-		addrs = append(addrs, n.Addr)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("kanna demo's stderr:\n%s", stderr.String())
+		}
+	})
+
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if m := gameURL.FindStringSubmatch(sc.Text()); m != nil {
+				urls <- m[1]
+			}
+		}
+	}()
+	select {
+	case base := <-urls:
+		return stack{name: "demo", base: base}
+	case err := <-exited:
+		require.FailNowf(t, "kanna demo exited", "before printing the game's URL: %v\n%s", err, stderr.String())
+	case <-time.After(2 * time.Minute):
+		require.FailNowf(t, "kanna demo did not start", "no game URL within 2 minutes\n%s", stderr.String())
 	}
-	return stack{name: "real", base: serveWeb(t, web.Config{Nodes: addrs, ClusterKey: demo.DefaultClusterKey, Control: sup})}
+	return stack{}
 }
+
+// gameURL finds the game's address in what `kanna demo` prints ("game:   http://127.0.0.1:PORT/").
+var gameURL = regexp.MustCompile(`^game:\s+(http://[^\s/]+)/?\s*$`)
