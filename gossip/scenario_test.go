@@ -52,26 +52,65 @@ func TestCrashedMemberIsDeclaredDeadByAll(t *testing.T) {
 }
 
 func TestHealedPartitionFindsItselfAgainAfterBothSidesDeclaredEachOtherDead(t *testing.T) {
-	c := newCluster(t, 6, 2, func(cfg *Config) {
-		// A shorter anti-entropy period keeps the test short; the rule under test is the same.
-		cfg.PushPullInterval = 5 * time.Second
-	})
-	left, right := c.ids[:3], c.ids[3:]
-	c.partition(left, right)
+	for _, tc := range []struct {
+		name  string
+		n     int
+		split int // members [0, split) on one side, the rest on the other
+	}{
+		{"a pair cut off from six", 8, 2},
+		{"three against three", 6, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, tc.n, 2, func(cfg *Config) {
+				// A shorter anti-entropy period keeps the test short; the rule is the same.
+				cfg.PushPullInterval = 5 * time.Second
+			})
+			left, right := c.ids[:tc.split], c.ids[tc.split:]
+			c.partition(left, right)
 
-	ok := c.runUntil(100*ticksPerPeriod, func() bool {
-		return c.allSeeOnly(left, right, StateDead) && c.allSeeOnly(right, left, StateDead)
-	})
-	require.True(t, ok, "the two sides of the partition did not declare each other dead")
-	require.True(t, c.allSeeOnly(left, left, StateAlive) && c.allSeeOnly(right, right, StateAlive),
-		"members on the same side of the partition lost each other")
+			ok := c.runUntil(100*ticksPerPeriod, func() bool {
+				return c.allSeeOnly(left, right, StateDead) && c.allSeeOnly(right, left, StateDead)
+			})
+			require.True(t, ok, "the two sides of the partition did not declare each other dead")
+			require.True(t, c.allSeeOnly(left, left, StateAlive) && c.allSeeOnly(right, right, StateAlive),
+				"members on the same side of the partition lost each other")
 
-	c.heal()
-	// Nobody probes or gossips to a dead member; only push-pull with a member believed dead can
-	// bring the sides together.
-	ok = c.runUntil(200*ticksPerPeriod, func() bool { return c.allSee(c.ids, StateAlive) })
-	require.True(t, ok, "after the heal the two sides did not see each other alive again")
-	require.NotZero(t, c.countEvents(EventRecovered, func(string) bool { return true }))
+			c.heal()
+			// Nobody probes or gossips to a dead member; only push-pull with a member believed
+			// dead can bring the sides together.
+			ok = c.runUntil(200*ticksPerPeriod, func() bool { return c.allSee(c.ids, StateAlive) })
+			require.True(t, ok, "after the heal the two sides did not see each other alive again")
+			require.NotZero(t, c.countEvents(EventRecovered, func(string) bool { return true }))
+		})
+	}
+}
+
+func TestCutLinkBetweenTwoMembersIsBridgedByIndirectProbes(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		indirectChecks int
+		wantSuspicions bool
+	}{
+		{"SWIM ping-req", 3, false},
+		{"direct pings only", 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, 8, 9, func(cfg *Config) { cfg.IndirectChecks = tc.indirectChecks })
+			a, b := c.ids[2], c.ids[5]
+			c.partition([]string{a}, []string{b}) // only the a-b link; both reach everyone else
+			c.run(60 * ticksPerPeriod)
+
+			suspicions := c.countEvents(EventSuspect, func(id string) bool { return id == a || id == b })
+			if !tc.wantSuspicions {
+				// SWIM §3.1: the ping-req goes around the broken link, so neither is suspected.
+				require.Zero(t, suspicions)
+			} else {
+				require.NotZero(t, suspicions, "without ping-req a broken link makes members suspect each other")
+			}
+			require.Zero(t, c.countEvents(EventFailed, func(string) bool { return true }),
+				"the rest of the cluster hears them both; any suspicion is refuted")
+		})
+	}
 }
 
 func TestFalselySuspectedMemberRefutesAndStaysAlive(t *testing.T) {
