@@ -82,6 +82,14 @@ func TestCrashingTheLeaderFromTheDashboardLeavesTheGamePlayable(t *testing.T) {
 				screenshot(t, game, "game-after-crash.png")
 				screenshot(t, dash, "dashboard.png")
 			}
+
+			// The crashed node comes back from its data folder and follows the new leader.
+			until(t, dash, "its restart button is ready", `!document.querySelector('.node[data-node="`+old+`"] button[data-action=restart]').disabled`)
+			do(t, dash, "click restart on the old leader", chromedp.Click("restart", css(`.node[data-node="`+old+`"] button[data-action=restart]`)))
+			until(t, dash, "the old leader answers again, as a follower of the new one",
+				`(() => { const c = document.querySelector('.node[data-node="`+old+`"]'); const l = document.querySelector(".node.leader");
+				  return !c.classList.contains("down") && !!l && l !== c && c.querySelector(".role").textContent === "follower"; })()`)
+			until(t, dash, "the event log tells of it", `[...document.querySelectorAll("#events li")].some(li => li.textContent.includes("node `+old+` answers again"))`)
 		})
 	}
 }
