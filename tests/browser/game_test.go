@@ -176,3 +176,28 @@ func TestRoundPlayedToItsEndAndRestartedByKeyboardAlone(t *testing.T) {
 	until(t, page, "a fresh keyboard has the focus", `document.activeElement.matches("#keyboard button:not([disabled])")`)
 	require.Equal(t, 0, eval[int](t, page, `document.querySelectorAll("#tried .letter").length`))
 }
+
+func TestIsolatingTheLeaderFromTheDashboardLeavesTheGamePlayableAndHealBringsItBack(t *testing.T) {
+	chromiumPath(t)
+	s := demoStack(t)
+	game := player(t, s.base, "cut-off", "kanna")
+	dash := newBrowser(t)
+	do(t, dash, "open the dashboard", chromedp.Navigate(s.base+"/dashboard"))
+	until(t, dash, "three cards and a leader", `document.querySelectorAll(".node").length === 3 && !!document.querySelector(".node.leader")`)
+	old := eval[string](t, dash, `document.querySelector(".node.leader").dataset.node`)
+
+	do(t, dash, "click isolate on the leader", chromedp.Click("isolate", css(".node.leader button[data-action=isolate]")))
+	until(t, dash, "the card shows its drop rules", `document.querySelector('.node[data-node="`+old+`"] .drops').textContent.startsWith("Dropping traffic")`)
+	until(t, dash, "another node leads", `[...document.querySelectorAll(".node.leader")].some(l => l.dataset.node !== "`+old+`")`)
+
+	do(t, game, "guess E", chromedp.KeyEvent("e"))
+	until(t, game, "E lands while the old leader is cut off", tried("e"))
+
+	do(t, dash, "click heal all", chromedp.Click("heal", css("#heal")))
+	until(t, dash, "no drop rules remain", `[...document.querySelectorAll(".node .drops")].every(d => d.textContent === "")`)
+	until(t, dash, "one leader, and the old one follows it", `document.querySelectorAll(".node.leader").length === 1 &&
+		document.querySelector('.node[data-node="`+old+`"] dd[data-key=follows]').textContent === "node " + document.querySelector(".node.leader").dataset.node`)
+	until(t, game, "the A key is ready", `!document.querySelector('#keyboard button[data-letter="a"]').disabled`)
+	do(t, game, "guess A", chromedp.KeyEvent("a"))
+	until(t, game, "A lands after the heal", tried("a")+" && "+tried("e"))
+}

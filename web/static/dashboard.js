@@ -118,7 +118,7 @@ function renderNodes(nodes) {
            ? [["followers' match", n.progress.filter((p) => p.id !== n.id).map((p) => `${p.id}: ${p.match}`).join(", ")]]
            : [])]
       : [["status", "not answering"], ["last error", n.error || "none"]];
-    c.stats.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))]));
+    c.stats.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { "data-key": k }, String(v))]));
     c.gossip.replaceChildren(...(n.up ? n.gossip : []).map((g) =>
       el("li", { class: `chip ${g.state}`, title: `${g.address}, incarnation ${g.incarnation}` }, `${g.id}: ${g.state}`)));
     c.drops.textContent = n.up && n.drop_rules.length
