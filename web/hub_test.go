@@ -81,17 +81,22 @@ func TestSlowBrowserIsDroppedWithoutHoldingUpTheOthers(t *testing.T) {
 	require.Eventually(t, func() bool { return r.srv.hub.viewers("dojo") == 2 }, waitFor, 10*time.Millisecond)
 
 	// Big states, fanned out straight from the hub as a busy room's stream would, in batches that
-	// the fast browser keeps up with.
+	// the fast browser keeps up with, until the slow one is dropped: its socket buffers hold a few
+	// megabytes at most, so that takes at most a few hundred states.
 	pad := strings.Repeat("_", 16000)
-	const states, batch = 400, 20
-	for i := uint64(1); i <= states; i++ {
-		r.srv.hub.publish(&kannapb.RoomState{Room: "dojo", MaskedWord: pad, ServedBy: 1, CommitIndex: 1000 + i})
-		if i%batch == 0 {
-			fast.roomState(func(s map[string]any) bool { return s["commit_index"] == float64(1000+i) })
+	const maxStates, batch = 4000, 20
+	last := uint64(0)
+	for last < maxStates && r.srv.hub.viewers("dojo") == 2 {
+		for i := 0; i < batch; i++ {
+			last++
+			r.srv.hub.publish(&kannapb.RoomState{Room: "dojo", MaskedWord: pad, ServedBy: 1, CommitIndex: 1000 + last})
 		}
+		want := float64(1000 + last)
+		fast.roomState(func(s map[string]any) bool { return s["commit_index"] == want })
 	}
 	require.Eventually(t, func() bool { return r.srv.hub.viewers("dojo") == 1 }, waitFor, 10*time.Millisecond,
-		"the slow browser should have been dropped from the room")
+		"the slow browser should have been dropped from the room after %d states", last)
+	t.Logf("slow browser dropped after %d states of %d bytes", last, len(pad))
 	require.Equal(t, 1, r.srv.connections())
 }
 
