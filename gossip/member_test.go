@@ -10,7 +10,7 @@ import (
 )
 
 // newTestNode returns a core named id at "addr-id" with the default LAN config, changed by tune.
-func newTestNode(t *testing.T, id string, tune func(*Config)) *Node {
+func newTestNode(t testing.TB, id string, tune func(*Config)) *Node {
 	t.Helper()
 	cfg := DefaultLANConfig(id, addrOf(id))
 	cfg.Rand = rand.New(rand.NewSource(42))

@@ -35,8 +35,9 @@ type Node struct {
 	rand  *rand.Rand
 	now   int64 // ticks since New
 
-	members map[string]*member
-	list    []*member // every value of members, sorted by ID, so that walks are deterministic
+	members  map[string]*member
+	list     []*member // every value of members, sorted by ID, so that walks are deterministic
+	suspects []*member // members under suspicion, in the order suspected (pruned each tick)
 
 	queue     broadcastQueue
 	awareness awareness

@@ -83,6 +83,9 @@ func (n *Node) suspectNode(u Update) {
 	if !precedes(StateSuspect, u.Member.Incarnation, cur.State, cur.Incarnation) {
 		return
 	}
+	if cur.State != StateSuspect {
+		n.suspects = append(n.suspects, cur)
+	}
 	cur.Member = u.Member
 	cur.State = StateSuspect
 	cur.suspicion = n.newSuspicion(u.From)
@@ -122,17 +125,24 @@ func (n *Node) deadNode(u Update) {
 	}
 }
 
-// tickSuspicions declares dead every suspect whose suspicion has run out (SWIM's "confirm").
+// tickSuspicions declares dead every suspect whose suspicion has run out (SWIM's "confirm"), and
+// forgets suspicions that were refuted or overtaken by other news.
 func (n *Node) tickSuspicions() {
-	for _, m := range n.list {
-		if m.State != StateSuspect || !m.suspicion.expired(n.now) {
-			continue
+	kept := n.suspects[:0]
+	for _, m := range n.suspects {
+		switch {
+		case m.State != StateSuspect || m.suspicion == nil:
+		case m.suspicion.expired(n.now):
+			m.State = StateDead
+			m.suspicion = nil
+			n.queue.enqueue(Update{Member: m.copy(), From: n.cfg.ID})
+			n.emit(EventFailed, m)
+		default:
+			kept = append(kept, m)
 		}
-		m.State = StateDead
-		m.suspicion = nil
-		n.queue.enqueue(Update{Member: m.copy(), From: n.cfg.ID})
-		n.emit(EventFailed, m)
 	}
+	clear(n.suspects[len(kept):])
+	n.suspects = kept
 }
 
 // applyAboutSelf refutes news that this member is suspect, dead or gone, and news that it is alive
