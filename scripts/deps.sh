@@ -4,3 +4,5 @@ set -euo pipefail
 go mod download
 # protoc, for the test that the committed generated code is up to date
 bash "$(dirname "$0")/deps-proto.sh"
+# chromium, for the browser tests in tests/browser
+bash "$(dirname "$0")/deps-browser.sh"
