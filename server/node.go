@@ -73,8 +73,7 @@ type Node struct {
 	stop     chan struct{} // closed to ask the loop to finish
 	done     chan struct{} // closed when the loop has finished
 	errMu    sync.Mutex
-	err      error // why the loop stopped, if it failed
-	serveErr chan error
+	err      error // why the node stopped on its own, if it did
 }
 
 // NewNode opens the node's data folder, rebuilds its state and binds its listener. Call Start to
@@ -88,7 +87,6 @@ func NewNode(cfg Config) (*Node, error) {
 		cfg: cfg, id: cfg.ID, faults: newFaults(),
 		raftIn: make(chan raft.Message, raftInSize), gossipIn: make(chan gossipInput, gossipInSize),
 		calls: make(chan func(), 256), stop: make(chan struct{}), done: make(chan struct{}),
-		serveErr: make(chan error, 1),
 	}
 	n.log = cfg.Logger.With("node", cfg.ID)
 
@@ -187,7 +185,17 @@ func NewNode(cfg Config) (*Node, error) {
 
 // Start serves gRPC and starts the loop.
 func (n *Node) Start() {
-	go func() { n.serveErr <- n.grpc.Serve(n.lis) }()
+	go func() {
+		if err := n.grpc.Serve(n.lis); err != nil {
+			select {
+			case <-n.stop:
+			default:
+				// Peers and clients can no longer reach this node: stop rather than run deaf.
+				n.fail(fmt.Errorf("serve gRPC on %s: %w", n.addr, err))
+				go func() { _ = n.close() }()
+			}
+		}
+	}()
 	go n.run()
 }
 
