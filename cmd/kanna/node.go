@@ -41,6 +41,7 @@ func runNode(args []string) int {
 		fmt.Fprintf(os.Stderr, "kanna node: %v\n", err)
 		return 1
 	}
+	logger = logger.With("node", cfg.ID)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	n.Start()
