@@ -240,26 +240,29 @@ func (nw *network) tickUntilLeader() uint64 {
 		}
 		nw.tick(1)
 	}
-	nw.t.Fatalf("no leader elected after 1000 ticks")
+	nw.t.Fatalf("no leader elected after 1000 ticks:\n%s", nw.describe())
 	return None
 }
 
-// leader returns the running leader whose term no running server has passed, or None. A leader
-// of an older term that has not heard the news yet does not count.
+// leader returns the running leader of the highest term, provided no running member of its
+// configuration has passed that term (a leader that has not heard the news yet does not count;
+// servers outside its configuration, such as removed ones, do not matter). Otherwise None.
 func (nw *network) leader() uint64 {
-	var lead, leadTerm, maxTerm uint64
+	var lead uint64
 	for _, id := range nw.ids() {
 		n := nw.nodes[id]
-		if nw.down[id] {
-			continue
-		}
-		maxTerm = max(maxTerm, n.term)
-		if n.role == Leader && n.term >= leadTerm {
-			lead, leadTerm = id, n.term
+		if !nw.down[id] && n.role == Leader && (lead == None || n.term >= nw.nodes[lead].term) {
+			lead = id
 		}
 	}
-	if leadTerm < maxTerm {
+	if lead == None {
 		return None
+	}
+	l := nw.nodes[lead]
+	for _, id := range l.conf.members() {
+		if n, ok := nw.nodes[id]; ok && !nw.down[id] && n.term > l.term {
+			return None
+		}
 	}
 	return lead
 }
