@@ -1,7 +1,8 @@
-// A randomized torture test: many seeded runs of a five-server cluster under message loss, delay,
-// duplication, reordering, partitions, crashes with restarts and compaction, checking the safety
-// properties of paper Figure 3 throughout and liveness once the faults stop. A failing run names
-// its seed; every run replays exactly.
+// Randomized torture tests: many seeded runs of a cluster under message loss, delay, duplication,
+// reordering, partitions, crashes with restarts and compaction (and, in one of them, servers
+// joining, promoted and removed), checking Election Safety and State Machine Safety (paper
+// Figure 3) throughout and liveness once the faults stop. A failing run names its seed; every run
+// replays exactly.
 
 package raft
 
