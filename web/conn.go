@@ -25,7 +25,8 @@ type conn struct {
 	once sync.Once
 	rate *tokenBucket
 
-	// Only the worker goroutine touches these, except leftRoom (under mu).
+	// clientID belongs to the worker goroutine; room, player and cluster are shared with
+	// teardown and the hub, under mu.
 	mu       sync.Mutex
 	clientID string
 	room     string
