@@ -387,3 +387,39 @@ func TestNewRoundStartsTheNextRoundOnceTheRoundIsOver(t *testing.T) {
 	require.Empty(t, next.Word, "the new word stays hidden")
 	require.EqualValues(t, next.MaxLives, next.LivesLeft)
 }
+
+func TestFollowerThatLeftGracefullyStaysAVoterOfThreeAndRejoinsOnRestart(t *testing.T) {
+	c := newTestCluster(t, 3)
+	f := c.follower()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, c.nodes[f].Shutdown(ctx))
+	delete(c.nodes, f)
+
+	lead := c.waitLeader()
+	require.Eventually(t, func() bool {
+		st := c.status(lead)
+		if st == nil {
+			return false
+		}
+		for _, m := range st.GossipMembers {
+			if m.Id == f {
+				return m.State == kannapb.MemberState_MEMBER_STATE_LEFT
+			}
+		}
+		return false
+	}, settle, poll, "gossip never heard node %d leave", f)
+	require.Contains(t, c.status(lead).Voters, f, "removing one of three voters would leave two")
+
+	play(t, c, lead, "kanna", "saikawa")
+	c.start(f)
+	require.Eventually(t, func() bool {
+		st := c.status(lead)
+		alive := false
+		for _, m := range st.GossipMembers {
+			alive = alive || (m.Id == f && m.State == kannapb.MemberState_MEMBER_STATE_ALIVE)
+		}
+		r, err := c.game(f).GetRoom(c.ctx(), &kannapb.GetRoomRequest{Room: "kanna"})
+		return alive && err == nil && len(r.Players) == 1
+	}, settle, poll, "node %d never came back alive and caught up", f)
+}
