@@ -1,4 +1,4 @@
-// Lifeguard's Local Health Multiplier (Lifeguard §4.1, "Local Health Aware Probe"; memberlist's
+// Lifeguard's Local Health Multiplier (Lifeguard, "Local Health Aware Probe"; memberlist's
 // awareness.go).
 //
 // SWIM assumes the prober itself is healthy: a probe that fails blames the target. A member that

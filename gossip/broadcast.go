@@ -1,5 +1,5 @@
-// The queue of membership updates waiting to be piggybacked (SWIM §4.1, "Dissemination
-// Component and Dynamic Membership").
+// The queue of membership updates waiting to be piggybacked (SWIM §4.1, "Infection-Style
+// Dissemination Component").
 //
 // SWIM spreads news infection-style: every update rides on the pings, acks and ping-reqs the
 // failure detector sends anyway, and each is sent λ·log N times, enough to reach every member with

@@ -2,9 +2,9 @@
 //
 // The defaults are those of hashicorp/memberlist's DefaultLANConfig, which were tuned for the
 // SWIM paper (Das, Gupta, Motivala 2002, §3 and §4) and the Lifeguard paper (Dadgar, Phillips,
-// Currey 2018, §4) on a local network. Times are given as durations so they read like the papers;
-// New converts each one into a whole number of ticks of TickInterval, since the core only counts
-// ticks.
+// Currey 2018: LHA-Probe, LHA-Suspicion, Buddy System) on a local network. Times are given as
+// durations so they read like the papers; New converts each one into a whole number of ticks of
+// TickInterval, since the core only counts ticks.
 
 package gossip
 
@@ -58,8 +58,8 @@ type Config struct {
 	SuspicionMult int
 
 	// SuspicionMaxTimeoutMult is Lifeguard's ratio of the maximum to the minimum suspicion timeout
-	// (Lifeguard §4.2). Default 6: a suspicion nobody confirms lasts six times the minimum, which
-	// gives a slow but live member a long window to refute.
+	// (Lifeguard LHA-Suspicion). Default 6: a suspicion nobody confirms lasts six times the
+	// minimum, which gives a slow but live member a long window to refute.
 	SuspicionMaxTimeoutMult int
 
 	// RetransmitMult sets how many times each update is piggybacked:
@@ -81,7 +81,7 @@ type Config struct {
 	// sides of a healed partition meet again; the full exchange is too costly to do often.
 	PushPullInterval time.Duration
 
-	// AwarenessMaxMultiplier bounds Lifeguard's Local Health Multiplier (Lifeguard §4.1): the
+	// AwarenessMaxMultiplier bounds Lifeguard's Local Health Multiplier (Lifeguard LHA-Probe): the
 	// score runs from 0 to AwarenessMaxMultiplier-1, and probe interval and timeout are multiplied
 	// by score+1. Default 8: a member that thinks itself slow waits up to eight times longer
 	// before blaming others.
@@ -93,20 +93,20 @@ type Config struct {
 	// as memberlist sends them over TCP.
 	MaxMessageBytes int
 
-	// LocalHealth turns on Lifeguard's Local Health Multiplier (Lifeguard §4.1). Default on.
+	// LocalHealth turns on Lifeguard's Local Health Multiplier (Lifeguard LHA-Probe). Default on.
 	LocalHealth bool
 
-	// DynamicSuspicion turns on Lifeguard's suspicion timeouts that start at the maximum and
-	// shrink with independent confirmations (Lifeguard §4.2). Off: every suspicion lasts the
+	// DynamicSuspicion turns on Lifeguard's suspicion timeouts that start at the maximum and shrink
+	// with independent confirmations (Lifeguard LHA-Suspicion). Off: every suspicion lasts the
 	// minimum timeout, as in plain SWIM. Default on.
 	DynamicSuspicion bool
 
 	// BuddySystem makes a ping to a suspected member carry the suspicion, so the member can refute
-	// at once (Lifeguard §4.3). Default on.
+	// at once (Lifeguard Buddy System). Default on.
 	BuddySystem bool
 
-	// Nack makes ping-req relays answer with a nack when the target stays silent, so the prober
-	// can tell "target is down" from "my own messages are not getting through" (Lifeguard §4.1).
+	// Nack makes ping-req relays answer with a nack when the target stays silent, so the prober can
+	// tell "target is down" from "my own messages are not getting through" (Lifeguard LHA-Probe).
 	// Default on.
 	Nack bool
 }

@@ -4,7 +4,7 @@
 // Messages sent during a tick are delivered within the same tick (a LAN round trip is far below
 // one 100ms tick) unless the receiver is slow, in which case they wait its delay in ticks, as if
 // its CPU were starved, or paused, in which case they wait for it to resume. These are the
-// degraded members of Lifeguard's experiments (Lifeguard §5).
+// degraded members of Lifeguard's experiments (Lifeguard's evaluation).
 
 package gossip
 

@@ -1,7 +1,7 @@
-// Lifeguard's claim, tested whole (Lifeguard §5): a slow or paused member makes plain SWIM suspect,
-// and sometimes kill, healthy members; Local Health Awareness makes that member notice that the
-// trouble is its own and stop blaming others, and dynamic suspicion gives the healthy members time
-// to refute.
+// Lifeguard's claim, tested whole (Lifeguard's evaluation): a slow or paused member makes plain
+// SWIM suspect, and sometimes kill, healthy members; Local Health Awareness makes that member
+// notice that the trouble is its own and stop blaming others, and dynamic suspicion gives the
+// healthy members time to refute.
 
 package gossip
 

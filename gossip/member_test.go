@@ -113,7 +113,7 @@ func TestMemberRefutesSuspicionByRaisingItsIncarnation(t *testing.T) {
 			require.Equal(t, StateAlive, self.State)
 			require.Equal(t, uint64(1), self.Incarnation)
 			require.Equal(t, 1, n.queue.len(), "the refutation must be broadcast")
-			require.Equal(t, 1, n.LocalHealth(), "refuting raises the local health score (Lifeguard §4.1)")
+			require.Equal(t, 1, n.LocalHealth(), "refuting raises the local health score (Lifeguard LHA-Probe)")
 
 			// Old news about an incarnation already refuted provokes nothing.
 			n.apply(news("a", s, 0, "b"))

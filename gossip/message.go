@@ -1,8 +1,8 @@
 // Messages between gossip cores, and their wire encoding.
 //
 // SWIM §3.1 needs ping, ack and ping-req; §4.1 piggybacks membership updates on all three (the
-// Updates field). Lifeguard §4.1 adds the nack a ping-req relay sends when the target is silent.
-// Gossip carries updates on their own between probes, and PushPull/PushPullReply swap whole
+// Updates field). Lifeguard LHA-Probe adds the nack a ping-req relay sends when the target is
+// silent. Gossip carries updates on their own between probes, and PushPull/PushPullReply swap whole
 // membership tables (memberlist's anti-entropy; SWIM has no such message).
 
 package gossip
@@ -22,7 +22,8 @@ const (
 	MsgAck
 	// MsgPingReq asks the receiver to ping Target on the sender's behalf (SWIM §3.1).
 	MsgPingReq
-	// MsgNack tells the prober that a ping-req relay heard nothing from Target (Lifeguard §4.1).
+	// MsgNack tells the prober that a ping-req relay heard nothing from Target (Lifeguard
+	// LHA-Probe).
 	MsgNack
 	// MsgGossip carries piggybacked updates and nothing else.
 	MsgGossip

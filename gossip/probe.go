@@ -1,5 +1,5 @@
 // The failure detector: SWIM §3.1 ("SWIM Failure Detector") with the round-robin target
-// selection of §4.3, and Lifeguard's local health (§4.1), nacks (§4.1) and buddy system (§4.3).
+// selection of §4.3, and Lifeguard's local health and nacks (LHA-Probe) and Buddy System.
 //
 // Each protocol period this member pings one other. If no ack arrives within the probe timeout it
 // asks IndirectChecks others to ping the target for it (ping-req); if by the end of the period no
@@ -64,7 +64,7 @@ func (n *Node) startProbe() {
 	ping := Message{Type: MsgPing, To: target.Addr, ToID: target.ID, Seq: n.seq}
 	if n.cfg.BuddySystem && target.State == StateSuspect {
 		// Tell the target it is suspected, so it can refute in its ack rather than wait for the
-		// suspicion to reach it by gossip (Lifeguard §4.3).
+		// suspicion to reach it by gossip (Lifeguard Buddy System).
 		ping.Updates = []Update{{Member: target.copy(), From: n.cfg.ID}}
 	}
 	n.send(ping)
@@ -85,8 +85,8 @@ func (n *Node) finishProbe() {
 		return
 	}
 	if n.cfg.LocalHealth {
-		// Relays that did not nack could not reach us, or we could not hear them: evidence that
-		// the trouble is ours (Lifeguard §4.1). Without relays to ask, any failure counts once.
+		// Relays that did not nack could not reach us, or we could not hear them: evidence that the
+		// trouble is ours (Lifeguard LHA-Probe). Without relays to ask, any failure counts once.
 		delta := 1
 		if p.expectedNacks > 0 {
 			delta = p.expectedNacks - p.nacks

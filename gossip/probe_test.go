@@ -1,5 +1,5 @@
 // Tests of the failure detector (SWIM §3.1, §4.3; probe.go) and of Lifeguard's local health,
-// nacks and buddy system (Lifeguard §4.1, §4.3).
+// nacks and buddy system (Lifeguard LHA-Probe and Buddy System).
 
 package gossip
 

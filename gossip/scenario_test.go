@@ -1,5 +1,6 @@
 // Scenario tests on the in-memory network of harness_test.go: whole-cluster behaviour that SWIM
-// §3-§5 and Lifeguard §5 claim, each written as a story (crash this member, tick, expect this).
+// §3-§5 and Lifeguard's evaluation claim, each written as a story (crash this member, tick, expect
+// this).
 
 package gossip
 

@@ -1,4 +1,4 @@
-// Applying news about members: SWIM §4.2 ("Suspicion mechanism"), with Lifeguard §4.2's
+// Applying news about members: SWIM §4.2 ("Suspicion mechanism"), with Lifeguard LHA-Suspicion's
 // confirmations and memberlist's leave and metadata updates.
 //
 // Every update, whether piggybacked, gossiped, or read from a push-pull table, goes through apply.
@@ -66,8 +66,8 @@ func (n *Node) aliveNode(u Update) {
 }
 
 // suspectNode takes news that a member is suspected, from u.From. A suspicion of the incarnation
-// already suspected is a confirmation (Lifeguard §4.2): it shortens the timeout, and is passed on
-// only if it came from a member not heard from before.
+// already suspected is a confirmation (Lifeguard LHA-Suspicion): it shortens the timeout, and is
+// passed on only if it came from a member not heard from before.
 func (n *Node) suspectNode(u Update) {
 	cur, known := n.members[u.Member.ID]
 	if !known {
@@ -148,7 +148,7 @@ func (n *Node) tickSuspicions() {
 // applyAboutSelf refutes news that this member is suspect, dead or gone, and news that it is alive
 // at an incarnation it never had (an older life of the same ID, before a restart), by moving to a
 // higher incarnation and telling everyone (SWIM §4.2). Having to refute is a sign that our own
-// messages are slow, so Lifeguard raises the local health score (Lifeguard §4.1).
+// messages are slow, so Lifeguard raises the local health score (Lifeguard LHA-Probe).
 func (n *Node) applyAboutSelf(u Update) {
 	self := n.self()
 	if n.leaving {

@@ -1,4 +1,4 @@
-// One suspicion and its shrinking timeout (Lifeguard §4.2, "Local Health Aware Suspicion"; the
+// One suspicion and its shrinking timeout (Lifeguard, "Local Health Aware Suspicion"; the
 // formula is that of memberlist's suspicion.go).
 //
 // Plain SWIM (§4.2) gives every suspicion the same timeout. Lifeguard starts it at Max, long

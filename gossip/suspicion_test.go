@@ -1,5 +1,5 @@
-// Tests of Lifeguard's dynamic suspicion timeout (Lifeguard §4.2, suspicion.go) and of SWIM's
-// suspicion timeout as the cluster grows (SWIM §4.2).
+// Tests of Lifeguard's dynamic suspicion timeout (Lifeguard LHA-Suspicion, suspicion.go) and of
+// SWIM's suspicion timeout as the cluster grows (SWIM §4.2).
 
 package gossip
 
