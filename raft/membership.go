@@ -221,5 +221,21 @@ func (n *Node) maybeStepDownRemoved() {
 	// Tell the others the change is committed before going quiet, so they need not wait for the
 	// next leader to learn it.
 	n.bcastAppend(true)
+	// Hand over at once to a voter that holds the whole log, as a leadership transfer would
+	// (thesis §3.10); otherwise the others wait out their leases and an election timeout.
+	if to := n.mostUpToDateVoter(); to != None {
+		n.sendTimeoutNow(to)
+	}
 	n.becomeFollower(n.term, None)
+}
+
+// mostUpToDateVoter returns the lowest-numbered voter whose log matches the leader's to its last
+// entry, or None.
+func (n *Node) mostUpToDateVoter() uint64 {
+	for _, id := range n.conf.voters {
+		if pr := n.prs[id]; pr != nil && id != n.id && pr.match == n.log.lastIndex() {
+			return id
+		}
+	}
+	return None
 }

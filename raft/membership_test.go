@@ -154,7 +154,7 @@ func TestLeaderRemovingItselfStepsDownAfterTheChangeCommits(t *testing.T) {
 	nw := newNetwork(t, 3)
 	nw.campaign(1)
 	n := nw.nodes[1]
-	_, _, err := n.ProposeConfChange(ConfChange{Type: RemoveNode, NodeID: 1})
+	removal, _, err := n.ProposeConfChange(ConfChange{Type: RemoveNode, NodeID: 1})
 	require.NoError(t, err)
 	require.Equal(t, Leader, n.role, "it keeps leading while the removal replicates")
 	_, _, err = n.Propose([]byte("x"))
@@ -165,13 +165,17 @@ func TestLeaderRemovingItselfStepsDownAfterTheChangeCommits(t *testing.T) {
 	require.Equal(t, Follower, n.role)
 	for _, id := range []uint64{2, 3} {
 		require.Equal(t, []uint64{2, 3}, nw.nodes[id].conf.voters)
-		require.Equal(t, nw.nodes[1].log.committed, nw.nodes[id].log.committed, "server %d learned the commit", id)
+		require.GreaterOrEqual(t, nw.nodes[id].log.committed, removal, "server %d learned the removal committed", id)
 	}
-	lead := nw.tickUntilLeader()
+	// It handed over with MsgTimeoutNow: a new leader is there without waiting for a timeout.
+	require.Equal(t, 1, nw.delivered[MsgTimeoutNow])
+	lead := nw.leader()
 	require.Contains(t, []uint64{2, 3}, lead)
 	nw.propose(lead, "y")
 	require.Equal(t, []string{"y"}, nw.state(2))
+	nw.tick(10 * n.cfg.ElectionTick)
 	require.Equal(t, Follower, n.role, "a removed server never campaigns")
+	require.Equal(t, lead, nw.leader())
 }
 
 func TestLeaderRemovingItselfStaysUntilTheRemovalItselfCommits(t *testing.T) {
