@@ -11,6 +11,8 @@ package server
 
 import (
 	"context"
+	"errors"
+	"io"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -360,6 +362,13 @@ func (p *raftPeer) stream() (delivered bool, err error) {
 		}
 		if sent-acked.Load() < maxUnacked {
 			if err := s.Send(m); err != nil {
+				if errors.Is(err, io.EOF) {
+					// The receiver ended the stream; its reason comes with the next Recv.
+					select {
+					case err = <-broken:
+					case <-p.t.ctx.Done():
+					}
+				}
 				return delivered, err
 			}
 			sent++
