@@ -120,9 +120,11 @@ func (c *conn) read() {
 		}
 		// Any message shows the browser is alive, as a pong does.
 		_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PongTimeout))
+		// Parsed before the rate check, so that even a refusal names the request it refuses.
+		req, bad := parseRequest(data)
 		if !c.rate.take(time.Now()) {
-			c.send(encode(errorMsg{Type: typeError, Code: codeRateLimited,
-				Message: "too many messages: at most a few per second; this one was ignored"}))
+			c.send(encode(errorMsg{Type: typeError, Seq: req.Seq, Code: codeRateLimited,
+				Message: "too many messages: at most a few per second; this one was ignored: resend it in a moment"}))
 			continue
 		}
 		if kind != websocket.TextMessage {
@@ -130,7 +132,6 @@ func (c *conn) read() {
 				Message: "binary messages are not part of the protocol; send JSON text"}))
 			continue
 		}
-		req, bad := parseRequest(data)
 		if bad != nil {
 			c.send(encode(errorMsg{Type: typeError, Seq: req.Seq, Code: bad.code, Message: bad.msg}))
 			continue

@@ -99,6 +99,7 @@ func TestBrowserSendingTooFastIsRateLimited(t *testing.T) {
 	}
 	m := b.expect("error", func(m map[string]any) bool { return m["code"] == "rate_limited" })
 	require.Contains(t, m["message"], "too many messages")
+	require.Greater(t, m["seq"], float64(0), "the refusal names the request it refuses")
 	rooms := 0
 	b.mu.Lock()
 	for _, m := range b.seen {
@@ -153,4 +154,22 @@ func TestConfigWithoutNodesIsRefused(t *testing.T) {
 	require.ErrorContains(t, err, "--nodes")
 	_, err = New(Config{Nodes: []string{"127.0.0.1:1"}, AllowedOrigins: []string{"kanna.example"}})
 	require.ErrorContains(t, err, "scheme://host")
+}
+
+func TestBrowserThatAnswersPingsStaysAndOneThatGoesSilentIsDropped(t *testing.T) {
+	r := newRig(t, 1, func(c *Config) { c.PingInterval = 30 * time.Millisecond; c.PongTimeout = 300 * time.Millisecond })
+	alive := r.open("alive") // reads, so its websocket library answers every ping with a pong
+
+	silent, _, err := r.dialRaw(nil, nil) // never reads, so never sees a ping nor answers it
+	require.NoError(t, err)
+	defer silent.Close()
+	require.NoError(t, silent.WriteJSON(map[string]any{"type": "hello", "client_id": "client-silent"}))
+	require.Eventually(t, func() bool { return r.srv.connections() == 2 }, waitFor, 5*time.Millisecond)
+
+	require.Eventually(t, func() bool { return r.srv.connections() == 1 }, waitFor, 10*time.Millisecond,
+		"the silent browser should be dropped once PongTimeout passes without a pong")
+	// The live one outlives many pong timeouts, and still works.
+	require.Never(t, func() bool { return r.srv.connections() != 1 }, 3*300*time.Millisecond, 20*time.Millisecond)
+	seq := alive.request("list_rooms", nil)
+	alive.expect("rooms", func(m map[string]any) bool { return m["seq"] == float64(seq) })
 }
