@@ -185,3 +185,22 @@ func TestFollowerThatLeftGracefullyStaysAVoterOfThreeAndRejoinsOnRestart(t *test
 		return alive && err == nil && len(r.Players) == 1
 	}, settle, poll, "node %d never came back alive and caught up", f)
 }
+
+func TestRemoveServerThroughAFollowerRemovesACrashedVoterOnce(t *testing.T) {
+	c := newTestCluster(t, 4)
+	c.kill(4)
+	f := c.follower()
+
+	resp, err := c.cluster(f).RemoveServer(c.ctx(), &kannapb.RemoveServerRequest{Id: 4})
+	require.NoError(t, err)
+	require.NotContains(t, resp.Voters, uint64(4))
+	require.Len(t, resp.Voters, 3)
+	require.NotZero(t, resp.Index, "the change's log index")
+
+	require.Eventually(t, func() bool {
+		st := c.status(c.waitLeader())
+		return st != nil && st.Commit >= resp.Index && !slices.Contains(st.Voters, 4)
+	}, settle, poll, "the removal never committed")
+	_, err = c.cluster(f).RemoveServer(c.ctx(), &kannapb.RemoveServerRequest{Id: 4})
+	require.Equal(t, codes.NotFound, status.Code(err), "removing it again: %v", err)
+}

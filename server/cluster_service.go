@@ -215,10 +215,39 @@ func (c *clusterService) RemoveServer(ctx context.Context, req *kannapb.RemoveSe
 		}
 		return &kannapb.RemoveServerResponse{Voters: conf.Voters, Learners: conf.Learners, Index: index}, nil
 	}
-	return leaderCall(ctx, n, fmt.Sprintf("remove node %d", id), local,
+	var wasMember bool
+	if err := n.query(ctx, func() {
+		cs := n.engine.Status().ConfState
+		wasMember = slices.Contains(cs.Voters, id) || slices.Contains(cs.Learners, id)
+	}); err != nil {
+		return nil, toStatus(err)
+	}
+	resp, err := leaderCall(ctx, n, fmt.Sprintf("remove node %d", id), local,
 		func(ctx context.Context, conn *grpc.ClientConn) (*kannapb.RemoveServerResponse, error) {
 			return kannapb.NewClusterClient(conn).RemoveServer(ctx, req)
 		})
+	if status.Code(err) == codes.NotFound && wasMember {
+		// The member was there when the call began, so an earlier attempt of this very call
+		// removed it before a leader change hid the answer, and the retry found nothing left.
+		return n.removedAlready(ctx, id)
+	}
+	return resp, err
+}
+
+// removedAlready answers a removal that an earlier attempt made: the configuration once this node
+// sees the member gone, with index 0 since the attempt that committed it is not known here.
+func (n *Node) removedAlready(ctx context.Context, id uint64) (*kannapb.RemoveServerResponse, error) {
+	wctx, cancel := context.WithTimeout(ctx, time.Duration(2*n.cfg.ElectionTick)*n.cfg.TickInterval)
+	defer cancel()
+	var conf raft.ConfState
+	err := n.waitFor(wctx, func(st raft.Status) bool {
+		conf = st.ConfState
+		return !slices.Contains(conf.Voters, id) && !slices.Contains(conf.Learners, id)
+	})
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "node %d's removal was not seen committed here in time; check Members and retry", id)
+	}
+	return &kannapb.RemoveServerResponse{Voters: conf.Voters, Learners: conf.Learners}, nil
 }
 
 // checkRemoval refuses to remove a non-member, or a voter when fewer than three would remain.
