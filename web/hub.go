@@ -17,6 +17,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/kanna-cluster/kanna/proto/kannapb"
 )
@@ -44,13 +45,13 @@ type feed struct {
 	room string
 	stop context.CancelFunc
 
-	mu        sync.Mutex
-	subs      map[*conn]struct{}
-	last      *kannapb.RoomState // the newest state shown, nil before the first
-	lastMsg   []byte             // last, encoded as a "room" message
-	hint      uint64             // the largest commit_index a write has returned for the room
-	behindAt  time.Time          // when the stream first lagged behind hint; zero when it does not
-	streamIdx uint64             // the commit_index of the newest state the current stream sent
+	mu         sync.Mutex
+	subs       map[*conn]struct{}
+	last       *kannapb.RoomState // the newest state shown, nil before the first
+	lastMsg    []byte             // last, encoded as a "room" message
+	hint       *kannapb.RoomState // the newest state a write has returned for the room
+	streamLast *kannapb.RoomState // the newest state the current stream sent
+	behindAt   time.Time          // when the stream first lagged behind hint; zero when it does not
 }
 
 func newHub(ctx context.Context, pool *nodePool, cfg Config) *hub {
@@ -121,8 +122,8 @@ func (h *hub) publish(s *kannapb.RoomState) {
 		return
 	}
 	f.mu.Lock()
-	if s.GetCommitIndex() > f.hint {
-		f.hint = s.GetCommitIndex()
+	if f.hint == nil || s.GetCommitIndex() > f.hint.GetCommitIndex() {
+		f.hint = s
 	}
 	f.mu.Unlock()
 	f.offer(s)
@@ -214,7 +215,7 @@ func (h *hub) stream(ctx context.Context, f *feed, n *node) (progressed bool, er
 		return false, err
 	}
 	f.mu.Lock()
-	f.streamIdx, f.behindAt = 0, time.Time{}
+	f.streamLast, f.behindAt = nil, time.Time{}
 	f.mu.Unlock()
 
 	states := make(chan *kannapb.RoomState)
@@ -242,7 +243,9 @@ func (h *hub) stream(ctx context.Context, f *feed, n *node) (progressed bool, er
 		case s := <-states:
 			progressed = true
 			f.mu.Lock()
-			f.streamIdx = max(f.streamIdx, s.GetCommitIndex())
+			if f.streamLast == nil || s.GetCommitIndex() >= f.streamLast.GetCommitIndex() {
+				f.streamLast = s
+			}
 			f.mu.Unlock()
 			f.offer(s)
 		case err := <-ended:
@@ -257,10 +260,17 @@ func (h *hub) stream(ctx context.Context, f *feed, n *node) (progressed bool, er
 
 // lagging reports whether the stream has been behind a state a write returned for longer than
 // limit, starting the clock the first time it sees it behind.
+//
+// The stream has caught up when it has sent a state at least as new as the write's, or one with
+// the same room in it: a write's answer may carry a higher commit_index than the stream's state
+// for the same command, when the answering node had applied other rooms' commands in between.
+// A room's content only grows (letters guessed, players, rounds), so equal content means the
+// stream has seen that write.
 func (f *feed) lagging(now time.Time, limit time.Duration) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.hint <= f.streamIdx {
+	if f.hint == nil || f.streamLast != nil &&
+		(f.streamLast.GetCommitIndex() >= f.hint.GetCommitIndex() || sameRoom(f.streamLast, f.hint)) {
 		f.behindAt = time.Time{}
 		return false
 	}
@@ -268,4 +278,11 @@ func (f *feed) lagging(now time.Time, limit time.Duration) bool {
 		f.behindAt = now
 	}
 	return now.Sub(f.behindAt) >= limit
+}
+
+// sameRoom reports whether a and b show the same room, whichever node produced them and when.
+func sameRoom(a, b *kannapb.RoomState) bool {
+	a, b = proto.CloneOf(a), proto.CloneOf(b)
+	a.ServedBy, a.CommitIndex, b.ServedBy, b.CommitIndex = 0, 0, 0, 0
+	return proto.Equal(a, b)
 }

@@ -220,3 +220,36 @@ func TestReconnectedPageResendsItsUnansweredGuessUnderTheOldSeq(t *testing.T) {
 	require.Equal(t, "et", letters(state))
 	require.Len(t, state["players"], 1)
 }
+
+func TestStreamIsStaleOnlyWhenItHasNotSeenTheRoomAWriteReturned(t *testing.T) {
+	const limit = time.Second
+	t0 := time.Unix(1000, 0)
+	room := func(letters string, commit, node uint64) *kannapb.RoomState {
+		s := &kannapb.RoomState{Room: "r", MaskedWord: "____", ServedBy: node, CommitIndex: commit}
+		for _, l := range letters {
+			s.GuessedLetters = append(s.GuessedLetters, string(l))
+		}
+		return s
+	}
+	cases := []struct {
+		name   string
+		stream *kannapb.RoomState // what the stream sent last; nil for nothing yet
+		write  *kannapb.RoomState // what a write returned; nil for no write
+		stale  bool
+	}{
+		{"no write yet", room("a", 5, 1), nil, false},
+		{"stream at the write's index", room("ab", 7, 1), room("ab", 7, 2), false},
+		{"stream ahead of the write", room("abc", 9, 1), room("ab", 7, 2), false},
+		{"write answered later, after other rooms' commands", room("ab", 7, 1), room("ab", 12, 2), false},
+		{"stream behind the write's room", room("a", 5, 1), room("ab", 7, 2), true},
+		{"stream has sent nothing", nil, room("ab", 7, 2), true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &feed{streamLast: tc.stream, hint: tc.write}
+			require.False(t, f.lagging(t0, limit), "no stream is stale the moment it falls behind")
+			require.False(t, f.lagging(t0.Add(limit/2), limit))
+			require.Equal(t, tc.stale, f.lagging(t0.Add(limit), limit))
+		})
+	}
+}
