@@ -118,7 +118,7 @@ func parseFaults(list []string, bug Bug) (map[string]bool, error) {
 
 // drawMix draws one seed's faults. Every value is drawn whether or not its fault is allowed, so
 // allowing one more fault changes only that fault.
-func drawMix(rng *rand.Rand, allowed map[string]bool, nodes int) FaultMix {
+func drawMix(rng *rand.Rand, allowed map[string]bool) FaultMix {
 	on := func(name string) bool { return rng.Float64() < 0.6 && allowed[name] }
 	var m FaultMix
 	loss, dup := 0.01+0.2*rng.Float64(), 0.01+0.1*rng.Float64()
@@ -154,7 +154,7 @@ func drawMix(rng *rand.Rand, allowed map[string]bool, nodes int) FaultMix {
 		m.MaxSizePerMsg = 256 // one or two commands per append
 	}
 	m.MaxDowntime = 100*time.Millisecond + time.Duration(rng.Int63n(int64(3*time.Second)))
-	// With every fault allowed but none drawn, a seed would test nothing but the happy path; let
+	// A seed that drew none of its allowed faults would test nothing but the happy path; let
 	// such seeds keep one fault.
 	if len(allowed) > 0 && m.Loss == 0 && m.Dup == 0 && !m.Reorder && !m.Partition && !m.Crash && !m.Pause && !m.Drift {
 		names := make([]string, 0, len(allowed))

@@ -14,7 +14,7 @@ func TestEachSeedDrawsItsOwnFaultMixWithinTheAllowedFaults(t *testing.T) {
 	require.NoError(t, err)
 	distinct := map[string]bool{}
 	for seed := int64(0); seed < 100; seed++ {
-		m := drawMix(rand.New(rand.NewSource(seed)), allowed, 5)
+		m := drawMix(rand.New(rand.NewSource(seed)), allowed)
 		require.Zero(t, m.Dup)
 		require.False(t, m.Reorder || m.Partition || m.Pause || m.Drift, "seed %d enabled a fault not allowed: %s", seed, m)
 		require.True(t, m.Loss > 0 || m.Crash, "seed %d enabled nothing", seed)
@@ -26,8 +26,8 @@ func TestEachSeedDrawsItsOwnFaultMixWithinTheAllowedFaults(t *testing.T) {
 func TestFaultMixFollowsTheSeed(t *testing.T) {
 	allowed, err := parseFaults(nil, Bug{})
 	require.NoError(t, err)
-	a := drawMix(rand.New(rand.NewSource(42)), allowed, 5)
-	b := drawMix(rand.New(rand.NewSource(42)), allowed, 5)
+	a := drawMix(rand.New(rand.NewSource(42)), allowed)
+	b := drawMix(rand.New(rand.NewSource(42)), allowed)
 	require.Equal(t, a, b)
 }
 

@@ -162,7 +162,7 @@ func newSim(opts Options, bug Bug, allowed map[string]bool) *sim {
 		clientRng: clientRng,
 		safetyEnd: opts.Duration - opts.Liveness,
 	}
-	s.mix = drawMix(mixRng, allowed, opts.Nodes)
+	s.mix = drawMix(mixRng, allowed)
 	if bug.tune != nil {
 		bug.tune(&s.mix)
 	}
