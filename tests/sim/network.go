@@ -179,6 +179,12 @@ func without(all []uint64, x uint64) []uint64 {
 func randomPartition(kind string, rng *rand.Rand, nodes []uint64) partition {
 	order := shuffled(rng, nodes)
 	n := len(order)
+	if n < 2 {
+		return partition{kind: "none", desc: "a single node has no links to cut"}
+	}
+	if kind == "majority" && n < 3 {
+		kind = "isolate"
+	}
 	switch kind {
 	case "asymmetric":
 		k := 1 + rng.Intn(n-1)

@@ -128,3 +128,18 @@ func TestHealAndToggleRestoreLinks(t *testing.T) {
 	n.toggle(link{1, 2})
 	require.False(t, n.blocked(1, 2))
 }
+
+func TestEveryPartitionShapeWorksOnTinyClusters(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for _, nodes := range [][]uint64{{1}, {1, 2}, {1, 2, 3}} {
+		for _, kind := range partitionKinds {
+			p := randomPartition(kind, rng, nodes)
+			if len(nodes) == 1 {
+				require.Empty(t, p.cuts)
+			}
+			for _, l := range p.cuts {
+				require.NotEqual(t, l.from, l.to)
+			}
+		}
+	}
+}

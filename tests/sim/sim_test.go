@@ -217,3 +217,14 @@ func TestLivenessPhaseAnswersEveryRequestAfterCrashes(t *testing.T) {
 		require.GreaterOrEqual(t, op.Return, op.Call)
 	}
 }
+
+func TestTinyClustersRunWithEveryFault(t *testing.T) {
+	for _, nodes := range []int{1, 2} {
+		for seed := int64(1); seed <= 3; seed++ {
+			r, err := Execute(Options{Seed: seed, Nodes: nodes, Duration: 8 * time.Second})
+			require.NoError(t, err)
+			require.Empty(t, r.Violations, "replay: %s", replayCommand(r.Options))
+			require.Equal(t, len(r.History), r.OpsOK)
+		}
+	}
+}
