@@ -178,6 +178,24 @@ func TestLeaderRemovingItselfStepsDownAfterTheChangeCommits(t *testing.T) {
 	require.Equal(t, lead, nw.leader())
 }
 
+func TestLeaderStepsDownTheMomentItsRemovalCommits(t *testing.T) {
+	n := newTestNode(t, 1, []uint64{1, 2, 3}, 1)
+	makeLeader(t, n)
+	step(t, n, Message{From: 2, Type: MsgAppResp, Term: n.term, Index: n.log.lastIndex()})
+	removal, _, err := n.ProposeConfChange(ConfChange{Type: RemoveNode, NodeID: 1})
+	require.NoError(t, err)
+	sent(n)
+
+	step(t, n, Message{From: 2, Type: MsgAppResp, Term: n.term, Index: removal})
+	require.Equal(t, Leader, n.role, "of the new voters {2, 3}, only 2 holds the removal")
+	step(t, n, Message{From: 3, Type: MsgAppResp, Term: n.term, Index: removal})
+	require.Equal(t, removal, n.log.committed)
+	require.Equal(t, Follower, n.role, "committed: it steps down at once")
+	msgs := sent(n)
+	require.Equal(t, MsgTimeoutNow, msgs[len(msgs)-1].Type, "and hands over to a voter holding its whole log")
+	require.Equal(t, uint64(2), msgs[len(msgs)-1].To)
+}
+
 func TestLeaderRemovingItselfStaysUntilTheRemovalItselfCommits(t *testing.T) {
 	n := newTestNode(t, 1, []uint64{1, 2, 3, 4}, 1, 1)
 	makeLeader(t, n)
