@@ -163,7 +163,7 @@ func (d *dashboard) poll(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, 2*d.srv.cfg.StatusInterval)
+			cctx, cancel := context.WithTimeout(ctx, statusTimeout(d.srv.cfg.StatusInterval))
 			defer cancel()
 			statuses[i], errs[i] = n.cluster.Status(cctx, &kannapb.StatusRequest{})
 		}()
@@ -204,6 +204,13 @@ func (d *dashboard) poll(ctx context.Context) {
 			c.send(m)
 		}
 	}
+}
+
+// statusTimeout bounds one Status call: Status never waits on other nodes, so a node that takes
+// longer than this is hung or gone. Two poll intervals, but at least half a second, so that a
+// node slowed by a busy machine is not shown down.
+func statusTimeout(interval time.Duration) time.Duration {
+	return max(2*interval, 500*time.Millisecond)
 }
 
 func (d *dashboard) subsLocked() []*conn {

@@ -49,7 +49,14 @@ func TestDashboardShowsACardPerNodeWithItsRaftAndGossipState(t *testing.T) {
 	r := newRig(t, 3, nil)
 	d := r.open("dash")
 	d.ok("watch_cluster", nil)
-	nodes := d.cards(func(nodes []any) bool { return len(nodes) == 3 && nodes[0].(map[string]any)["up"] == true })
+	nodes := d.cards(func(nodes []any) bool {
+		for _, n := range nodes {
+			if n.(map[string]any)["up"] != true {
+				return false
+			}
+		}
+		return len(nodes) == 3
+	})
 	for i, n := range nodes {
 		c := n.(map[string]any)
 		require.Equal(t, float64(i+1), c["id"])
