@@ -67,7 +67,12 @@ func fakeNode(args []string, voters string) int {
 	if err := os.MkdirAll(*data, 0o755); err != nil {
 		return 4
 	}
-	if err := os.WriteFile(filepath.Join(*data, "args"), []byte(strings.Join(args, " ")), 0o644); err != nil {
+	// Written aside and renamed, so that the test never reads a half-written file.
+	tmp := filepath.Join(*data, "args.tmp")
+	if err := os.WriteFile(tmp, []byte(strings.Join(args, " ")), 0o644); err != nil {
+		return 4
+	}
+	if err := os.Rename(tmp, filepath.Join(*data, "args")); err != nil {
 		return 4
 	}
 	ln, err := net.Listen("tcp", *addr)
