@@ -59,7 +59,7 @@ func TestBrowsersInOtherRoomsDoNotSeeTheGuess(t *testing.T) {
 }
 
 func TestSlowBrowserIsDroppedWithoutHoldingUpTheOthers(t *testing.T) {
-	r := newRig(t, 1, func(c *Config) { c.SendQueue = 32; c.WriteTimeout = 500 * time.Millisecond })
+	r := newRig(t, 1, func(c *Config) { c.SendQueue = 32; c.WriteTimeout = 2 * time.Second })
 	fast := r.open("fast")
 	fast.ok("create_room", map[string]any{"room": "dojo"})
 	fast.ok("join_room", map[string]any{"room": "dojo", "player": "fast"})
