@@ -204,3 +204,25 @@ func TestRemoveServerThroughAFollowerRemovesACrashedVoterOnce(t *testing.T) {
 	_, err = c.cluster(f).RemoveServer(c.ctx(), &kannapb.RemoveServerRequest{Id: 4})
 	require.Equal(t, codes.NotFound, status.Code(err), "removing it again: %v", err)
 }
+
+func TestNodeRestartedAtANewAddressIsReachedThere(t *testing.T) {
+	c := newTestCluster(t, 3)
+	f := c.follower()
+	old := c.addrs[f]
+	c.kill(f)
+	delete(c.addrs, f) // restart on a fresh port
+	c.start(f)
+	require.NotEqual(t, old, c.addrs[f])
+
+	lead := c.waitLeader()
+	play(t, c, lead, "quetzalcoatl", "shouta")
+	require.Eventually(t, func() bool {
+		st := c.status(lead)
+		moved := false
+		for _, m := range st.GossipMembers {
+			moved = moved || (m.Id == f && m.Address == c.addrs[f])
+		}
+		r, err := c.game(f).GetRoom(c.ctx(), &kannapb.GetRoomRequest{Room: "quetzalcoatl"})
+		return moved && err == nil && len(r.Players) == 1
+	}, settle, poll, "the leader never learned node %d's new address", f)
+}

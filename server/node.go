@@ -147,6 +147,15 @@ func NewNode(cfg Config) (*Node, error) {
 	if n.gossip, err = gossip.New(gc); err != nil {
 		return fail(fmt.Errorf("node %d: %w", cfg.ID, err))
 	}
+	if restored != nil {
+		// A restarted core begins at incarnation 0, which may be what the others last heard
+		// from the previous run, perhaps at another address; news at the same incarnation never
+		// overrides (SWIM §4.2), so start one higher. If they heard a higher one, this node
+		// refutes it on first contact anyway.
+		if err := n.gossip.UpdateMeta(gc.Meta); err != nil {
+			return fail(fmt.Errorf("node %d: %w", cfg.ID, err))
+		}
+	}
 
 	n.tr = newTransport(cfg.ID, n.addr, dialOptions(cfg.ClusterKey, cfg.ClientTLS), n.faults, n.logger, n.deliverGossipReply)
 	for id, a := range n.book.entries() {
