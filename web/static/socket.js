@@ -55,6 +55,7 @@ export class KannaSocket {
       return;
     }
     if (msg.type === "welcome") {
+      const ws = this.ws;
       this.attempt = 0;
       this.control = msg.control;
       try {
@@ -62,6 +63,8 @@ export class KannaSocket {
       } catch (err) {
         console.warn("reopen:", err);
       }
+      // A socket that dropped while its page was reopening leaves the resending to the next one.
+      if (ws !== this.ws) return;
       this.ready = true;
       this.onState("online");
       for (const [, p] of [...this.pending].sort((a, b) => a[0] - b[0])) {
