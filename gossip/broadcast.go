@@ -100,5 +100,10 @@ func before(a, b *queued) bool {
 	return a.order > b.order
 }
 
+// has reports whether an update about the member id is waiting to be sent.
+func (q *broadcastQueue) has(id string) bool {
+	return slices.ContainsFunc(q.items, func(it *queued) bool { return it.update.Member.ID == id })
+}
+
 // len is the number of updates still to be sent.
 func (q *broadcastQueue) len() int { return len(q.items) }

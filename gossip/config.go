@@ -102,7 +102,10 @@ type Config struct {
 	DynamicSuspicion bool
 
 	// BuddySystem makes a ping to a suspected member carry the suspicion, so the member can refute
-	// at once (Lifeguard Buddy System). Default on.
+	// at once (Lifeguard Buddy System). Kanna also runs it the other way: the ack to a member
+	// believed suspect, dead or gone carries that belief, and a member told of a suspicion it has
+	// already refuted announces itself again, so a member that missed a refutation learns of it
+	// at the next ping instead of the next push-pull. Default on.
 	BuddySystem bool
 
 	// Nack makes ping-req relays answer with a nack when the target stays silent, so the prober can

@@ -228,8 +228,22 @@ func (c *cluster) pause(id string, k int) {
 	c.paused[id] = c.now + k + 1
 }
 
-// crash stops a member for good: it neither ticks nor receives.
+// crash stops a member: it neither ticks nor receives.
 func (c *cluster) crash(id string) { c.crashed[id] = true }
+
+// restart replaces a crashed member with a fresh core of the same name and address, which knows
+// nothing of its former life, and joins it through seed.
+func (c *cluster) restart(id, seed string) {
+	cfg := DefaultLANConfig(id, addrOf(id))
+	cfg.Rand = rand.New(rand.NewSource(int64(c.now)))
+	node, err := New(cfg)
+	require.NoError(c.t, err)
+	c.nodes[id] = node
+	c.byAddr[cfg.Addr] = node
+	delete(c.crashed, id)
+	require.NoError(c.t, node.Join(addrOf(seed)))
+	c.collect(node)
+}
 
 // state is what observer believes about id.
 func (c *cluster) state(observer, id string) State {

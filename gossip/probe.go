@@ -13,6 +13,7 @@ package gossip
 // probe is the probe of the current protocol period.
 type probe struct {
 	target        string
+	incarnation   uint64 // the target's when pinged: only that life is suspected if it fails
 	seq           uint64
 	indirectAt    int64 // tick to send ping-reqs if no ack has come
 	indirectSent  bool
@@ -60,7 +61,7 @@ func (n *Node) startProbe() {
 		return
 	}
 	n.seq++
-	n.probe = &probe{target: target.ID, seq: n.seq, indirectAt: n.now + timeout}
+	n.probe = &probe{target: target.ID, incarnation: target.Incarnation, seq: n.seq, indirectAt: n.now + timeout}
 	ping := Message{Type: MsgPing, To: target.Addr, ToID: target.ID, Seq: n.seq}
 	if n.cfg.BuddySystem && target.State == StateSuspect {
 		// Tell the target it is suspected, so it can refute in its ack rather than wait for the
@@ -97,8 +98,10 @@ func (n *Node) finishProbe() {
 	if !ok || (target.State != StateAlive && target.State != StateSuspect) {
 		return
 	}
+	// Suspect the incarnation we pinged: if the target has refuted since, a newer life answered
+	// nothing only because we never asked it, and this suspicion loses as it should.
 	u := Update{Member: target.copy(), From: n.cfg.ID}
-	u.Member.State = StateSuspect
+	u.Member.State, u.Member.Incarnation = StateSuspect, p.incarnation
 	n.suspectNode(u)
 }
 
@@ -174,7 +177,14 @@ func (n *Node) addToProbeOrder(id string) {
 
 // stepPing answers a ping with an ack.
 func (n *Node) stepPing(m Message) {
-	n.send(Message{Type: MsgAck, To: m.FromAddr, ToID: m.From, Seq: m.Seq})
+	ack := Message{Type: MsgAck, To: m.FromAddr, ToID: m.From, Seq: m.Seq}
+	if sender, ok := n.members[m.From]; ok && sender.State != StateAlive && n.cfg.BuddySystem {
+		// We believe the sender suspect, dead or gone, yet it pings us: perhaps its refutation
+		// never reached us. Tell it what we believe, so it can refute (again) at once: the buddy
+		// system in the other direction.
+		ack.Updates = []Update{{Member: sender.copy(), From: n.cfg.ID}}
+	}
+	n.send(ack)
 }
 
 // stepAck settles our probe, or forwards the ack to the member we relayed a ping-req for.

@@ -124,6 +124,23 @@ func TestUnansweredPingLeadsToKPingReqsAfterTheTimeoutThenSuspicion(t *testing.T
 	require.Equal(t, []EventType{EventSuspect}, eventTypes(n.Events()))
 }
 
+func TestFailedProbeSuspectsOnlyTheIncarnationItPinged(t *testing.T) {
+	n := newTestNode(t, "a", nil)
+	introduce(n, "b")
+	ping, _ := nextPing(t, n)
+	require.Equal(t, "b", ping.ToID)
+	// While the ping is unanswered, b refutes an older suspicion: a new life, never pinged.
+	n.apply(news("b", StateAlive, 1, "b"))
+	n.Events()
+	for n.probe != nil && n.probe.seq == ping.Seq {
+		n.Tick()
+	}
+	b, _ := n.Member("b")
+	require.Equal(t, StateAlive, b.State)
+	require.Equal(t, uint64(1), b.Incarnation)
+	require.Empty(t, n.Events())
+}
+
 func TestAckedProbeRaisesNoSuspicion(t *testing.T) {
 	for _, relayed := range []bool{false, true} {
 		t.Run(fmt.Sprintf("relayed=%v", relayed), func(t *testing.T) {
@@ -327,6 +344,35 @@ func TestPingToASuspectCarriesTheSuspicionSoItCanRefute(t *testing.T) {
 			require.Equal(t, []EventType{EventSuspect, EventRecovered}, eventTypes(n.Events()))
 		})
 	}
+}
+
+func TestAckToAMemberBelievedDeadTellsItSoItCanRefute(t *testing.T) {
+	n := newTestNode(t, "a", nil)
+	introduce(n, "b")
+	n.apply(news("b", StateDead, 0, "c"))
+	require.NoError(t, n.Step(Message{Type: MsgPing, From: "b", FromAddr: addrOf("b"), ToID: "a", Seq: 5}))
+	ack := n.Outbox()
+	require.Len(t, ack, 1)
+	require.Equal(t, []Update{{Member: Member{ID: "b", Addr: addrOf("b"), State: StateDead}, From: "a"}}, ack[0].Updates[:1])
+
+	// b had refuted that death already, so it does not refute again; it announces itself anew,
+	// and its next message brings a the news.
+	b := newTestNode(t, "b", nil)
+	introduce(b, "a")
+	b.self().Incarnation = 1
+	require.NoError(t, b.Step(ack[0]))
+	require.Equal(t, uint64(1), b.self().Incarnation)
+	b.send(Message{Type: MsgPing, To: addrOf("a"), ToID: "a", Seq: 6})
+	require.NoError(t, n.Step(b.Outbox()[0]))
+	n.Outbox()
+	rec, _ := n.Member("b")
+	require.Equal(t, StateAlive, rec.State)
+	require.Equal(t, uint64(1), rec.Incarnation)
+
+	// An alive sender gets a plain ack.
+	n.queue = broadcastQueue{}
+	require.NoError(t, n.Step(Message{Type: MsgPing, From: "b", FromAddr: addrOf("b"), ToID: "a", Seq: 7}))
+	require.Empty(t, n.Outbox()[0].Updates)
 }
 
 func TestStepIgnoresMessagesForAnotherMemberAndRejectsUnknownTypes(t *testing.T) {

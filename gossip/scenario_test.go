@@ -102,16 +102,35 @@ func TestCutLinkBetweenTwoMembersIsBridgedByIndirectProbes(t *testing.T) {
 			c.run(60 * ticksPerPeriod)
 
 			suspicions := c.countEvents(EventSuspect, func(id string) bool { return id == a || id == b })
-			if !tc.wantSuspicions {
-				// SWIM §3.1: the ping-req goes around the broken link, so neither is suspected.
-				require.Zero(t, suspicions)
-			} else {
+			if tc.wantSuspicions {
 				require.NotZero(t, suspicions, "without ping-req a broken link makes members suspect each other")
+				return
 			}
-			require.Zero(t, c.countEvents(EventFailed, func(string) bool { return true }),
-				"the rest of the cluster hears them both; any suspicion is refuted")
+			// SWIM §3.1: the ping-req goes around the broken link, so neither is suspected.
+			require.Zero(t, suspicions)
+			require.Zero(t, c.countEvents(EventFailed, func(string) bool { return true }))
 		})
 	}
+}
+
+func TestRestartedMemberRefutesItsOwnDeathAndRejoins(t *testing.T) {
+	c := newCluster(t, 6, 11, nil)
+	victim := c.ids[3]
+	c.crash(victim)
+	ok := c.runUntil(60*ticksPerPeriod, func() bool { return c.allSee([]string{victim}, StateDead) })
+	require.True(t, ok, "the crashed member was not declared dead")
+	died, _ := c.nodes[c.ids[0]].Member(victim)
+
+	// The new life starts at incarnation 0, which loses to the record of its death; it learns of
+	// that record from the seed's table and refutes it with a higher incarnation.
+	c.restart(victim, c.ids[0])
+	ok = c.runUntil(20*ticksPerPeriod, func() bool { return c.allSee(c.ids, StateAlive) })
+	require.True(t, ok, "the restarted member was not seen alive again")
+	for _, id := range others(c.ids, victim) {
+		m, _ := c.nodes[id].Member(victim)
+		require.Greater(t, m.Incarnation, died.Incarnation, "%s sees the new life", id)
+	}
+	require.Equal(t, len(c.ids)-1, c.countEvents(EventRecovered, func(id string) bool { return id == victim }))
 }
 
 func TestFalselySuspectedMemberRefutesAndStaysAlive(t *testing.T) {

@@ -159,6 +159,10 @@ func (n *Node) applyAboutSelf(u Update) {
 		return
 	}
 	if u.Member.State != StateAlive && inc < self.Incarnation {
+		// Refuted already, but the sender missed the refutation (see stepPing): say it again.
+		if n.cfg.BuddySystem && !n.queue.has(n.cfg.ID) {
+			n.queue.enqueue(Update{Member: self.copy(), From: n.cfg.ID})
+		}
 		return
 	}
 	self.Incarnation = inc + 1
