@@ -248,7 +248,7 @@ type Ready struct {
 	CommittedEntries []Entry   // to apply, in order
 	Messages         []Message // to send after the above is durable
 
-	MustSync bool // HardState's term or vote changed, or Entries is not empty
+	MustSync bool // HardState's term or vote changed, or Entries or Snapshot is not empty
 }
 
 // Progress is the leader's view of one follower's log (paper Figure 2: nextIndex, matchIndex).
