@@ -22,6 +22,9 @@ type Bug struct {
 	setup func(*engineConfig)
 	// tune sharpens a seed's fault mix toward the situation the bug needs.
 	tune func(*FaultMix)
+	// sendBeforeSync breaks the simulated shell instead of the core: it sends a Ready's messages
+	// before the Ready's fsync completes.
+	sendBeforeSync bool
 }
 
 // configure applies the bug to a node's configuration; the zero Bug changes nothing.
@@ -85,6 +88,19 @@ var Bugs = []Bug{
 		setup: func(c *engineConfig) {
 			c.PreVote, c.CheckQuorum = false, false
 		},
+	},
+	{
+		// A bug of the shell rather than of the core: the persistence contract of Raft paper
+		// Figure 2 ("updated on stable storage before responding to RPCs") broken.
+		Name:   "send-before-fsync",
+		Help:   "the shell sends a Ready's messages before its fsync completes (Figure 2: persist before responding); a crash then forgets a vote or entries others counted on",
+		Faults: []string{"crash", "reorder"},
+		Expect: CheckElectionSafety + " or " + CheckCommitSafety + " or " + CheckLeaderCompleteness + " or " + CheckStateMachineSafety + " or " + CheckLogMatching,
+		Seeds:  10,
+		tune: func(m *FaultMix) {
+			m.Crash, m.CrashAfterVote, m.MaxDowntime, m.Reorder = true, 0.5, 10*time.Millisecond, true
+		},
+		sendBeforeSync: true,
 	},
 }
 

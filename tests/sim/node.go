@@ -164,6 +164,11 @@ func (n *node) process() {
 			n.finish(out)
 			continue
 		}
+		if n.s.bug.sendBeforeSync {
+			if n.sendEarly(&out); n.crashed {
+				return
+			}
+		}
 		n.syncing = true
 		gen := n.gen
 		n.s.q.after(n.fsyncDelay(), func() {
@@ -177,6 +182,21 @@ func (n *node) process() {
 			n.synced(out)
 		})
 		return
+	}
+}
+
+// sendEarly is the send-before-fsync bug: the messages leave before the state they depend on is
+// durable, and a granted vote is sometimes followed at once by a crash that loses it.
+func (n *node) sendEarly(out *output) {
+	voted := false
+	for _, m := range out.Messages {
+		n.s.send(m)
+		voted = voted || (m.Type == raft.MsgVoteResp && !m.Reject)
+	}
+	out.Messages = nil
+	s := n.s
+	if voted && !s.liveness && s.faultRng.Float64() < s.mix.CrashAfterVote && s.canCrash() {
+		s.crashFor(n, time.Millisecond+time.Duration(s.faultRng.Int63n(int64(s.mix.MaxDowntime))))
 	}
 }
 
