@@ -87,6 +87,16 @@ func (n *Node) ackRead(from uint64, ctx []byte) {
 	}
 }
 
+// lastPending is the context of the newest request still waiting for its heartbeat round, or nil.
+// Every periodic heartbeat carries it, so a round whose messages or answers were lost is asked
+// again; a majority for the newest request confirms all the older ones too (ackRead).
+func (q *readQueue) lastPending() []byte {
+	if len(q.waiting) == 0 {
+		return nil
+	}
+	return q.waiting[len(q.waiting)-1].ctx
+}
+
 // releasePendingReads starts the requests that waited for an entry of this term to commit.
 func (n *Node) releasePendingReads() {
 	if len(n.reads.early) == 0 || !n.committedInTerm() {

@@ -102,3 +102,23 @@ func TestDeposedLeaderCannotServeAReadIndex(t *testing.T) {
 func (nw *network) readStates(id uint64) []ReadState {
 	return nw.stores[id].takeReadStates()
 }
+
+func TestReadIndexRoundIsRetriedByLaterHeartbeatsWhenItsAnswersAreLost(t *testing.T) {
+	n := newTestNode(t, 1, []uint64{1, 2, 3}, 1)
+	makeLeader(t, n)
+	step(t, n, Message{From: 2, Type: MsgAppResp, Term: n.term, Index: n.log.lastIndex()})
+	sent(n)
+
+	require.NoError(t, n.ReadIndex([]byte("r1")))
+	require.NotEmpty(t, sentOfType(n, MsgHeartbeat), "the first round goes out, and every answer to it is lost")
+
+	for i := 0; i < n.cfg.HeartbeatTick; i++ {
+		n.Tick()
+	}
+	hbs := sentOfType(n, MsgHeartbeat)
+	require.NotEmpty(t, hbs)
+	require.Equal(t, []byte("r1"), hbs[0].Context, "the next periodic heartbeat asks again for the pending read")
+
+	step(t, n, Message{From: 3, Type: MsgHeartbeatResp, Term: n.term, Context: hbs[0].Context})
+	require.Equal(t, []ReadState{{Index: n.log.committed, Context: []byte("r1")}}, ready(n).ReadStates)
+}

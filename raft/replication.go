@@ -45,7 +45,7 @@ func tickHeartbeat(n *Node) {
 	}
 	if n.heartbeatElapsed >= n.cfg.HeartbeatTick {
 		n.heartbeatElapsed = 0
-		n.bcastHeartbeat(nil)
+		n.bcastHeartbeat(n.reads.lastPending())
 	}
 }
 
