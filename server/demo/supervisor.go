@@ -88,12 +88,18 @@ type proc struct {
 	logPath string
 	args    []string
 
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited and exit is set
+	run  *process // the current or last process; nil before the first start
 	exit string
 	// stopped is set when the supervisor itself crashed or stopped the process, so that an exit
 	// it did not cause (a node refusing to start) can be told apart.
 	stopped bool
+}
+
+// process is one run of a node's process. Restart replaces a proc's process with a new one, so a
+// caller that waits on a process captures it under the lock first.
+type process struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited and exit is set
 }
 
 // New prepares a supervisor for cfg without starting any process.
@@ -195,15 +201,15 @@ func (s *Supervisor) start(p *proc) error {
 		_ = logFile.Close()
 		return fmt.Errorf("demo: start node %d (%s %v): %w", p.id, s.cfg.Binary, p.args, err)
 	}
-	done := make(chan struct{})
-	p.cmd, p.done, p.exit, p.stopped = cmd, done, "", false
+	run := &process{cmd: cmd, done: make(chan struct{})}
+	p.run, p.exit, p.stopped = run, "", false
 	go func() {
 		werr := cmd.Wait()
 		_ = logFile.Close()
 		s.mu.Lock()
 		p.exit = describeExit(werr)
 		s.mu.Unlock()
-		close(done)
+		close(run.done)
 	}()
 	fmt.Fprintf(s.cfg.Progress, "started node %d (pid %d) on %s\n", p.id, cmd.Process.Pid, p.addr)
 	return nil
@@ -235,127 +241,14 @@ func freePort(host string) (int, error) {
 	return port, l.Close()
 }
 
-// Crash kills node id's process with SIGKILL, as a power cut would, and waits for it to die.
-func (s *Supervisor) Crash(id uint64) error {
-	p, err := s.running(id)
-	if err != nil {
-		return err
-	}
-	s.markStopped(p)
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("demo: kill node %d: %w", id, err)
-	}
-	<-p.done
-	fmt.Fprintf(s.cfg.Progress, "crashed node %d (SIGKILL)\n", id)
-	return nil
-}
-
-// Stop asks node id to leave with SIGTERM and waits up to grace for it to exit, then kills it.
-func (s *Supervisor) Stop(id uint64, grace time.Duration) error {
-	p, err := s.running(id)
-	if err != nil {
-		return err
-	}
-	s.terminate(p, grace)
-	fmt.Fprintf(s.cfg.Progress, "stopped node %d: %s\n", id, s.Node(id).Exit)
-	return nil
-}
-
-// markStopped records that the supervisor is ending p's process on purpose.
-func (s *Supervisor) markStopped(p *proc) {
-	s.mu.Lock()
-	p.stopped = true
-	s.mu.Unlock()
-}
-
-// failed returns the nodes whose process exited without the supervisor asking, with how.
-func (s *Supervisor) failed() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, p := range s.nodes {
-		if p.done != nil && !p.isRunning() && !p.stopped {
-			out = append(out, fmt.Sprintf("node %d %s (log: %s)", p.id, p.exit, p.logPath))
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// terminate sends SIGTERM, then SIGKILL once grace has passed, and waits for the exit.
-func (s *Supervisor) terminate(p *proc, grace time.Duration) {
-	s.markStopped(p)
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	timer := time.NewTimer(grace)
-	defer timer.Stop()
-	select {
-	case <-p.done:
-	case <-timer.C:
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.done
-	}
-}
-
-// Restart starts node id again with the flags and data folder it had, after a crash or stop. A
-// node that is still running is left alone and an error says so.
-func (s *Supervisor) Restart(id uint64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.nodes[id]
-	if !ok {
-		return fmt.Errorf("%w: node %d; GET /nodes lists the nodes", ErrNoSuchNode, id)
-	}
-	if s.closed {
-		return errors.New("demo: the supervisor is shut down; start a new one")
-	}
-	if p.isRunning() {
-		return fmt.Errorf("%w: node %d (pid %d); crash it first", ErrRunning, id, p.cmd.Process.Pid)
-	}
-	return s.start(p)
-}
-
-// Wait blocks until node id's current process exits and returns how it ended.
-func (s *Supervisor) Wait(id uint64) (string, error) {
-	s.mu.Lock()
-	p, ok := s.nodes[id]
-	s.mu.Unlock()
-	if !ok || p.done == nil {
-		return "", fmt.Errorf("%w: node %d", ErrNoSuchNode, id)
-	}
-	<-p.done
-	return s.Node(id).Exit, nil
-}
-
-// ErrNoSuchNode, ErrRunning and ErrNotRunning are wrapped by errors from Crash, Stop, Restart and
-// Wait, so that the control endpoint can answer 404 and 409.
-var (
-	ErrNoSuchNode = errors.New("demo: no such node")
-	ErrRunning    = errors.New("demo: node is running")
-	ErrNotRunning = errors.New("demo: node is not running")
-)
-
-// running returns node id when its process is alive.
-func (s *Supervisor) running(id uint64) (*proc, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.nodes[id]
-	if !ok {
-		return nil, fmt.Errorf("%w: node %d; GET /nodes lists the nodes", ErrNoSuchNode, id)
-	}
-	if !p.isRunning() {
-		return nil, fmt.Errorf("%w: node %d (%s); restart it first", ErrNotRunning, id, p.exit)
-	}
-	return p, nil
-}
-
 // isRunning reports whether p's process has been started and has not exited; the caller holds
-// s.mu or owns p.
+// s.mu.
 func (p *proc) isRunning() bool {
-	if p.done == nil {
+	if p.run == nil {
 		return false
 	}
 	select {
-	case <-p.done:
+	case <-p.run.done:
 		return false
 	default:
 		return true
@@ -366,7 +259,7 @@ func (p *proc) isRunning() bool {
 func (p *proc) info() NodeInfo {
 	n := NodeInfo{ID: p.id, Addr: p.addr, DataDir: p.dataDir, LogFile: p.logPath, Exit: p.exit}
 	if p.isRunning() {
-		n.Running, n.PID = true, p.cmd.Process.Pid
+		n.Running, n.PID = true, p.run.cmd.Process.Pid
 	}
 	return n
 }
@@ -391,38 +284,4 @@ func (s *Supervisor) Nodes() []NodeInfo {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
-}
-
-// Shutdown stops every running node (SIGTERM, then SIGKILL after StopGrace), all at once, and
-// removes the data folder when the supervisor created it. Later calls do nothing.
-func (s *Supervisor) Shutdown() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	var live []*proc
-	for _, p := range s.nodes {
-		if p.isRunning() {
-			live = append(live, p)
-		}
-	}
-	s.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, p := range live {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.terminate(p, StopGrace)
-		}()
-	}
-	wg.Wait()
-	fmt.Fprintf(s.cfg.Progress, "stopped %d node(s)\n", len(live))
-	if s.ownsDir {
-		if err := os.RemoveAll(s.dir); err != nil {
-			return fmt.Errorf("demo: remove temporary data %s: %w; delete it by hand", s.dir, err)
-		}
-	}
-	return nil
 }
