@@ -69,6 +69,9 @@ type aggregate struct {
 }
 
 func runSim(args []string) int {
+	if gossipOnly(args) {
+		return runGossipSim(args)
+	}
 	var f simFlags
 	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
 	fs.Int64Var(&f.seed, "seed", 1, "the seed of the run, or the first seed of a sweep")
