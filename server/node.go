@@ -121,7 +121,7 @@ func NewNode(cfg Config) (*Node, error) {
 		}
 	}
 	n.addr = n.lis.Addr().String()
-	if ip := n.lis.Addr().(*net.TCPAddr).IP; ip.IsUnspecified() {
+	if ta, ok := n.lis.Addr().(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
 		return fail(fmt.Errorf("node %d: listening on %s, which peers cannot dial; bind a specific address such as 127.0.0.1:PORT or this host's LAN address", cfg.ID, n.addr))
 	}
 
