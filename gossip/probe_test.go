@@ -5,6 +5,7 @@ package gossip
 
 import (
 	"fmt"
+	"math/rand"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -59,7 +60,7 @@ func TestEachMemberIsProbedOncePerPassOfTheShuffledProbeOrder(t *testing.T) {
 func TestNewMemberIsInsertedAtARandomPlaceInTheProbeOrder(t *testing.T) {
 	places := map[int]bool{}
 	for seed := int64(1); seed <= 20; seed++ {
-		n := newTestNode(t, "a", func(cfg *Config) { cfg.Rand.Seed(seed) })
+		n := newTestNode(t, "a", func(cfg *Config) { cfg.Rand = rand.New(rand.NewSource(seed)) })
 		introduce(n, "b", "c", "d", "e", "f")
 		ping, _ := nextPing(t, n) // the first pass has begun
 		require.NoError(t, n.Step(ack(ping)))
