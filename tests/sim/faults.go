@@ -83,7 +83,7 @@ func (m FaultMix) String() string {
 
 // net is the network configuration of the safety phase.
 func (m FaultMix) net() netConfig {
-	c := netConfig{Latency: time.Millisecond, Loss: m.Loss, Dup: m.Dup}
+	c := netConfig{Latency: 500 * time.Microsecond, Spread: 2 * time.Millisecond, Loss: m.Loss, Dup: m.Dup}
 	if m.Reorder {
 		c.Jitter = 15 * time.Millisecond
 	}
@@ -386,7 +386,7 @@ func (s *sim) startLiveness() {
 	s.liveness = true
 	s.emit(Event{Kind: EventPhase, Detail: "liveness: every fault healed"})
 	s.heal()
-	s.net.cfg = netConfig{Latency: time.Millisecond, Jitter: 2 * time.Millisecond}
+	s.net.cfg = netConfig{Latency: s.net.cfg.Latency, Spread: s.net.cfg.Spread, Jitter: 2 * time.Millisecond}
 	for _, id := range s.ids {
 		n := s.nodes[id]
 		if n.crashed {

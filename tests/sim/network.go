@@ -18,7 +18,8 @@ type link struct{ from, to uint64 }
 
 // netConfig sets how the network misbehaves when no partition is in the way.
 type netConfig struct {
-	Latency time.Duration // base one-way delay
+	Latency time.Duration // base one-way delay of the fastest link
+	Spread  time.Duration // each link's own base delay is Latency plus a fixed draw in [0, Spread)
 	Jitter  time.Duration // extra delay drawn uniformly in [0, Jitter): nonzero reorders messages
 	Loss    float64       // probability a message is dropped
 	Dup     float64       // probability a message is delivered twice
@@ -30,12 +31,27 @@ type network struct {
 	rng   *rand.Rand
 	nodes []uint64      // sorted
 	cut   map[link]bool // directions that carry nothing; only looked up, never iterated for output
+	base  map[link]time.Duration
 }
 
 func newNetwork(cfg netConfig, rng *rand.Rand, nodes []uint64) *network {
 	sorted := append([]uint64(nil), nodes...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-	return &network{cfg: cfg, rng: rng, nodes: sorted, cut: map[link]bool{}}
+	n := &network{cfg: cfg, rng: rng, nodes: sorted, cut: map[link]bool{}, base: map[link]time.Duration{}}
+	// Each direction of each link gets its own base delay, drawn in a fixed order: some peers are
+	// near, some far, and a path is not always as fast both ways.
+	for _, from := range sorted {
+		for _, to := range sorted {
+			extra := time.Duration(0)
+			if cfg.Spread > 0 {
+				extra = time.Duration(rng.Int63n(int64(cfg.Spread)))
+			}
+			if from != to {
+				n.base[link{from, to}] = cfg.Latency + extra
+			}
+		}
+	}
+	return n
 }
 
 // fate is what happens to one message: dropped (with a reason) or delivered after each delay.
@@ -49,7 +65,7 @@ type fate struct {
 func (n *network) send(from, to uint64) fate {
 	lost := n.rng.Float64() < n.cfg.Loss
 	dup := n.rng.Float64() < n.cfg.Dup
-	d1, d2 := n.delay(), n.delay()
+	d1, d2 := n.delay(from, to), n.delay(from, to)
 	switch {
 	case n.cut[link{from, to}]:
 		return fate{drop: "partition"}
@@ -61,8 +77,11 @@ func (n *network) send(from, to uint64) fate {
 	return fate{delays: []time.Duration{d1}}
 }
 
-func (n *network) delay() time.Duration {
-	d := n.cfg.Latency
+func (n *network) delay(from, to uint64) time.Duration {
+	d, ok := n.base[link{from, to}]
+	if !ok {
+		d = n.cfg.Latency
+	}
 	if n.cfg.Jitter > 0 {
 		d += time.Duration(n.rng.Int63n(int64(n.cfg.Jitter)))
 	}

@@ -143,3 +143,21 @@ func TestEveryPartitionShapeWorksOnTinyClusters(t *testing.T) {
 		}
 	}
 }
+
+func TestEachLinkHasItsOwnFixedLatency(t *testing.T) {
+	n := newNetwork(netConfig{Latency: time.Millisecond, Spread: 5 * time.Millisecond}, rand.New(rand.NewSource(3)), fiveNodes)
+	distinct := map[time.Duration]bool{}
+	for _, from := range fiveNodes {
+		for _, to := range fiveNodes {
+			if from == to {
+				continue
+			}
+			first := n.send(from, to).delays[0]
+			require.GreaterOrEqual(t, first, time.Millisecond)
+			require.Less(t, first, 6*time.Millisecond)
+			require.Equal(t, first, n.send(from, to).delays[0], "without jitter a link's delay is fixed: it stays FIFO")
+			distinct[first] = true
+		}
+	}
+	require.Greater(t, len(distinct), 10, "links differ")
+}
