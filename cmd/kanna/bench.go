@@ -99,7 +99,8 @@ func benchMain(ctx context.Context, opt benchOptions, progress io.Writer) (bench
 		printLogTails(progress, sup.Nodes())
 		return benchResult{}, err
 	}
-	// Several connections, so that 64 clients do not queue on one HTTP/2 connection's writer.
+	// A few connections, as a few web servers would open. On two cores, 1 and 8 connections
+	// measured the same within run-to-run noise; 64 were slower (more transports for the leader).
 	conns := make([]*grpc.ClientConn, min(opt.clients, 8))
 	for i := range conns {
 		if conns[i], err = demo.Dial(sup.Node(leader).Addr, ""); err != nil {
