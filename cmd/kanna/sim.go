@@ -3,6 +3,7 @@
 //
 // Each run is single-threaded and decided by its seed alone; only the sweep uses goroutines, one
 // run per goroutine, so a failing seed found in a sweep replays alone with `kanna sim --seed N`.
+
 package main
 
 import (

@@ -1,5 +1,7 @@
-// Teaching bugs: each switches off one rule of Raft so a learner can watch a checker catch what
-// the rule prevents. `kanna sim --bug list` prints them.
+// Teaching bugs: each switches off one rule of Raft (paper §5.4.1, §5.4.2 and Figure 8, Figure 2's
+// persistent state; thesis §9.6) so a learner can watch a checker catch what the rule prevents.
+// `kanna sim --bug list` prints them.
+
 package sim
 
 import (

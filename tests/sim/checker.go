@@ -14,6 +14,7 @@
 //   - Commit monotonicity: a node's commit index never moves back while it is up.
 //   - Disruption (thesis §9.6): a server that rejoins after being cut off must not depose a leader
 //     that kept a connected quorum throughout; pre-vote and check-quorum exist to prevent it.
+
 package sim
 
 import (

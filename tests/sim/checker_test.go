@@ -1,3 +1,6 @@
+// Tests that each checker catches what it exists for (Raft paper Figure 3, §5.4.3, Figure 8;
+// thesis §9.6), fed a corrupted cluster state.
+
 package sim
 
 import (

@@ -6,6 +6,7 @@
 // for each operation, when it was called and when it returned, which is what a linearizability
 // checker such as porcupine needs (Herlihy and Wing's definition: every operation appears to take
 // effect at one instant between its call and its return).
+
 package sim
 
 import (

@@ -4,6 +4,7 @@
 // servers (updated on stable storage before responding to RPCs)". The disk here makes that rule
 // testable: writes wait in a pending list until sync, and a crash throws the pending list away, so
 // a shell that sent a message before its state was durable would be caught by the checkers.
+
 package sim
 
 import (

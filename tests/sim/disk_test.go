@@ -1,3 +1,6 @@
+// Tests of the disk model: what survives a crash (Raft paper Figure 2, persistent state), suffix
+// overwrites (§5.3), snapshots and compaction (§7), and the hash chain behind log matching.
+
 package sim
 
 import (

@@ -4,6 +4,7 @@
 // plus Hangman state machine). It sees the engine only through this small interface, so the code
 // it tortures is the code that runs in production, and a change in the engine's API touches one
 // adapter file.
+
 package sim
 
 import (

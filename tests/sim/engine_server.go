@@ -1,5 +1,7 @@
 // The adapter from the simulator's engine interface to server.Engine: the very engine a real Kanna
-// node runs, composing the Raft core with the Hangman state machine.
+// node runs, composing the Raft core with the Hangman state machine (Raft paper Figure 1: consensus
+// module, log, state machine).
+
 package sim
 
 import (

@@ -4,6 +4,7 @@
 // Swarm testing (Groce et al., "Swarm Testing", ISSTA 2012) gives each seed its own subset of
 // faults and its own rates, instead of every fault at a fixed rate in every run: some bugs only
 // show when one fault is frequent and another is absent.
+
 package sim
 
 import (

@@ -1,3 +1,5 @@
+// Tests of the fault mix (swarm testing), the fault and bug names, and the trace line format.
+
 package sim
 
 import (

@@ -1,6 +1,8 @@
-// An HTML view of a run: for now a plain table of every event, one row each, which a browser can
-// search; the space-time diagram (a column per node, an arrow per message) builds on the same
-// Run.Events.
+// An HTML view of a run: a table of every event, one row each, that a browser can search, with
+// violations, role changes and crashes highlighted. Run.Events holds the same records for any
+// richer view, such as a space-time diagram of the messages (Lamport's diagrams, as in the Raft
+// paper's figures).
+
 package sim
 
 import (

@@ -1,3 +1,5 @@
+// Tests of the HTML view of a run.
+
 package sim
 
 import (

@@ -8,6 +8,7 @@
 // entry carrying its (client id, seq) is applied, and must return that entry's result; a read sees
 // the room as some prefix of the log left it, and that state must have been current at some
 // instant between the read's call and return.
+
 package sim
 
 import (

@@ -1,3 +1,6 @@
+// Tests that the linearizability checker (Herlihy and Wing; Raft paper §8) catches corrupted
+// answers in a real run's history.
+
 package sim
 
 import (

@@ -1,6 +1,8 @@
 // Checks that need the whole simulated cluster: the liveness phase's promises (a leader within a
-// bound, every request answered, replicas converged) and the disruption checker, which must know
-// the network's shape to tell a harmless election from one caused by a rejoining server.
+// bound, every request answered, replicas converged; Raft paper §5.6), the commit-safety checker's
+// view of every node's disk, and the disruption checker (thesis §9.6), which must know the
+// network's shape to tell a harmless election from one caused by a rejoining server.
+
 package sim
 
 import (

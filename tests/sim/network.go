@@ -4,6 +4,7 @@
 // Raft assumes an asynchronous network that may delay, drop, duplicate and reorder messages (Raft
 // paper §5.1, "servers communicate using RPCs ... RPCs may be lost or delayed"); the network here
 // does each of those on purpose, drawing every choice from its own *rand.Rand so a seed replays.
+
 package sim
 
 import (

@@ -1,3 +1,6 @@
+// Tests of the network model: fates follow the seed, rates hold, and each partition shape cuts what
+// it says (Raft paper §5.1: messages may be lost, delayed, duplicated, reordered).
+
 package sim
 
 import (

@@ -5,6 +5,7 @@
 // etcd-io/raft's Ready loop): take a Ready; write its hard state, snapshot and entries; wait for the
 // fsync; only then send its messages, deliver its results, and Advance. A crash loses whatever was
 // not yet synced and everything in memory; the node comes back from its disk alone.
+
 package sim
 
 import (

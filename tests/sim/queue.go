@@ -4,6 +4,7 @@
 // thread pops the earliest event, runs it, and events it schedules go back in the queue. Events at
 // the same instant run in the order they were scheduled (a sequence number breaks ties), so the
 // order never depends on anything but the seed.
+
 package sim
 
 import (

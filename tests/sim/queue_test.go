@@ -1,3 +1,5 @@
+// Tests of the event queue: virtual time order, ties in scheduling order, the horizon.
+
 package sim
 
 import (

@@ -1,3 +1,6 @@
+// Scenario tests: stories of pre-vote and check-quorum (thesis §9.6) and of a minority partition
+// (Raft paper §5.2, §5.3), told on a simulated cluster.
+
 package sim
 
 import (

@@ -1,3 +1,6 @@
+// Whole-run tests: determinism, the seed sweep with every checker, the teaching bugs, liveness
+// after faults heal (Raft paper §5.6), tiny clusters.
+
 package sim
 
 import (

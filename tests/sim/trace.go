@@ -3,6 +3,7 @@
 //
 // A trace hash is how determinism is checked (FoundationDB's "same seed, same run"): the text of
 // every line is fed to one SHA-256, so two runs of one seed must print the same trace_hash.
+
 package sim
 
 import (
