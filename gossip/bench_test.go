@@ -10,7 +10,7 @@ import (
 // BenchmarkClusterTick measures one tick of a whole settled cluster, every message delivered:
 // divide by N for the cost of one member's tick.
 func BenchmarkClusterTick(b *testing.B) {
-	for _, n := range []int{16, 128} {
+	for _, n := range []int{16, 128, 512} {
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
 			c := newSettledCluster(b, n, 1, nil)
 			c.run(10 * ticksPerPeriod) // past the first protocol periods

@@ -20,13 +20,15 @@ type queued struct {
 	transmits int    // how many messages have carried it
 	order     uint64 // when it was queued; newer first among equals
 	size      int    // its encoded size, computed once
+	dropped   bool   // replaced by newer news about the same member; take discards it
 }
 
 // broadcastQueue holds the updates still to be sent, at most one per member, kept in sending
 // order: fewest transmissions first, newest first among equals.
 type broadcastQueue struct {
 	items []*queued
-	spare []*queued // a second backing array for take, reused
+	byID  map[string]*queued // the live update about each member, so replacing one is O(1)
+	spare []*queued          // a second backing array for take, reused
 	sent  []*queued
 	next  uint64
 }
@@ -44,14 +46,16 @@ func retransmitLimit(mult, n int) int {
 // enqueue adds u at the front, dropping any queued update about the same member: the caller only
 // queues news that won under the precedence rules, so it is the newest.
 func (q *broadcastQueue) enqueue(u Update) {
-	for i, it := range q.items {
-		if it.update.Member.ID == u.Member.ID {
-			q.items = append(q.items[:i], q.items[i+1:]...)
-			break
-		}
+	if q.byID == nil {
+		q.byID = map[string]*queued{}
+	}
+	if old, ok := q.byID[u.Member.ID]; ok {
+		old.dropped = true
 	}
 	q.next++
-	q.items = slices.Insert(q.items, 0, &queued{update: u, order: q.next, size: encodedSize(u)})
+	it := &queued{update: u, order: q.next, size: encodedSize(u)}
+	q.byID[u.Member.ID] = it
+	q.items = slices.Insert(q.items, 0, it)
 }
 
 // take returns the updates to piggyback on one message with budget bytes left, in sending order,
@@ -62,8 +66,10 @@ func (q *broadcastQueue) take(budget, limit int) []Update {
 	kept := q.items[:0] // the updates not taken, still in order
 	for _, it := range q.items {
 		switch {
+		case it.dropped:
 		case it.transmits >= limit:
 			// Retired without being taken: the limit fell because the cluster shrank.
+			delete(q.byID, it.update.Member.ID)
 		case budget < smallestUpdate || it.size > budget:
 			kept = append(kept, it)
 		default:
@@ -72,6 +78,8 @@ func (q *broadcastQueue) take(budget, limit int) []Update {
 			it.transmits++
 			if it.transmits < limit {
 				q.sent = append(q.sent, it)
+			} else {
+				delete(q.byID, it.update.Member.ID)
 			}
 		}
 	}
@@ -102,8 +110,9 @@ func before(a, b *queued) bool {
 
 // has reports whether an update about the member id is waiting to be sent.
 func (q *broadcastQueue) has(id string) bool {
-	return slices.ContainsFunc(q.items, func(it *queued) bool { return it.update.Member.ID == id })
+	_, ok := q.byID[id]
+	return ok
 }
 
 // len is the number of updates still to be sent.
-func (q *broadcastQueue) len() int { return len(q.items) }
+func (q *broadcastQueue) len() int { return len(q.byID) }

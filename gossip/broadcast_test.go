@@ -146,3 +146,36 @@ func TestQueueKeepsSendingOrderThroughManyTakes(t *testing.T) {
 		require.Equal(t, len(model), q.len(), "step %d", step)
 	}
 }
+
+func TestRetransmitLimitFollowsTheNumberOfLiveMembers(t *testing.T) {
+	n := newTestNode(t, "a", nil)
+	var ids []string
+	for i := 0; i < 10; i++ {
+		ids = append(ids, fmt.Sprintf("m%d", i))
+	}
+	introduce(n, ids...)
+	require.Equal(t, 11, n.liveCount())
+	n.apply(news("m0", StateDead, 0, "x"))
+	n.apply(news("m1", StateLeft, 0, "m1"))
+	require.Equal(t, 9, n.liveCount())
+	n.apply(news("m2", StateSuspect, 0, "x"))
+	require.Equal(t, 9, n.liveCount(), "a suspect still counts")
+	for n.members["m2"].State == StateSuspect {
+		n.Tick()
+	}
+	require.Equal(t, 8, n.liveCount(), "until its suspicion runs out")
+	n.apply(news("m0", StateAlive, 1, "m0"))
+	require.Equal(t, 9, n.liveCount())
+	require.NoError(t, n.Leave())
+	require.Equal(t, 8, n.liveCount())
+
+	// Eight live members: ceil(log10(9)) = 1, so each update goes out RetransmitMult times.
+	n.queue = broadcastQueue{}
+	n.queue.enqueue(news("zz", StateAlive, 0, "zz"))
+	sent := 0
+	for n.queue.has("zz") {
+		n.send(Message{Type: MsgGossip, To: addrOf("m3"), ToID: "m3"})
+		sent++
+	}
+	require.Equal(t, 4, sent)
+}

@@ -49,6 +49,7 @@ func (n *Node) Leave() error {
 	n.probe = nil
 	self := n.self()
 	self.State = StateLeft
+	n.liveChanged = true
 	n.queue.enqueue(Update{Member: self.copy(), From: n.cfg.ID}) // replaces older news about us
 	n.gossip()
 	return nil

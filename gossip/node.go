@@ -39,16 +39,20 @@ type Node struct {
 	list     []*member // every value of members, sorted by ID, so that walks are deterministic
 	suspects []*member // members under suspicion, in the order suspected (pruned each tick)
 
+	live        int  // liveCount's answer, valid unless liveChanged
+	liveChanged bool // set by every change of a member's state
+
 	queue     broadcastQueue
 	awareness awareness
 
 	// The failure detector (probe.go).
-	probeOrder []string
-	probeIndex int
-	probe      *probe
-	nextProbe  int64
-	seq        uint64
-	relays     []*relay
+	probeOrder   []string
+	inProbeOrder map[string]bool
+	probeIndex   int
+	probe        *probe
+	nextProbe    int64
+	seq          uint64
+	relays       []*relay
 
 	nextGossip   int64
 	nextPushPull int64
@@ -72,11 +76,12 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("new gossip node: %w", err)
 	}
 	n := &Node{
-		cfg:       cfg,
-		ticks:     t,
-		rand:      cfg.Rand,
-		members:   map[string]*member{},
-		awareness: awareness{max: cfg.AwarenessMaxMultiplier},
+		cfg:          cfg,
+		ticks:        t,
+		rand:         cfg.Rand,
+		members:      map[string]*member{},
+		inProbeOrder: map[string]bool{},
+		awareness:    awareness{max: cfg.AwarenessMaxMultiplier},
 	}
 	meta := Meta{RaftAddr: cfg.Meta.RaftAddr, Tags: slices.Clone(cfg.Meta.Tags)}
 	n.addMember(Member{ID: cfg.ID, Addr: cfg.Addr, Meta: meta, State: StateAlive})
@@ -185,6 +190,7 @@ func (m *member) copy() Member {
 // addMember records a member seen for the first time.
 func (n *Node) addMember(m Member) *member {
 	rec := &member{Member: m}
+	n.liveChanged = true
 	n.members[m.ID] = rec
 	i := sort.Search(len(n.list), func(i int) bool { return n.list[i].ID >= m.ID })
 	n.list = append(n.list, nil)
@@ -197,15 +203,18 @@ func (n *Node) addMember(m Member) *member {
 func (n *Node) self() *member { return n.members[n.cfg.ID] }
 
 // liveCount is the number of members believed alive or suspect, this one included: the N of the
-// retransmit and suspicion formulas.
+// retransmit and suspicion formulas. It is counted again only after a state changed.
 func (n *Node) liveCount() int {
-	c := 0
-	for _, m := range n.list {
-		if m.State == StateAlive || m.State == StateSuspect {
-			c++
+	if n.liveChanged {
+		n.live = 0
+		for _, m := range n.list {
+			if m.State == StateAlive || m.State == StateSuspect {
+				n.live++
+			}
 		}
+		n.liveChanged = false
 	}
-	return c
+	return n.live
 }
 
 // pick returns up to k distinct members other than this one, and other than except, whose state

@@ -146,9 +146,11 @@ func (n *Node) nextProbeTarget() (*member, bool) {
 // reshuffle rebuilds the probe order from the members worth probing, in a fresh random order.
 func (n *Node) reshuffle() {
 	n.probeOrder = n.probeOrder[:0]
+	clear(n.inProbeOrder)
 	for _, m := range n.list {
 		if m.ID != n.cfg.ID && (m.State == StateAlive || m.State == StateSuspect) {
 			n.probeOrder = append(n.probeOrder, m.ID)
+			n.inProbeOrder[m.ID] = true
 		}
 	}
 	n.rand.Shuffle(len(n.probeOrder), func(i, j int) {
@@ -160,11 +162,10 @@ func (n *Node) reshuffle() {
 // addToProbeOrder puts a new or revived member at a random place in the probe order (§4.3), so
 // that it is probed within this pass or the next, and not always last.
 func (n *Node) addToProbeOrder(id string) {
-	for _, o := range n.probeOrder {
-		if o == id {
-			return
-		}
+	if n.inProbeOrder[id] {
+		return
 	}
+	n.inProbeOrder[id] = true
 	i := n.rand.Intn(len(n.probeOrder) + 1)
 	n.probeOrder = append(n.probeOrder, "")
 	copy(n.probeOrder[i+1:], n.probeOrder[i:])

@@ -48,6 +48,7 @@ func (n *Node) aliveNode(u Update) {
 	prev := cur.Member
 	cur.Member = u.Member
 	cur.suspicion = nil
+	n.liveChanged = true
 	n.queue.enqueue(u)
 	switch prev.State {
 	case StateSuspect:
@@ -88,6 +89,7 @@ func (n *Node) suspectNode(u Update) {
 	}
 	cur.Member = u.Member
 	cur.State = StateSuspect
+	n.liveChanged = true
 	cur.suspicion = n.newSuspicion(u.From)
 	n.queue.enqueue(Update{Member: cur.Member, From: u.From})
 	n.emit(EventSuspect, cur)
@@ -117,6 +119,7 @@ func (n *Node) deadNode(u Update) {
 	}
 	cur.Member = u.Member
 	cur.suspicion = nil
+	n.liveChanged = true
 	n.queue.enqueue(u)
 	if cur.State == StateLeft {
 		n.emit(EventLeft, cur)
@@ -135,6 +138,7 @@ func (n *Node) tickSuspicions() {
 		case m.suspicion.expired(n.now):
 			m.State = StateDead
 			m.suspicion = nil
+			n.liveChanged = true
 			n.queue.enqueue(Update{Member: m.copy(), From: n.cfg.ID})
 			n.emit(EventFailed, m)
 		default:
