@@ -24,7 +24,7 @@ import (
 const segmentSuffix = ".wal"
 
 // remedy is what an operator should do when Open refuses to start on damaged data.
-const remedy = "Restore this node's data from a peer (remove the data folder and rejoin) or from a snapshot"
+const remedy = "Restore this node's data from a peer (remove it from the cluster, delete the data folder, and rejoin under a new id) or from a snapshot"
 
 // segment is one log file, oldest first in WAL.segments.
 type segment struct {
