@@ -66,6 +66,7 @@ type Node struct {
 type member struct {
 	Member
 	suspicion *suspicion // set while State is StateSuspect
+	watched   bool       // in Node.suspects, so tickSuspicions looks at it
 }
 
 // New returns a core for the member cfg describes, alive at incarnation 0 and knowing nobody;

@@ -84,8 +84,9 @@ func (n *Node) suspectNode(u Update) {
 	if !precedes(StateSuspect, u.Member.Incarnation, cur.State, cur.Incarnation) {
 		return
 	}
-	if cur.State != StateSuspect {
+	if !cur.watched {
 		n.suspects = append(n.suspects, cur)
+		cur.watched = true
 	}
 	cur.Member = u.Member
 	cur.State = StateSuspect
@@ -135,9 +136,11 @@ func (n *Node) tickSuspicions() {
 	for _, m := range n.suspects {
 		switch {
 		case m.State != StateSuspect || m.suspicion == nil:
+			m.watched = false
 		case m.suspicion.expired(n.now):
 			m.State = StateDead
 			m.suspicion = nil
+			m.watched = false
 			n.liveChanged = true
 			n.queue.enqueue(Update{Member: m.copy(), From: n.cfg.ID})
 			n.emit(EventFailed, m)

@@ -102,3 +102,28 @@ func eventTypes(evs []Event) []EventType {
 	}
 	return out
 }
+
+func TestASuspicionRaisedAgainAfterARefutationIsWatchedOnce(t *testing.T) {
+	n := newTestNode(t, "a", func(cfg *Config) { cfg.DynamicSuspicion = false })
+	introduce(n, "b", "c")
+	n.nextProbe = 1 << 40
+	for inc := uint64(0); inc < 6; inc += 2 {
+		n.apply(news("b", StateSuspect, inc, "c"))
+		n.apply(news("b", StateAlive, inc+1, "b"))
+	}
+	n.apply(news("b", StateSuspect, 7, "c"))
+	require.Len(t, n.suspects, 1)
+	start := n.now
+	for n.members["b"].State == StateSuspect {
+		n.Tick()
+	}
+	require.Equal(t, int64(40), n.now-start, "the last suspicion runs its full course")
+	require.Empty(t, n.suspects)
+	failed := 0
+	for _, e := range n.Events() {
+		if e.Type == EventFailed {
+			failed++
+		}
+	}
+	require.Equal(t, 1, failed, "one death, however often the member was suspected")
+}
