@@ -42,38 +42,36 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // Game plays Hangman on the replicated state machine. The web servers call it on behalf of
-// browsers; any node answers, forwarding writes to the leader.
+// browsers; any node answers, forwarding writes to the leader. Game calls are open: they need no
+// cluster key (players reach them through the web server, and every command is checked by the game).
 type GameClient interface {
 	// CreateRoom creates an empty room with a first round; the leader picks the word.
 	// Errors: InvalidArgument (bad room name or client_id), AlreadyExists (a room of that name
 	// exists), FailedPrecondition (seq older than this client's last), Unavailable (no leader, or the
-	// leader changed before the command committed: retry with the same client_id and seq),
-	// Unauthenticated (wrong "kanna-cluster-key").
+	// leader changed before the command committed: retry with the same client_id and seq).
 	CreateRoom(ctx context.Context, in *CreateRoomRequest, opts ...grpc.CallOption) (*RoomState, error)
 	// JoinRoom adds a player, with score 0, to a room.
 	// Errors: InvalidArgument (bad player name), NotFound (no such room), AlreadyExists (a player of
 	// that name is in the room: a reconnecting browser may take it as success and carry on),
-	// FailedPrecondition, Unavailable, Unauthenticated as for CreateRoom.
+	// FailedPrecondition, Unavailable as for CreateRoom.
 	JoinRoom(ctx context.Context, in *JoinRoomRequest, opts ...grpc.CallOption) (*RoomState, error)
 	// Guess guesses one letter in the room's current round, credited to player. A letter already
 	// guessed this round costs no life and changes nothing.
 	// Errors: InvalidArgument (letter is not exactly one of a-z or A-Z), NotFound (no such room, or
 	// player has not joined it), FailedPrecondition (the round is over: call NewRound; or seq older
-	// than this client's last), Unavailable, Unauthenticated.
+	// than this client's last), Unavailable.
 	Guess(ctx context.Context, in *GuessRequest, opts ...grpc.CallOption) (*RoomState, error)
 	// NewRound starts the next round in a room with a fresh word the leader picks, keeping the
 	// players and their scores.
 	// Errors: NotFound (no such room), FailedPrecondition (the game refuses a new round in the
-	// room's present state, see docs/game.md; or seq older than this client's last), Unavailable,
-	// Unauthenticated.
+	// room's present state, see docs/game.md; or seq older than this client's last), Unavailable.
 	NewRound(ctx context.Context, in *NewRoundRequest, opts ...grpc.CallOption) (*RoomState, error)
 	// GetRoom reads one room. With linearizable set, the answer reflects every command committed
 	// before the call began (ReadIndex, thesis §6.4), at the cost of a heartbeat round on the leader;
 	// without it, the node answers at once from what it has applied, which may lag the leader.
-	// Errors: NotFound, Unavailable (linearizable and no leader), Unauthenticated.
+	// Errors: NotFound, Unavailable (linearizable and no leader).
 	GetRoom(ctx context.Context, in *GetRoomRequest, opts ...grpc.CallOption) (*RoomState, error)
 	// ListRooms lists the rooms, for a lobby page, read from the node's applied state.
-	// Errors: Unauthenticated.
 	ListRooms(ctx context.Context, in *ListRoomsRequest, opts ...grpc.CallOption) (*ListRoomsResponse, error)
 	// Watch streams a room's state: first its current state on this node, then a new state after
 	// every command applied to that room. A watcher that falls behind may skip intermediate states
@@ -175,38 +173,36 @@ type Game_WatchClient = grpc.ServerStreamingClient[RoomState]
 // for forward compatibility.
 //
 // Game plays Hangman on the replicated state machine. The web servers call it on behalf of
-// browsers; any node answers, forwarding writes to the leader.
+// browsers; any node answers, forwarding writes to the leader. Game calls are open: they need no
+// cluster key (players reach them through the web server, and every command is checked by the game).
 type GameServer interface {
 	// CreateRoom creates an empty room with a first round; the leader picks the word.
 	// Errors: InvalidArgument (bad room name or client_id), AlreadyExists (a room of that name
 	// exists), FailedPrecondition (seq older than this client's last), Unavailable (no leader, or the
-	// leader changed before the command committed: retry with the same client_id and seq),
-	// Unauthenticated (wrong "kanna-cluster-key").
+	// leader changed before the command committed: retry with the same client_id and seq).
 	CreateRoom(context.Context, *CreateRoomRequest) (*RoomState, error)
 	// JoinRoom adds a player, with score 0, to a room.
 	// Errors: InvalidArgument (bad player name), NotFound (no such room), AlreadyExists (a player of
 	// that name is in the room: a reconnecting browser may take it as success and carry on),
-	// FailedPrecondition, Unavailable, Unauthenticated as for CreateRoom.
+	// FailedPrecondition, Unavailable as for CreateRoom.
 	JoinRoom(context.Context, *JoinRoomRequest) (*RoomState, error)
 	// Guess guesses one letter in the room's current round, credited to player. A letter already
 	// guessed this round costs no life and changes nothing.
 	// Errors: InvalidArgument (letter is not exactly one of a-z or A-Z), NotFound (no such room, or
 	// player has not joined it), FailedPrecondition (the round is over: call NewRound; or seq older
-	// than this client's last), Unavailable, Unauthenticated.
+	// than this client's last), Unavailable.
 	Guess(context.Context, *GuessRequest) (*RoomState, error)
 	// NewRound starts the next round in a room with a fresh word the leader picks, keeping the
 	// players and their scores.
 	// Errors: NotFound (no such room), FailedPrecondition (the game refuses a new round in the
-	// room's present state, see docs/game.md; or seq older than this client's last), Unavailable,
-	// Unauthenticated.
+	// room's present state, see docs/game.md; or seq older than this client's last), Unavailable.
 	NewRound(context.Context, *NewRoundRequest) (*RoomState, error)
 	// GetRoom reads one room. With linearizable set, the answer reflects every command committed
 	// before the call began (ReadIndex, thesis §6.4), at the cost of a heartbeat round on the leader;
 	// without it, the node answers at once from what it has applied, which may lag the leader.
-	// Errors: NotFound, Unavailable (linearizable and no leader), Unauthenticated.
+	// Errors: NotFound, Unavailable (linearizable and no leader).
 	GetRoom(context.Context, *GetRoomRequest) (*RoomState, error)
 	// ListRooms lists the rooms, for a lobby page, read from the node's applied state.
-	// Errors: Unauthenticated.
 	ListRooms(context.Context, *ListRoomsRequest) (*ListRoomsResponse, error)
 	// Watch streams a room's state: first its current state on this node, then a new state after
 	// every command applied to that room. A watcher that falls behind may skip intermediate states
