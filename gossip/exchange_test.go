@@ -194,6 +194,16 @@ func TestMessageRoundTripsThroughItsWireEncoding(t *testing.T) {
 	require.Equal(t, m, got)
 }
 
+func TestMessageStringSummarizesItForTraces(t *testing.T) {
+	require.Equal(t, "ping-req a->b seq=4 target=c nack [suspect c inc=2, alive d inc=0]", Message{
+		Type: MsgPingReq, From: "a", ToID: "b", Seq: 4, Target: "c", Nack: true,
+		Updates: []Update{{Member: Member{ID: "c", State: StateSuspect, Incarnation: 2}}, {Member: Member{ID: "d"}}},
+	}.String())
+	require.Equal(t, "push-pull a->10.0.0.2:7946 table=1", Message{
+		Type: MsgPushPull, From: "a", To: "10.0.0.2:7946", State: []Member{{ID: "a"}},
+	}.String())
+}
+
 func TestUnmarshalRejectsWhatNoCoreSends(t *testing.T) {
 	_, err := Unmarshal([]byte("not json"))
 	require.ErrorContains(t, err, "decode gossip message")

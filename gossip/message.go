@@ -10,6 +10,7 @@ package gossip
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // MessageType says what a Message is for.
@@ -84,6 +85,40 @@ type Message struct {
 	Updates []Update `json:"updates,omitempty"`
 	// State is the sender's whole membership table, in push-pull messages only.
 	State []Member `json:"state,omitempty"`
+}
+
+// String is a one-line summary for logs and traces: type, sender, receiver, and the news it
+// carries, for example "ping n1->n2 seq=7 [suspect n3 inc=2]".
+func (m Message) String() string {
+	to := m.ToID
+	if to == "" {
+		to = m.To
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v %s->%s", m.Type, m.From, to)
+	if m.Seq != 0 {
+		fmt.Fprintf(&b, " seq=%d", m.Seq)
+	}
+	if m.Target != "" {
+		fmt.Fprintf(&b, " target=%s", m.Target)
+	}
+	if m.Nack {
+		b.WriteString(" nack")
+	}
+	if len(m.State) > 0 {
+		fmt.Fprintf(&b, " table=%d", len(m.State))
+	}
+	if len(m.Updates) > 0 {
+		b.WriteString(" [")
+		for i, u := range m.Updates {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%v %s inc=%d", u.Member.State, u.Member.ID, u.Member.Incarnation)
+		}
+		b.WriteString("]")
+	}
+	return b.String()
 }
 
 // Marshal encodes m for the wire.
