@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/kanna
 PKGS    := ./...
 
-.PHONY: build test vet fmt-check lint demo sim bench proto proto-check deps
+.PHONY: build test vet fmt-check lint demo sim bench bench-cluster e2e proto proto-check deps
 
 build:
 	$(GO) build -o $(BIN) ./cmd/kanna
@@ -30,8 +30,20 @@ demo: build
 sim: build
 	./$(BIN) sim --seeds 100
 
+# Go benchmarks of the cores and the WAL (testing.B).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./raft/
+	$(GO) test -run '^$$' -bench . -benchmem ./raft/ ./game/ ./server/wal/
+
+# kanna on a real loopback cluster, then hashicorp/raft (../shared/anchors) with the same flags,
+# back to back, one JSON line each.
+BENCH_FLAGS ?= --nodes 3 --clients 64 --duration 10s --payload 16
+bench-cluster: build
+	./$(BIN) bench $(BENCH_FLAGS) --json
+	../shared/anchors/run raft $(BENCH_FLAGS)
+
+# End-to-end tests on real `kanna node` processes of the built binary (also run by `make test`).
+e2e:
+	$(GO) test -race -count=1 -timeout 5m ./tests/e2e/
 
 # Regenerates proto/kannapb from proto/kanna/v1 with the protoc plugins pinned in go.mod.
 proto:
