@@ -8,9 +8,15 @@ PKGS    := ./...
 build:
 	$(GO) build -o $(BIN) ./cmd/kanna
 
+# Tests that hold real processes to wall-clock bounds (a new leader within two seconds, a browser
+# seeing a guess) run after the rest, one package at a time, so the CPU-heavy simulator sweep does
+# not share the machine's cores with them.
+TIMED_PKGS := ./tests/e2e/ ./tests/browser/
+
 # Everything CI checks: formatting, vet, then the whole suite under the race detector.
 test: deps fmt-check vet
-	$(GO) test -race -count=1 -timeout 12m $(PKGS)
+	$(GO) test -race -count=1 -timeout 10m $$($(GO) list $(PKGS) | grep -v -e /tests/e2e -e /tests/browser)
+	$(GO) test -race -count=1 -timeout 8m -p 1 $(TIMED_PKGS)
 
 deps:
 	@bash scripts/deps.sh
