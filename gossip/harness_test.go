@@ -231,13 +231,14 @@ func (c *cluster) pause(id string, k int) {
 // crash stops a member: it neither ticks nor receives.
 func (c *cluster) crash(id string) { c.crashed[id] = true }
 
-// restart replaces a crashed member with a fresh core of the same name and address, which knows
+// restart replaces a crashed member with a fresh core of the same name at addr, which knows
 // nothing of its former life, and joins it through seed.
-func (c *cluster) restart(id, seed string) {
-	cfg := DefaultLANConfig(id, addrOf(id))
+func (c *cluster) restart(id, addr, seed string) {
+	cfg := DefaultLANConfig(id, addr)
 	cfg.Rand = rand.New(rand.NewSource(int64(c.now)))
 	node, err := New(cfg)
 	require.NoError(c.t, err)
+	delete(c.byAddr, c.nodes[id].cfg.Addr) // the old life's address now leads nowhere
 	c.nodes[id] = node
 	c.byAddr[cfg.Addr] = node
 	delete(c.crashed, id)

@@ -131,6 +131,18 @@ func TestMemberRefutesAliveNewsOfAnIncarnationItNeverHad(t *testing.T) {
 	n.apply(news("a", StateAlive, 3, "b"))
 	self, _ = n.Member("a")
 	require.Equal(t, uint64(8), self.Incarnation)
+
+	// Our own record coming back changes nothing; the same incarnation at another address is an
+	// earlier life's record, refuted.
+	n.apply(Update{Member: self, From: "b"})
+	self, _ = n.Member("a")
+	require.Equal(t, uint64(8), self.Incarnation)
+	earlier := self
+	earlier.Addr = "10.9.9.9:7946"
+	n.apply(Update{Member: earlier, From: "b"})
+	self, _ = n.Member("a")
+	require.Equal(t, uint64(9), self.Incarnation)
+	require.Equal(t, addrOf("a"), self.Addr)
 }
 
 func TestLeavingMemberDoesNotRefute(t *testing.T) {

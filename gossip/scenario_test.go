@@ -123,7 +123,7 @@ func TestRestartedMemberRefutesItsOwnDeathAndRejoins(t *testing.T) {
 
 	// The new life starts at incarnation 0, which loses to the record of its death; it learns of
 	// that record from the seed's table and refutes it with a higher incarnation.
-	c.restart(victim, c.ids[0])
+	c.restart(victim, addrOf(victim), c.ids[0])
 	ok = c.runUntil(20*ticksPerPeriod, func() bool { return c.allSee(c.ids, StateAlive) })
 	require.True(t, ok, "the restarted member was not seen alive again")
 	for _, id := range others(c.ids, victim) {
@@ -131,6 +131,30 @@ func TestRestartedMemberRefutesItsOwnDeathAndRejoins(t *testing.T) {
 		require.Greater(t, m.Incarnation, died.Incarnation, "%s sees the new life", id)
 	}
 	require.Equal(t, len(c.ids)-1, c.countEvents(EventRecovered, func(id string) bool { return id == victim }))
+}
+
+func TestMemberRestartedAtANewAddressIsReachedThere(t *testing.T) {
+	c := newCluster(t, 6, 12, nil)
+	mover := c.ids[2]
+	// It crashes and comes back at once at another address, before anyone suspects it: everyone
+	// holds its record at the same incarnation, with the old address.
+	c.crash(mover)
+	c.restart(mover, "new-addr-"+mover, c.ids[0])
+	ok := c.runUntil(20*ticksPerPeriod, func() bool {
+		for _, id := range others(c.ids, mover) {
+			if m, _ := c.nodes[id].Member(mover); m.Addr != "new-addr-"+mover {
+				return false
+			}
+		}
+		return true
+	})
+	require.True(t, ok, "the members did not learn the new address")
+	// The seed's answer to the join shows the new life its old record, which it refutes at once
+	// with its new address: nobody has to find the old address dead first.
+	require.Zero(t, c.countEvents(EventSuspect, func(id string) bool { return id == mover }))
+	c.run(30 * ticksPerPeriod)
+	require.True(t, c.allSee(c.ids, StateAlive))
+	require.Zero(t, c.countEvents(EventFailed, func(string) bool { return true }))
 }
 
 func TestFalselySuspectedMemberRefutesAndStaysAlive(t *testing.T) {

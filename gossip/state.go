@@ -153,8 +153,8 @@ func (n *Node) tickSuspicions() {
 }
 
 // applyAboutSelf refutes news that this member is suspect, dead or gone, and news that it is alive
-// at an incarnation it never had (an older life of the same ID, before a restart), by moving to a
-// higher incarnation and telling everyone (SWIM §4.2). Having to refute is a sign that our own
+// at an incarnation or with an address it never had (an older life of the same ID, before a
+// restart), by moving to a higher incarnation and telling everyone (SWIM §4.2). Having to refute is a sign that our own
 // messages are slow, so Lifeguard raises the local health score (Lifeguard LHA-Probe).
 func (n *Node) applyAboutSelf(u Update) {
 	self := n.self()
@@ -162,8 +162,14 @@ func (n *Node) applyAboutSelf(u Update) {
 		return
 	}
 	inc := u.Member.Incarnation
-	if u.Member.State == StateAlive && inc <= self.Incarnation {
-		return
+	if u.Member.State == StateAlive {
+		// Our own news coming back, or older. The same incarnation with another address or other
+		// metadata is an earlier life's record (a restart with a new configuration): it must not
+		// stand, so it is refuted like a suspicion, as memberlist does.
+		sameLife := u.Member.Addr == self.Addr && u.Member.Meta.Equal(self.Meta)
+		if inc < self.Incarnation || (inc == self.Incarnation && sameLife) {
+			return
+		}
 	}
 	if u.Member.State != StateAlive && inc < self.Incarnation {
 		// Refuted already, but the sender missed the refutation (see stepPing): say it again.
