@@ -65,8 +65,13 @@ type Result struct {
 	FalsePositives       int `json:"false_positives"`
 	FalsePositiveEvents  int `json:"false_positive_events"`
 	FalseSuspicionEvents int `json:"false_suspicion_events"`
-	// PausedDeclaredDead counts the declarations that the paused member was dead.
+	// PausedSuspected and PausedDeclaredDead count the suspicions and declarations of death of
+	// the paused member, over every observer.
+	PausedSuspected    int `json:"paused_suspected"`
 	PausedDeclaredDead int `json:"paused_declared_dead"`
+	// PartitionDeclaredDead counts the (observer, member) pairs on opposite sides of the
+	// partition in which the observer declared the member dead while they were cut apart.
+	PartitionDeclaredDead int `json:"partition_declared_dead"`
 
 	// MsgsPerMemberPerS is the messages sent, per member and simulated second, after Warmup.
 	MsgsPerMemberPerS float64        `json:"msgs_per_member_per_s"`
@@ -129,6 +134,8 @@ type observer struct {
 	fpEvents    int
 	fsEvents    int
 	pausedDead  int
+	pausedSusp  int
+	crossDead   map[pair]bool
 	sent        map[gossip.MessageType]int
 	sentCounted int
 
@@ -143,7 +150,7 @@ type observer struct {
 func newObserver(s *simulation) *observer {
 	return &observer{
 		s: s, n: len(s.members), belief: make([]belief, len(s.members)*len(s.members)),
-		detectedBy: make([]bool, len(s.members)), falseDead: map[int32]bool{}, sent: map[gossip.MessageType]int{},
+		detectedBy: make([]bool, len(s.members)), falseDead: map[int32]bool{}, crossDead: map[pair]bool{}, sent: map[gossip.MessageType]int{},
 		stale: map[pair]*staleDeath{}, healedAt: -1, converged: -1, crashAt: -1,
 	}
 }
@@ -206,6 +213,10 @@ func (o *observer) set(ob, m int, b belief, why gossip.EventType) {
 		}
 	case why == gossip.EventFailed && m == o.s.pausedOne:
 		o.pausedDead++
+	case why == gossip.EventSuspect && m == o.s.pausedOne:
+		o.pausedSusp++
+	case why == gossip.EventFailed && o.s.cut(int32(ob), int32(m)):
+		o.crossDead[pair{int32(ob), int32(m)}] = true
 	case why == gossip.EventFailed && healthy:
 		o.fpEvents++
 		o.falseDead[int32(m)] = true
@@ -328,7 +339,8 @@ func (o *observer) result(events int) *Result {
 	r := &Result{
 		Seed: opts.Seed, Members: opts.Members, Loss: opts.Loss, Pause: opts.Pause, Partition: opts.Partition,
 		Lifeguard: opts.Lifeguard, FalsePositives: len(o.falseDead), FalsePositiveEvents: o.fpEvents,
-		FalseSuspicionEvents: o.fsEvents, PausedDeclaredDead: o.pausedDead, MsgsByType: map[string]int{},
+		FalseSuspicionEvents: o.fsEvents, PausedSuspected: o.pausedSusp, PausedDeclaredDead: o.pausedDead,
+		PartitionDeclaredDead: len(o.crossDead), MsgsByType: map[string]int{},
 		SimSeconds: opts.Duration.Seconds(), Events: events, ViolationCount: o.violCount, Violations: o.violations,
 	}
 	if r.Violations == nil {

@@ -140,6 +140,25 @@ type simulation struct {
 
 // Run simulates one run and returns its measurements and any violations of the checkers.
 func Run(opts Options) (*Result, error) {
+	s, err := newSimulation(opts)
+	if err != nil {
+		return nil, err
+	}
+	s.schedule()
+	events := 0
+	for {
+		e, ok := s.q.pop(opts.Duration)
+		if !ok {
+			break
+		}
+		events++
+		s.run(e)
+	}
+	return s.obs.result(events), nil
+}
+
+// newSimulation sets up a run: members started, observer ready, nothing scheduled yet.
+func newSimulation(opts Options) (*simulation, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
@@ -165,17 +184,7 @@ func Run(opts Options) (*Result, error) {
 		return nil, err
 	}
 	s.obs = newObserver(s)
-	s.schedule()
-	events := 0
-	for {
-		e, ok := s.q.pop(opts.Duration)
-		if !ok {
-			break
-		}
-		events++
-		s.run(e)
-	}
-	return s.obs.result(events), nil
+	return s, nil
 }
 
 // start creates the members, each already knowing all the others, as after a push-pull with a
