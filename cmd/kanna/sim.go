@@ -20,6 +20,9 @@ import (
 	"github.com/kanna-cluster/kanna/tests/sim"
 )
 
+// simOut and simErr are where `kanna sim` writes its results and its progress and failures.
+var simOut, simErr io.Writer = os.Stdout, os.Stderr
+
 func init() {
 	register("sim", "run seeded cluster simulations with faults and checkers (--seed, --seeds, --bug list)", runSim)
 }
@@ -75,14 +78,15 @@ func runSim(args []string) int {
 	}
 	var f simFlags
 	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	fs.SetOutput(simErr)
 	fs.Int64Var(&f.seed, "seed", 1, "the seed of the run, or the first seed of a sweep")
 	fs.IntVar(&f.seeds, "seeds", 0, "run this many consecutive seeds from --seed, across all cores")
 	fs.IntVar(&f.nodes, "nodes", 5, "cluster size")
 	fs.IntVar(&f.clients, "clients", 0, "concurrent players (0: each seed draws 3 to 5)")
 	fs.DurationVar(&f.duration, "duration", 60*time.Second, "simulated time of a run, safety and liveness phases together")
 	fs.StringVar(&f.faults, "faults", "", "comma list of faults a seed may enable: "+strings.Join(sim.FaultNames, ",")+" (default: all, or the bug's own list)")
-	fs.StringVar(&f.bug, "bug", "", "switch on a teaching bug; `--bug list` names them")
-	fs.StringVar(&f.preset, "preset", "", "use a bug's fault mix without the bug: the control run for a seed the bug fails")
+	fs.StringVar(&f.bug, "bug", "", "switch on the teaching bug `NAME` (--bug list names them)")
+	fs.StringVar(&f.preset, "preset", "", "use the fault mix of the bug `NAME` without the bug: the control run for a seed the bug fails")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object per seed (and a final aggregate for --seeds)")
 	fs.StringVar(&f.trace, "trace", "", "write the text trace of the run to this file (one seed only)")
 	fs.StringVar(&f.html, "html", "", "write an HTML view of the run to this file (one seed only)")
@@ -91,12 +95,12 @@ func runSim(args []string) int {
 	}
 	if f.bug == "list" {
 		for _, b := range sim.Bugs {
-			fmt.Printf("%-28s %s (caught by %s within %d seeds)\n", b.Name, b.Help, b.Expect, b.Seeds)
+			fmt.Fprintf(simOut, "%-28s %s (caught by %s within %d seeds)\n", b.Name, b.Help, b.Expect, b.Seeds)
 		}
 		return 0
 	}
 	if f.seeds > 0 && (f.trace != "" || f.html != "") {
-		fmt.Fprintln(os.Stderr, "kanna sim: --trace and --html write one run; use them with --seed alone, e.g. to replay a failing seed of a sweep")
+		fmt.Fprintln(simErr, "kanna sim: --trace and --html write one run; use them with --seed alone, e.g. to replay a failing seed of a sweep")
 		return 2
 	}
 	if f.seeds > 0 {
@@ -153,7 +157,7 @@ func single(f simFlags) int {
 	if f.trace != "" {
 		var err error
 		if traceFile, err = os.Create(f.trace); err != nil {
-			fmt.Fprintf(os.Stderr, "kanna sim: create trace file: %v\n", err)
+			fmt.Fprintf(simErr, "kanna sim: create trace file: %v\n", err)
 			return 1
 		}
 		defer traceFile.Close()
@@ -163,22 +167,22 @@ func single(f simFlags) int {
 	r, err := sim.Execute(opts)
 	wall := time.Since(start)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "kanna sim: %v\n", err)
+		fmt.Fprintf(simErr, "kanna sim: %v\n", err)
 		return 2
 	}
 	if f.html != "" {
 		if err := writeHTMLFile(f.html, r); err != nil {
-			fmt.Fprintf(os.Stderr, "kanna sim: %v\n", err)
+			fmt.Fprintf(simErr, "kanna sim: %v\n", err)
 			return 1
 		}
 	}
 	s := summarize(f, r, wall)
 	if f.json {
-		printJSON(os.Stdout, s)
+		printJSON(simOut, s)
 	} else {
-		fmt.Printf("seed %d: %s; %d events, %.1fs simulated in %.2fs, %d/%d ops ok, %d leader changes, trace_hash %s\n",
+		fmt.Fprintf(simOut, "seed %d: %s; %d events, %.1fs simulated in %.2fs, %d/%d ops ok, %d leader changes, trace_hash %s\n",
 			s.Seed, verdict(r), s.Events, s.SimSeconds, s.WallSeconds, s.OpsOK, s.Ops, s.LeaderChanges, s.TraceHash)
-		fmt.Printf("  faults: %s\n", s.Faults)
+		fmt.Fprintf(simOut, "  faults: %s\n", s.Faults)
 	}
 	if r.Failed() {
 		reportFailure(f, r)
@@ -207,11 +211,11 @@ func verdict(r *sim.Run) string {
 }
 
 func reportFailure(f simFlags, r *sim.Run) {
-	fmt.Fprintf(os.Stderr, "seed %d violated %d invariant(s):\n", r.Options.Seed, len(r.Violations))
+	fmt.Fprintf(simErr, "seed %d violated %d invariant(s):\n", r.Options.Seed, len(r.Violations))
 	for _, v := range r.Violations {
-		fmt.Fprintf(os.Stderr, "  %s\n", v)
+		fmt.Fprintf(simErr, "  %s\n", v)
 	}
-	fmt.Fprintf(os.Stderr, "replay: %s --trace seed-%d.trace --html seed-%d.html\n", f.replay(r.Options.Seed), r.Options.Seed, r.Options.Seed)
+	fmt.Fprintf(simErr, "replay: %s --trace seed-%d.trace --html seed-%d.html\n", f.replay(r.Options.Seed), r.Options.Seed, r.Options.Seed)
 }
 
 func printJSON(w io.Writer, v any) {
@@ -267,7 +271,7 @@ func sweep(f simFlags) int {
 		}
 		s := summarize(f, d.run, d.wall)
 		if f.json {
-			printJSON(os.Stdout, s)
+			printJSON(simOut, s)
 		}
 		agg.Events += s.Events
 		agg.SimSeconds += s.SimSeconds
@@ -278,10 +282,10 @@ func sweep(f simFlags) int {
 			agg.FailedSeeds = append(agg.FailedSeeds, s.Seed)
 		}
 	}
-	fmt.Fprintln(os.Stderr)
+	fmt.Fprintln(simErr)
 	if runErr != nil {
-		fmt.Fprintf(os.Stderr, "kanna sim: %v\n", runErr)
-		os.Exit(2) // workers may still be running; nothing more to report
+		fmt.Fprintf(simErr, "kanna sim: %v\n", runErr)
+		return 2 // the remaining workers stop once the seeds they hold are done
 	}
 	wg.Wait()
 	agg.Failed = len(failed)
@@ -290,9 +294,9 @@ func sweep(f simFlags) int {
 		agg.SimPerWall = agg.SimSeconds / agg.WallSeconds
 	}
 	if f.json {
-		printJSON(os.Stdout, agg)
+		printJSON(simOut, agg)
 	} else {
-		fmt.Printf("%d seeds from %d: %d failed; %.0fs simulated in %.1fs (%.0fx real time on %d workers), %d ops ok, %d leader changes\n",
+		fmt.Fprintf(simOut, "%d seeds from %d: %d failed; %.0fs simulated in %.1fs (%.0fx real time on %d workers), %d ops ok, %d leader changes\n",
 			agg.Seeds, f.seed, agg.Failed, agg.SimSeconds, agg.WallSeconds, agg.SimPerWall, workers, agg.OpsOK, agg.LeaderChanges)
 	}
 	for _, r := range failed {
@@ -308,6 +312,6 @@ func sweep(f simFlags) int {
 func progress(doneCount, total, failed int, start time.Time) {
 	const width = 30
 	filled := doneCount * width / total
-	fmt.Fprintf(os.Stderr, "\r[%s%s] %d/%d seeds, %d failed, %.0fs",
+	fmt.Fprintf(simErr, "\r[%s%s] %d/%d seeds, %d failed, %.0fs",
 		strings.Repeat("#", filled), strings.Repeat(".", width-filled), doneCount, total, failed, time.Since(start).Seconds())
 }
