@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -59,6 +60,9 @@ func runGossipSim(args []string) int {
 	if o.FaultsEnd > o.Duration {
 		o.FaultsEnd = o.Duration
 	}
+	// A large run holds every member's table and broadcast queue (about 1.5 KB per pair of
+	// members); collecting garbage less often trades that memory for a third less time.
+	debug.SetGCPercent(400)
 	start := time.Now()
 	r, err := gossipsim.Run(o)
 	wall := time.Since(start)

@@ -70,7 +70,8 @@ type Options struct {
 
 // DefaultOptions returns a run of n members for the given seed: 300 simulated seconds, a crash at
 // 60 s, a LAN network (1 ms plus up to 2 ms jitter), Lifeguard on, faults healed 90 s before the
-// end.
+// end, and messages counted from 120 s, once the news of the start and of the crash has drained
+// from every broadcast queue even at N = 1000.
 func DefaultOptions(n int, seed int64) Options {
 	return Options{
 		Seed:           seed,
@@ -83,7 +84,7 @@ func DefaultOptions(n int, seed int64) Options {
 		PauseEvery:     8 * time.Second,
 		PartitionAt:    60 * time.Second,
 		FaultsEnd:      210 * time.Second,
-		Warmup:         60 * time.Second,
+		Warmup:         120 * time.Second,
 		StaleDeadBound: 60 * time.Second,
 		Lifeguard:      true,
 	}
