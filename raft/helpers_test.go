@@ -27,6 +27,7 @@ func newTestNodeWith(t testing.TB, c Config, voters []uint64, term uint64, logTe
 		n.log.entries = append(n.log.entries, Entry{Index: uint64(i + 1), Term: lt, Data: []byte{byte(i)}})
 	}
 	n.log.stabled = n.log.lastIndex()
+	n.log.written = n.log.stabled
 	n.conf = n.configAt(n.log.lastIndex())
 	n.becomeFollower(term, None)
 	n.prevHard = n.hardState()

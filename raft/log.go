@@ -18,10 +18,12 @@ var errPastEnd = errors.New("raft: index is past the end of the log")
 
 // raftLog is the log after the last snapshot. Every index lies in one of these ranges:
 //
-//	... snapshot.Meta.Index | firstIndex ... stabled | stabled+1 ... lastIndex
-//	    (compacted)          (durable)                (unstable: in the next Ready)
+//	... snapshot.Meta.Index | firstIndex ... stabled | ... written | written+1 ... lastIndex
+//	    (compacted)          (durable)          (being written)  (unstable: in the next Ready)
 //
-// and applied <= committed <= lastIndex.
+// and applied <= committed <= lastIndex. A driver that writes in the foreground (Advance) keeps
+// stabled == written; one that writes in the background (AdvanceAsync, then StableTo) lets written
+// run ahead while its disk catches up.
 type raftLog struct {
 	// snapshot is the last snapshot: its Meta names the entry just before entries[0]. On a server
 	// that never compacted, Meta.Index and Meta.Term are 0.
@@ -30,7 +32,8 @@ type raftLog struct {
 
 	committed uint64 // highest index known to be committed (paper Figure 2: commitIndex)
 	applied   uint64 // highest index the state machine holds (paper Figure 2: lastApplied)
-	stabled   uint64 // highest index the driver reported durable through Advance
+	stabled   uint64 // highest index the driver reported durable (Advance or StableTo)
+	written   uint64 // highest index handed to the driver in a Ready; never below stabled
 
 	// pending is a snapshot received from the leader that the driver has not yet persisted and
 	// restored; it rides in Ready.Snapshot until Advance.
@@ -93,6 +96,9 @@ func (l *raftLog) append(ents []Entry) (truncated bool) {
 		// The durable copy of the replaced entries is stale; the driver overwrites it from the next
 		// Ready (Ready.Entries "may overwrite a suffix").
 		l.stabled = first - 1
+	}
+	if l.written >= first {
+		l.written = first - 1
 	}
 	return truncated
 }
@@ -164,10 +170,18 @@ func (l *raftLog) commitTo(i uint64) {
 	l.committed = i
 }
 
-// unstable returns the entries the driver has not yet reported durable.
+// unstable returns the entries not yet handed to the driver.
 func (l *raftLog) unstable() []Entry {
-	ents, _ := l.slice(l.stabled+1, l.lastIndex()+1, noLimit)
+	ents, _ := l.slice(l.written+1, l.lastIndex()+1, noLimit)
 	return ents
+}
+
+// writtenTo records that the driver took the entries up to the one at index i with term t to
+// write them; like stableTo, it ignores entries that have since been replaced.
+func (l *raftLog) writtenTo(i, t uint64) {
+	if i > l.written && l.matchTerm(i, t) {
+		l.written = i
+	}
 }
 
 // toApply returns the committed entries the state machine does not hold yet.
@@ -178,9 +192,13 @@ func (l *raftLog) toApply() []Entry {
 }
 
 // stableTo records that the entry at index i with term t is durable. A Ready whose entries have
-// since been replaced (the term no longer matches) proves nothing, so it is ignored.
+// since been replaced (the term no longer matches) proves nothing, so it is ignored. An entry the
+// log has since compacted into a snapshot is committed, so it can no longer have been replaced.
 func (l *raftLog) stableTo(i, t uint64) {
-	if l.matchTerm(i, t) && i > l.stabled {
+	if i <= l.stabled || i > l.written {
+		return
+	}
+	if i < l.snapshot.Meta.Index || l.matchTerm(i, t) {
 		l.stabled = i
 	}
 }
@@ -206,6 +224,7 @@ func (l *raftLog) restore(snap Snapshot) {
 	l.snapshot = snap
 	l.committed = snap.Meta.Index
 	l.stabled = snap.Meta.Index
+	l.written = snap.Meta.Index
 	l.pending = &snap
 }
 

@@ -136,6 +136,7 @@ func (n *Node) restore(r *Restored) error {
 	}
 	n.log.entries = ents
 	n.log.stabled = n.log.lastIndex()
+	n.log.written = n.log.stabled
 	hs := r.HardState
 	if hs.Commit > n.log.lastIndex() {
 		return fmt.Errorf("raft: restore: commit index %d is past the last stored entry %d; the log lost committed entries, restore from a peer", hs.Commit, n.log.lastIndex())
@@ -202,8 +203,13 @@ func (n *Node) hardState() HardState {
 func (n *Node) HasReady() bool {
 	return n.bcastPending || n.commitPending || len(n.msgs) > 0 || len(n.readStates) > 0 ||
 		n.softState() != n.prevSoft || n.hardState() != n.prevHard ||
-		n.log.pending != nil || n.log.stabled < n.log.lastIndex() ||
+		n.log.pending != nil || n.log.written < n.log.lastIndex() ||
 		n.log.committed > max(n.log.applied, n.log.snapshot.Meta.Index)
+}
+
+// HasCommittedToApply reports whether Ready would hand out committed entries to apply.
+func (n *Node) HasCommittedToApply() bool {
+	return n.log.committed > max(n.log.applied, n.log.snapshot.Meta.Index)
 }
 
 // Ready returns what the driver must persist, send and apply. Call Advance before the next Ready.
@@ -231,6 +237,19 @@ func (n *Node) Ready() Ready {
 
 // Advance acknowledges that rd was handled: its state is durable and its entries applied.
 func (n *Node) Advance(rd Ready) {
+	n.AdvanceAsync(rd)
+	if len(rd.Entries) > 0 {
+		last := rd.Entries[len(rd.Entries)-1]
+		n.StableTo(last.Index, last.Term)
+	}
+}
+
+// AdvanceAsync acknowledges rd as Advance does, for a driver that writes rd.Entries in the
+// background: the core will not hand them out again, but counts them as durable only once StableTo
+// says so. Everything else in rd must be handled as for Advance (HardState and Snapshot durable,
+// entries applied); and rd.Messages must still wait for rd.Entries to be durable, except on a
+// leader, which may send its appends while it writes them (thesis §10.2.1).
+func (n *Node) AdvanceAsync(rd Ready) {
 	if !rd.HardState.IsEmpty() {
 		n.prevHard = rd.HardState
 	}
@@ -242,11 +261,18 @@ func (n *Node) Advance(rd Ready) {
 	}
 	if len(rd.Entries) > 0 {
 		last := rd.Entries[len(rd.Entries)-1]
-		n.log.stableTo(last.Index, last.Term)
+		n.log.writtenTo(last.Index, last.Term)
 	}
 	if len(rd.CommittedEntries) > 0 {
 		n.log.appliedTo(rd.CommittedEntries[len(rd.CommittedEntries)-1].Index)
 	}
+}
+
+// StableTo reports that the log is durable up to the entry at index with term: the last entry of
+// a Ready passed to AdvanceAsync, reported in the order the Readies came. A report about entries
+// that have since been replaced is ignored.
+func (n *Node) StableTo(index, term uint64) {
+	n.log.stableTo(index, term)
 	if n.role == Leader {
 		// Thesis §10.2.1: the leader's own copy counts toward a majority once it is durable.
 		if pr := n.prs[n.id]; pr != nil && pr.maybeUpdate(n.log.stabled) {
@@ -254,6 +280,10 @@ func (n *Node) Advance(rd Ready) {
 		}
 	}
 }
+
+// SoftState returns the role and the leader this server knows: what Status says about them,
+// without the cost of copying the leader's progress.
+func (n *Node) SoftState() SoftState { return n.softState() }
 
 // Status returns a copy of the core's state.
 func (n *Node) Status() Status {

@@ -185,7 +185,7 @@ func (e *Engine) Step(m raft.Message) {
 // The answer comes later as a Result with the returned id: the game's result once the entry
 // applies, or ErrProposalLost.
 func (e *Engine) Propose(cmd game.Command) (ProposalID, error) {
-	if st := e.raft.Status(); st.Role != raft.Leader {
+	if st := e.raft.SoftState(); st.Role != raft.Leader {
 		return 0, &raft.NotLeaderError{Leader: st.Lead}
 	}
 	if cmd.NeedsWord() && cmd.Word == "" {

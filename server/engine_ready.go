@@ -83,6 +83,12 @@ func (e *Engine) HasReady() bool {
 	return e.raft.HasReady() || len(e.results) > 0 || len(e.errs) > 0 || e.compacted != nil
 }
 
+// HasResults reports whether Ready would apply committed entries or answer requests: what a shell
+// that paces its Readies to its disk still takes at once, since callers wait for it.
+func (e *Engine) HasResults() bool {
+	return e.raft.HasCommittedToApply() || len(e.results) > 0
+}
+
 // Ready pulls the core's Ready, applies its snapshot and committed entries to the game, and
 // gathers the answers now known. Call Advance with the Output before calling Ready again.
 func (e *Engine) Ready() Output {
@@ -115,6 +121,25 @@ func (e *Engine) Ready() Output {
 // have been applied since the last one.
 func (e *Engine) Advance(out Output) {
 	e.raft.Advance(out.rd)
+	e.maybeSnapshot()
+}
+
+// AdvanceAsync is Advance for a shell that writes out in the background (thesis §10.2.1): the
+// engine may hand out the next Output at once, and counts out's Entries durable only once StableTo
+// says so. The shell must still write Outputs in the order they came, and send out's Messages only
+// once out and every Output before it are durable, except on a leader whose term and vote are
+// durable, which may send its appends while it writes them.
+func (e *Engine) AdvanceAsync(out Output) {
+	e.raft.AdvanceAsync(out.rd)
+	e.maybeSnapshot()
+}
+
+// StableTo tells the engine that the log is durable up to the entry at index with term: the last
+// of an Output's Entries, passed to AdvanceAsync, in the order the Outputs came.
+func (e *Engine) StableTo(index, term uint64) { e.raft.StableTo(index, term) }
+
+// maybeSnapshot takes a snapshot when SnapshotEvery entries have been applied since the last one.
+func (e *Engine) maybeSnapshot() {
 	if e.snapshotEvery == 0 || e.applied < e.snapshotIndex+e.snapshotEvery {
 		return
 	}

@@ -323,3 +323,34 @@ func TestReadNotConfirmedInTimeIsAnsweredLost(t *testing.T) {
 	require.ErrorIs(t, c.mustResult(lead, read).Err, ErrProposalLost)
 	require.Empty(t, c.engines[lead].reads)
 }
+
+// TestLeaderAnswersOnlyOnceItsOwnBackgroundWriteIsDurable: with AdvanceAsync a single voter's
+// proposal is not committed, and so not answered, until StableTo reports its entry durable
+// (thesis §10.2.1); meanwhile HasResults tells the shell there is nothing to answer yet.
+func TestLeaderAnswersOnlyOnceItsOwnBackgroundWriteIsDurable(t *testing.T) {
+	c := newCluster(t, 1, 0)
+	lead := c.tickUntilLeader()
+	cl := &client{id: "riko"}
+	c.seedRoom(lead, cl, "tohru")
+	e := c.engines[lead]
+
+	pid, err := e.Propose(cl.next(guessLetter("den", "kanna", "o")))
+	require.NoError(t, err)
+	out := e.Ready()
+	require.Len(t, out.Entries, 1)
+	require.Empty(t, out.Results)
+	e.AdvanceAsync(out)
+	require.False(t, e.HasResults(), "nothing is committed while the only copy is being written")
+	require.False(t, e.HasReady(), "the entry being written is not handed out again")
+
+	last := out.Entries[0]
+	e.StableTo(last.Index, last.Term)
+	require.True(t, e.HasResults())
+	out = e.Ready()
+	require.Empty(t, out.Entries)
+	require.Len(t, out.Results, 1)
+	require.Equal(t, pid, out.Results[0].ID)
+	require.NoError(t, out.Results[0].Err)
+	require.True(t, out.Results[0].Result.Hit)
+	e.AdvanceAsync(out)
+}

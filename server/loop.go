@@ -1,28 +1,29 @@
 // The loop: the one goroutine that drives the engine and the gossip core, and the order in which it
 // persists, sends and answers.
 //
-// Each turn takes one input (a tick, a Raft message, a gossip message, or a call from a gRPC
-// handler), then every other input already waiting (up to maxDrain), and only then asks the engine
-// for one Ready: many proposals and acknowledgements share one append and one fsync (group commit,
-// thesis §10.2). The Ready is handled in the order of the persistence contract (Raft paper
-// Figure 2, "updated on stable storage before responding to RPCs"; DESIGN.md):
+// Each turn takes one input (a tick, a Raft message, a gossip message, a call from a gRPC handler,
+// or the writer's report that earlier Outputs are durable), then every other input already waiting
+// (up to maxDrain), and only then asks the engine for a Ready. The loop does not write: it hands
+// each Output to the writer goroutine (writer.go), which makes it durable in order with one fsync
+// for everything waiting, and goes on at once (AdvanceAsync), stepping acknowledgements and
+// proposals as they come. While a write is in flight it asks for another Ready only when that
+// would answer callers (newly committed entries, finished reads): everything else waits for the
+// write to end and then shares one append and one fsync (group commit, thesis §10.2), so the pace
+// of Readies follows the disk. The persistence contract (Raft paper Figure 2, "updated on stable
+// storage before responding to RPCs"; DESIGN.md) decides who sends an Output's messages:
 //
-//  1. a leader whose term and vote are already durable sends its messages first and writes its
-//     own entries in parallel with their replication (thesis §10.2.1): the engine counts its own
-//     copy toward commitment only after Advance. It also answers its callers before that write:
-//     the results are for committed entries, and committed means durable on a majority (its own
-//     copy included, which was counted only once durable), so the write of the next batch need
-//     not delay them;
-//  2. otherwise the hard state, snapshot and entries are written, with an fsync when MustSync,
-//     before any message leaves or any caller is answered: a vote or an acknowledgement promises
-//     durable state;
-//  3. results go to the callers waiting on them, and room states to watchers (before the write
-//     on a leader, as in 1);
-//  4. Advance.
+//  1. a leader whose term and vote are already durable, and that has no earlier Output's messages
+//     still waiting, sends its messages at once and writes its own entries in parallel with their
+//     replication (thesis §10.2.1): the engine counts its own copy toward commitment only once the
+//     writer reports it durable (StableTo). It also answers its callers before that write: the
+//     results are for committed entries, and committed means durable on a majority (its own copy
+//     included, which was counted only once durable), so the write need not delay them;
+//  2. otherwise the writer sends the messages only after the fsync that covers the Output and every
+//     one before it: a vote or an acknowledgement promises durable state. The loop then answers
+//     the callers and pushes room states to watchers.
 package server
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 
@@ -37,8 +38,12 @@ const rejoinTicks = 20
 // loopState is the shell's own state, touched only by the loop goroutine.
 type loopState struct {
 	ticks int64
-	saved raft.HardState // the hard state on disk
+	saved raft.HardState // the hard state on disk, as the writer last reported it
 	role  raft.Role      // as of the last Ready
+
+	// inflight counts the Outputs handed to the writer and not yet reported durable; heldInflight
+	// those among them whose messages wait for the write.
+	inflight, heldInflight int
 
 	waiters  map[ProposalID]chan waitResult
 	watchers map[string]map[*watcher]struct{}
@@ -75,6 +80,13 @@ func (l *loopState) init(n *Node) {
 // run is the loop goroutine.
 func (n *Node) run() {
 	defer close(n.done)
+	go n.newDiskWriter().run(n.toWriter, n.fromWriter)
+	defer func() {
+		// Let the writer finish and stop; nothing it reports now is acted on.
+		close(n.toWriter)
+		for range n.fromWriter {
+		}
+	}()
 	ticker := time.NewTicker(n.cfg.TickInterval)
 	defer ticker.Stop()
 	n.joinSeeds()
@@ -83,6 +95,11 @@ func (n *Node) run() {
 		case <-n.stop:
 			n.finish()
 			return
+		case d := <-n.fromWriter:
+			if err := n.completeWrites(d); err != nil {
+				n.fail(err)
+				return
+			}
 		case <-ticker.C:
 			n.tick()
 		case m := <-n.raftIn:
@@ -120,8 +137,18 @@ func (n *Node) drain() {
 // finish handles what is left before the loop stops, so the log holds everything acknowledged.
 func (n *Node) finish() {
 	n.drain()
-	if err := n.handleReady(); err != nil {
-		n.fail(err)
+	for {
+		if err := n.handleReady(); err != nil {
+			n.fail(err)
+			break
+		}
+		if n.loop.inflight == 0 {
+			break
+		}
+		if err := n.awaitWrite(); err != nil {
+			n.fail(err)
+			break
+		}
 	}
 	for id, ch := range n.loop.waiters {
 		ch <- waitResult{err: ErrStopped}
@@ -222,61 +249,44 @@ func (n *Node) flushGossip() {
 	}
 }
 
-// handleReady handles every Ready the engine has, in the order the file comment gives.
+// handleReady hands every Ready the engine has to the writer, in the order the file comment gives.
 func (n *Node) handleReady() error {
 	for n.engine.HasReady() {
+		if n.loop.inflight >= maxInflightWrites || (n.loop.inflight > 0 && !n.engine.HasResults()) {
+			// Pace Readies to the disk: what arrives during a write waits for the next one, and
+			// shares its append and fsync. Only answers that callers wait for go out at once.
+			return nil
+		}
 		out := n.engine.Ready()
 		if out.SoftState != nil {
 			n.loop.role = out.SoftState.Role
 		}
-		early := n.loop.role == raft.Leader && out.Snapshot == nil &&
+		applied := n.engine.Applied()
+		early := n.loop.role == raft.Leader && out.Snapshot == nil && n.loop.heldInflight == 0 &&
 			(out.HardState.IsEmpty() || (out.HardState.Term == n.loop.saved.Term && out.HardState.Vote == n.loop.saved.Vote))
-		if early {
+		nothingToWrite := out.Snapshot == nil && out.HardState.IsEmpty() && len(out.Entries) == 0 && out.Compacted == nil
+		switch {
+		case early || (nothingToWrite && n.loop.inflight == 0):
+			// Nothing this Output says depends on a write still to come.
 			n.tr.sendRaft(out.Messages)
-			n.deliver(out)
+			n.deliver(out, applied)
+			if !nothingToWrite {
+				n.loop.inflight++
+				n.toWriter <- writeBatch{out: out, applied: applied}
+			}
+		default:
+			n.loop.inflight++
+			n.loop.heldInflight++
+			n.toWriter <- writeBatch{out: out, held: true, applied: applied}
 		}
-		if err := n.persist(out); err != nil {
-			return err
-		}
-		if !early {
-			n.tr.sendRaft(out.Messages)
-			n.deliver(out)
-		}
-		n.engine.Advance(out)
-	}
-	return nil
-}
-
-// persist writes what out asks to keep: the leader's snapshot first (entries may follow it), then
-// hard state and entries with one fsync, then a snapshot the engine took, which lets the log be
-// compacted behind it.
-func (n *Node) persist(out Output) error {
-	if out.Snapshot != nil {
-		if err := n.wal.SaveSnapshot(*out.Snapshot); err != nil {
-			return fmt.Errorf("save the leader's snapshot at index %d: %w", out.Snapshot.Meta.Index, err)
-		}
-	}
-	if err := n.wal.Save(out.HardState, out.Entries, out.MustSync); err != nil {
-		return fmt.Errorf("save %d entries and hard state %+v: %w", len(out.Entries), out.HardState, err)
-	}
-	if out.Compacted != nil {
-		if err := n.wal.SaveSnapshot(*out.Compacted); err != nil {
-			return fmt.Errorf("save snapshot at index %d: %w", out.Compacted.Meta.Index, err)
-		}
-		n.logger().Info("snapshot saved; log compacted behind it", "index", out.Compacted.Meta.Index)
-	}
-	if !out.HardState.IsEmpty() {
-		n.loop.saved = out.HardState
-		if out.HardState.Term != n.term.Load() {
-			n.term.Store(out.HardState.Term)
-		}
+		n.engine.AdvanceAsync(out)
 	}
 	return nil
 }
 
 // deliver answers the callers whose proposals or reads finished, pushes new room states to
-// watchers and logs what the engine reported.
-func (n *Node) deliver(out Output) {
+// watchers and logs what the engine reported. applied is the engine's applied index as of out.
+func (n *Node) deliver(out Output, applied uint64) {
 	if s := out.SoftState; s != nil {
 		n.logger().Info("raft: role "+s.Role.String(), "leader", s.Lead)
 	}
@@ -286,7 +296,6 @@ func (n *Node) deliver(out Output) {
 	for _, err := range out.Errors {
 		n.logger().Warn("engine", "err", err)
 	}
-	applied := n.engine.Applied()
 	for _, r := range out.Results {
 		if ch, ok := n.loop.waiters[r.ID]; ok {
 			ch <- waitResult{res: r, applied: applied}

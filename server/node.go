@@ -65,6 +65,9 @@ type Node struct {
 	raftIn   chan raft.Message
 	gossipIn chan gossipInput
 	calls    chan func()
+	// toWriter and fromWriter connect the loop and the writer goroutine (writer.go).
+	toWriter   chan writeBatch
+	fromWriter chan writeDone
 
 	// term is the last term the loop saw, for log lines written outside it.
 	term atomic.Uint64
@@ -87,6 +90,7 @@ func NewNode(cfg Config) (*Node, error) {
 		cfg: cfg, id: cfg.ID, faults: newFaults(),
 		raftIn: make(chan raft.Message, raftInSize), gossipIn: make(chan gossipInput, gossipInSize),
 		calls: make(chan func(), 256), stop: make(chan struct{}), done: make(chan struct{}),
+		toWriter: make(chan writeBatch, maxInflightWrites), fromWriter: make(chan writeDone, maxInflightWrites),
 	}
 	n.log = cfg.Logger.With("node", cfg.ID)
 

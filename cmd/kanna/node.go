@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +29,7 @@ func init() {
 const shutdownGrace = 4500 * time.Millisecond
 
 func runNode(args []string) int {
+	args, profile := cpuProfileFlag(args)
 	cfg, logger, err := parseNodeFlags(args, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -40,6 +42,14 @@ func runNode(args []string) int {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kanna node: %v\n", err)
 		return 1
+	}
+	if profile != "" {
+		stop, err := startCPUProfile(fmt.Sprintf("%s.%d", profile, cfg.ID))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "kanna node: %v\n", err)
+			return 1
+		}
+		defer stop()
 	}
 	logger = logger.With("node", cfg.ID)
 	sigs := make(chan os.Signal, 1)
@@ -137,4 +147,35 @@ func parseNodeFlags(args []string, stderr io.Writer) (server.Config, *slog.Logge
 		}
 	}
 	return cfg, logger, nil
+}
+
+// cpuProfileFlag takes the hidden --cpuprofile PREFIX flag out of args: a node writes a CPU
+// profile to PREFIX.ID until it stops, for performance work under `kanna bench --node-flags`.
+func cpuProfileFlag(args []string) (rest []string, prefix string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case (a == "--cpuprofile" || a == "-cpuprofile") && i+1 < len(args):
+			prefix = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--cpuprofile="):
+			prefix = strings.TrimPrefix(a, "--cpuprofile=")
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return rest, prefix
+}
+
+// startCPUProfile starts writing a CPU profile to path; stop ends it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
