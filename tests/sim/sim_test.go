@@ -17,12 +17,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// sweepSeeds is how many seeds from a random base TestSweepHoldsEveryInvariant runs; with
-// sweepDuration of simulated time each, the sweep stays well under two minutes with -race on two
-// cores.
+// sweepSeeds is how many seeds from a random base TestSweepHoldsEveryInvariant runs, plus
+// presetSeeds under each bug's fault preset; with sweepDuration of simulated time each, the sweep
+// stays well under two minutes with -race on two cores.
 const (
 	sweepSeeds    = 200
 	sweepDuration = 10 * time.Second
+	presetSeeds   = 5 // per teaching bug, its fault preset without the bug
 )
 
 // sweepOptions are the options of one sweep seed: the cluster size, 3 to 5, follows the seed.
@@ -149,6 +150,14 @@ func TestSweepHoldsEveryInvariant(t *testing.T) {
 	pinned := len(opts)
 	for i := range int64(sweepSeeds) {
 		opts = append(opts, sweepOptions(base+i))
+	}
+	// The bugs' fault presets are the harshest mixes there are; correct Raft must hold under them.
+	for i, bug := range Bugs {
+		for j := range int64(presetSeeds) {
+			o := sweepOptions(base + int64(i)*presetSeeds + j)
+			o.Preset = bug.Name
+			opts = append(opts, o)
+		}
 	}
 	runs := runAll(t, opts)
 	ops, leaders := 0, 0
