@@ -66,6 +66,7 @@ func (s *sim) finalChecks() {
 		}
 	}
 	s.checkLinearizable()
+	s.checkPorcupine()
 	if len(s.check.violations) > seen {
 		return
 	}

@@ -77,6 +77,9 @@ type Run struct {
 	OpsOK      int // operations that completed
 	// LeaderChanges counts elections won: distinct (term, leader) pairs.
 	LeaderChanges int
+
+	// Linearizable is porcupine's verdict on History; nil when the run stopped before its end.
+	Linearizable *LinearizableReport
 }
 
 // Failed reports whether any checker fired.
@@ -140,6 +143,8 @@ type sim struct {
 	flapGen   uint64        // bumps when flapping stops, so its pending toggles do nothing
 	stopped   bool          // a violation ended the run
 	detail    []byte        // reused to build message details
+
+	linearizable *LinearizableReport // porcupine's verdict, once the run ended
 }
 
 func newSim(opts Options, bug Bug, allowed map[string]bool) *sim {
@@ -236,6 +241,7 @@ func (s *sim) result() *Run {
 		History:       s.history,
 		SimTime:       s.q.now,
 		LeaderChanges: len(s.check.leaders),
+		Linearizable:  s.linearizable,
 	}
 	for _, op := range s.history {
 		if op.Done {
