@@ -252,7 +252,7 @@ func (s *simulation) schedule() {
 
 // run carries out one event.
 func (s *simulation) run(e event) {
-	m := s.members[max(e.member, 0)]
+	m := s.members[e.member] // member 0 for the cluster-wide events, which do not use it
 	switch e.kind {
 	case evTick:
 		s.q.push(event{at: s.q.now + s.tick, kind: evTick, member: e.member})
