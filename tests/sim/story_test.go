@@ -1,0 +1,237 @@
+// Scenario stories told on a quiet simulated cluster of five: an isolated leader (Raft paper §5.2,
+// §5.3; thesis §6.2 check-quorum), a bridge partition and an asymmetric one (thesis §9.6 pre-vote
+// and check-quorum), every node crashing at once (paper Figure 2: persistent state), and a lagging
+// follower caught up by a snapshot (paper §7). Each test is a script: cut this link, wait, expect
+// this leader; then the checkers of checker.go must have held. Figure 8 has its own file.
+
+package sim
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kanna-cluster/kanna/game"
+	"github.com/kanna-cluster/kanna/raft"
+)
+
+// cut applies a partition the story chose, and tells the trace and the disruption checker.
+func (s *sim) cut(p partition) {
+	s.net.apply(p)
+	s.emit(Event{Kind: EventPartition, Detail: p.kind + " " + p.desc})
+	s.faultChanged(false)
+}
+
+// An isolated leader cannot reach a quorum, so nothing it appends can commit (§5.3) and
+// check-quorum makes it step down instead of answering reads as a stale leader. The four others
+// elect a new leader in a higher term (§5.2). A proposal the old leader took during the cut is
+// never acknowledged, and after the heal it follows the new leader, its stray entries overwritten.
+func TestAnIsolatedLeaderStepsDownCommitsNothingAndFollowsTheNewLeader(t *testing.T) {
+	s := storySim(t, "", 12*time.Second, nil)
+	const cutAt, healAt = 2 * time.Second, 5 * time.Second
+	var old, oldTerm, newLead, newTerm uint64
+	var atCut raft.Status
+	var strayErr error
+	s.q.at(cutAt, func() {
+		old, oldTerm = s.leaderNow(t)
+		s.cut(isolatePartition(old, s.ids))
+		// A client beside the old leader proposes at once: the leader still believes it leads.
+		_, strayErr = s.nodes[old].eng.Propose(game.Command{Kind: game.KindCreateRoom, ClientID: "story", Seq: 1, Room: storyRoom(1)})
+		s.nodes[old].process()
+	})
+	s.q.at(cutAt+100*time.Millisecond, func() {
+		// Acknowledgements already in flight at the cut may still land; after this, nothing can.
+		atCut = s.nodes[old].eng.Status()
+	})
+	s.q.at(healAt-time.Millisecond, func() {
+		var ok bool
+		newLead, ok = s.leaderAmong(without(s.ids, old))
+		require.True(t, ok, "the four connected nodes agree on a leader")
+		newTerm = s.nodes[newLead].term
+		st := s.nodes[old].eng.Status()
+		require.NotEqual(t, raft.Leader, st.Role, "check-quorum: without a quorum the old leader stepped down")
+		require.Equal(t, atCut.Commit, st.Commit, "the old leader committed nothing while cut off")
+		require.Equal(t, atCut.Applied, st.Applied, "and applied nothing")
+		require.Greater(t, st.LastIndex, st.Commit, "it holds entries it took but could not commit")
+		s.heal()
+	})
+	s.q.at(healAt+time.Second, func() {
+		st := s.nodes[old].eng.Status()
+		require.Equal(t, newLead, st.Lead, "after the heal the old leader follows the new one")
+		require.Equal(t, newTerm, st.Term, "in the new leader's term: the heal forced no election")
+	})
+	runPast(t, s)
+
+	require.NoError(t, strayErr, "the old leader took the proposal")
+	require.Greater(t, newTerm, oldTerm, "the new leader was elected in a later term")
+	require.NotEqual(t, old, newLead)
+	require.Zero(t, s.returnsFrom(old, cutAt+100*time.Millisecond, healAt), "no client got an answer from the cut-off leader")
+	for _, id := range s.ids {
+		for _, what := range s.applied(id, 0) {
+			require.NotContains(t, what, "story#1", "node %d applied the proposal the isolated leader took: it was never committed", id)
+		}
+	}
+	require.Empty(t, s.check.violations)
+}
+
+// bridgeStory cuts a five-node cluster into two sides that share one node, the bridge, with the
+// leader on one side: {leader, a} <-bridge-> {c, d}. The far side hears no leader and campaigns;
+// the bridge hears both. It reports the highest term before and four seconds into the cut, the
+// elections won meanwhile, and whether the leader of the start still leads in its term.
+func bridgeStory(t *testing.T, bug string) (termBefore, termAfter uint64, elections int, stable bool, s *sim) {
+	s = storySim(t, bug, 12*time.Second, nil)
+	const cutAt, healAt = 2 * time.Second, 6 * time.Second
+	var lead uint64
+	s.q.at(cutAt, func() {
+		lead, termBefore = s.leaderNow(t)
+		others := without(s.ids, lead)
+		s.cut(bridgePartition(others[0], []uint64{lead, others[1]}, []uint64{others[2], others[3]}))
+	})
+	s.q.at(healAt, func() {
+		termAfter = s.maxTerm()
+		elections = s.elections(cutAt, healAt)
+		st := s.nodes[lead].eng.Status()
+		stable = st.Role == raft.Leader && st.Term == termBefore
+		s.heal()
+	})
+	runPast(t, s)
+	return termBefore, termAfter, elections, stable, s
+}
+
+// With pre-vote, the far side's campaigns fail before they raise any term: the bridge still hears
+// the leader, so it refuses a pre-vote (thesis §9.6), and two votes of five win nothing. The
+// leader keeps a quorum through the bridge and leads on, in the same term.
+func TestPreVoteKeepsABridgePartitionFromDisruptingTheLeader(t *testing.T) {
+	before, after, elections, stable, s := bridgeStory(t, "")
+	t.Logf("pre-vote and check-quorum: term %d -> %d, %d elections in 4 s", before, after, elections)
+	require.Equal(t, before, after, "no term moved during the cut")
+	require.Zero(t, elections, "nobody was elected during the cut")
+	require.True(t, stable, "the leader of the start still leads, in its term")
+	require.Empty(t, s.check.violations)
+}
+
+// Without pre-vote and check-quorum, every campaign of the far side raises the bridge's term, the
+// bridge's next answer deposes the leader, and an election follows: the far side's terms keep
+// climbing (seed 1: term 2 -> 10 in four seconds, against no change with pre-vote).
+func TestWithoutPreVoteABridgePartitionChurnsTerms(t *testing.T) {
+	before, after, elections, stable, s := bridgeStory(t, "no-prevote-no-checkquorum")
+	_, _, correctElections, _, _ := bridgeStory(t, "")
+	t.Logf("no pre-vote, no check-quorum: term %d -> %d, %d elections in 4 s (correct Raft: %d)", before, after, elections, correctElections)
+	require.GreaterOrEqual(t, after-before, uint64(5), "terms churn: the far side's campaigns keep raising them")
+	require.Greater(t, elections, correctElections, "the leader of the start was deposed and another elected")
+	require.False(t, stable, "the leader of the start no longer leads in its term")
+	require.Equal(t, []string{CheckDisruption}, s.checkersFired(), "disruptive, yet safe: only the disruption checker fired")
+}
+
+// A leader that can send but not hear: its heartbeats still arrive, so followers stay quiet, but
+// no acknowledgement comes back, so nothing commits. Check-quorum notices the silence and the
+// leader steps down; only then do the followers time out and elect one of themselves. The old
+// leader never hears of the new term, and its pre-votes cannot raise its own (thesis §9.6), so
+// terms stay bounded, and after the heal it simply follows.
+func TestALeaderThatCannotHearStepsDownAndTheOthersElectANewOne(t *testing.T) {
+	s := storySim(t, "", 12*time.Second, nil)
+	const cutAt, healAt = 2 * time.Second, 5 * time.Second
+	var old, oldTerm, newLead, newTerm uint64
+	s.q.at(cutAt, func() {
+		old, oldTerm = s.leaderNow(t)
+		s.cut(asymmetricPartition([]uint64{old}, without(s.ids, old)))
+	})
+	s.q.at(healAt, func() {
+		var ok bool
+		newLead, ok = s.leaderAmong(without(s.ids, old))
+		require.True(t, ok, "the others elected a leader among themselves")
+		newTerm = s.nodes[newLead].term
+		st := s.nodes[old].eng.Status()
+		require.NotEqual(t, raft.Leader, st.Role, "the deaf leader stepped down (check-quorum)")
+		require.Equal(t, oldTerm, st.Term, "it heard of no new term, and its pre-votes raised none")
+		require.LessOrEqual(t, s.maxTerm(), oldTerm+2, "terms stayed bounded")
+		s.heal()
+	})
+	s.q.at(healAt+time.Second, func() {
+		lead, term := s.leaderNow(t)
+		require.Equal(t, [2]uint64{newLead, newTerm}, [2]uint64{lead, term}, "after the heal everyone follows the new leader, in its term")
+	})
+	runPast(t, s)
+	require.Greater(t, newTerm, oldTerm)
+	require.Empty(t, s.check.violations)
+}
+
+// Every node crashes at once, losing whatever was not yet synced. Raft's promise is that what
+// was acknowledged was on a majority's disk (Figure 2: persist before answering), so when they all
+// restart, a leader is elected and every acknowledged operation is still there, at its index.
+func TestEveryNodeCrashesAndEveryAcknowledgedOperationSurvives(t *testing.T) {
+	s := storySim(t, "", 12*time.Second, nil)
+	const crashAt, restartAt = 3 * time.Second, 3500 * time.Millisecond
+	before := map[uint64]string{}
+	var acked []string
+	s.q.at(crashAt, func() {
+		for _, id := range s.ids {
+			for index, what := range s.applied(id, 0) {
+				before[index] = what
+			}
+			s.nodes[id].crash()
+		}
+		for _, op := range s.history {
+			if op.Done && op.Input.Seq != 0 {
+				acked = append(acked, fmt.Sprintf(" %s#%d ", op.ClientID, op.Input.Seq))
+			}
+		}
+		s.faultChanged(true)
+	})
+	for i, id := range s.ids {
+		n := s.nodes[id]
+		s.q.at(restartAt+time.Duration(i)*50*time.Millisecond, func() {
+			n.restart()
+			s.faultChanged(true)
+		})
+	}
+	s.q.at(5*time.Second, func() { s.leaderNow(t) })
+	runPast(t, s)
+
+	require.NotEmpty(t, acked, "clients had writes acknowledged before the crash")
+	for _, id := range s.ids {
+		after := s.applied(id, restartAt)
+		var all strings.Builder
+		for index, what := range before {
+			require.Equal(t, what, after[index], "node %d re-applied the same entry at index %d after the restart", id, index)
+		}
+		for _, what := range after {
+			all.WriteString(what + "\n")
+		}
+		for _, op := range acked {
+			require.Contains(t, all.String(), op, "node %d lost the acknowledged write%s", id, op)
+		}
+	}
+	require.Empty(t, s.check.violations, "every replica converged to the same game state (the final checks)")
+}
+
+// A follower cut off for four seconds falls so far behind that the leader has compacted its log
+// past the follower's last entry (§7): the entries it needs are gone, so after the heal the leader
+// sends its snapshot instead, and the follower ends with the same game state as everyone.
+func TestALaggingFollowerCatchesUpThroughASnapshot(t *testing.T) {
+	s := storySim(t, "", 14*time.Second, func(m *FaultMix) { m.SnapshotEvery = 16 })
+	const cutAt, healAt = 2 * time.Second, 6 * time.Second
+	var lead, follower uint64
+	s.q.at(cutAt, func() {
+		lead, _ = s.leaderNow(t)
+		follower = without(s.ids, lead)[0]
+		s.cut(isolatePartition(follower, s.ids))
+	})
+	s.q.at(healAt, func() {
+		l, f := s.nodes[lead].eng.Status(), s.nodes[follower].eng.Status()
+		require.Greater(t, l.FirstIndex, f.LastIndex+1, "the leader compacted past the follower's last entry")
+		require.Zero(t, s.delivered(follower, raft.MsgSnap), "no snapshot before the heal")
+		s.heal()
+	})
+	s.q.at(healAt+2*time.Second, func() {
+		require.Positive(t, s.delivered(follower, raft.MsgSnap), "the follower was sent the leader's snapshot")
+		require.Greater(t, s.nodes[follower].eng.Status().FirstIndex, uint64(1), "its log now starts after a snapshot")
+	})
+	runPast(t, s)
+	require.Empty(t, s.check.violations)
+	require.Equal(t, s.nodes[lead].eng.GameSnapshot(), s.nodes[follower].eng.GameSnapshot(), "identical game state")
+	require.Equal(t, s.nodes[lead].eng.Status().Applied, s.nodes[follower].eng.Status().Applied)
+}
