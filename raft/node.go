@@ -246,9 +246,10 @@ func (n *Node) Advance(rd Ready) {
 
 // AdvanceAsync acknowledges rd as Advance does, for a driver that writes rd.Entries in the
 // background: the core will not hand them out again, but counts them as durable only once StableTo
-// says so. Everything else in rd must be handled as for Advance (HardState and Snapshot durable,
-// entries applied); and rd.Messages must still wait for rd.Entries to be durable, except on a
-// leader, which may send its appends while it writes them (thesis §10.2.1).
+// says so. rd.CommittedEntries must be applied as for Advance. The writes (HardState, Snapshot,
+// Entries) may still be in the driver's hands, provided rd.Messages wait until they are durable,
+// in order with every earlier Ready's writes; the one exception is a leader whose term and vote are
+// already durable, which may send its appends while it writes them (thesis §10.2.1).
 func (n *Node) AdvanceAsync(rd Ready) {
 	if !rd.HardState.IsEmpty() {
 		n.prevHard = rd.HardState
