@@ -47,6 +47,9 @@ const (
 	CheckDisruption         = "disruption"
 	CheckLiveness           = "liveness"
 	CheckRestart            = "restart"
+	// CheckGossipConvergence: once every fault heals, every node's gossip view shows every member
+	// alive within a bound, and still does at the end of the run (gossip.go).
+	CheckGossipConvergence = "gossip-convergence"
 )
 
 type entryKey struct{ index, term uint64 }

@@ -53,7 +53,7 @@ func (s *sim) agreedLeader() (uint64, bool) {
 }
 
 // finalChecks runs when the liveness phase ends: every request answered, every replica applied
-// the same entries and holds byte-identical game state.
+// the same entries and holds byte-identical game state, every gossip view still converged.
 func (s *sim) finalChecks() {
 	seen := len(s.check.violations)
 	defer s.noteViolations(seen)
@@ -84,6 +84,7 @@ func (s *sim) finalChecks() {
 			return
 		}
 	}
+	s.checkGossipAtEnd()
 }
 
 // checkCommitSafety runs the commit-safety checker over every node's durable log.

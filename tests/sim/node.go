@@ -13,6 +13,7 @@ import (
 	"math/rand"
 	"time"
 
+	"github.com/kanna-cluster/kanna/gossip"
 	"github.com/kanna-cluster/kanna/raft"
 )
 
@@ -32,6 +33,13 @@ type node struct {
 	inbox    []func() // input that arrived while paused, handled in order on resume
 	syncing  bool     // a Ready is waiting for its fsync
 	requests map[uint64]*attempt
+
+	// The gossip core beside the engine (gossip.go): nil while crashed, and with Options.NoGossip.
+	g     *gossip.Node
+	grng  *rand.Rand    // gossip's own stream: core seeds, tick phase
+	gtick time.Duration // the gossip tick period, drift included
+	// gossipStarted is set once the first gossip core started: later ones are restarts.
+	gossipStarted bool
 
 	role        raft.Role
 	term        uint64
@@ -85,7 +93,12 @@ func (n *node) start() error {
 	gen := n.gen
 	n.s.q.after(time.Duration(n.rng.Int63n(int64(n.tick))), func() { n.onTick(gen) })
 	n.process()
-	return nil
+	if n.s.opts.NoGossip {
+		return nil
+	}
+	founding := !n.gossipStarted
+	n.gossipStarted = true
+	return n.startGossip(founding)
 }
 
 func (n *node) onTick(gen uint64) {
@@ -319,7 +332,7 @@ func (n *node) crash() {
 	n.s.emit(Event{Kind: EventCrash, Node: n.id, Term: n.term})
 	n.gen++
 	n.crashed, n.paused, n.syncing = true, false, false
-	n.eng, n.inbox = nil, nil
+	n.eng, n.inbox, n.g = nil, nil, nil
 	n.requests = map[uint64]*attempt{}
 	n.disk.crash()
 }

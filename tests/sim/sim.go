@@ -46,6 +46,10 @@ type Options struct {
 	// Preset names a bug whose fault preset and tuning apply without the bug itself: the control
 	// run that shows a seed fails because of the bug, not because of its faults.
 	Preset string
+
+	// NoGossip runs Raft alone: no gossip core beside each node (gossip.go), no gossip messages,
+	// no gossip checker. Raft's own events are the same either way.
+	NoGossip bool
 }
 
 func (o Options) withDefaults() Options {
@@ -80,6 +84,13 @@ type Run struct {
 
 	// Linearizable is porcupine's verdict on History; nil when the run stopped before its end.
 	Linearizable *LinearizableReport
+
+	// GossipMsgs counts the gossip messages nodes sent, GossipDropped those the network or a
+	// down receiver lost, GossipDeclaredDead the members some node's gossip declared dead.
+	GossipMsgs, GossipDropped, GossipDeclaredDead int
+	// GossipConverged is how long after healing every gossip view first showed every member
+	// alive; -1 when gossip is off or the views never converged.
+	GossipConverged time.Duration
 }
 
 // Failed reports whether any checker fired.
@@ -145,6 +156,14 @@ type sim struct {
 	detail    []byte        // reused to build message details
 
 	linearizable *LinearizableReport // porcupine's verdict, once the run ended
+
+	// Gossip beside Raft (gossip.go).
+	gossipNetRng       *rand.Rand        // the fate of gossip messages, apart from Raft's
+	gossipAddrs        map[string]uint64 // gossip address -> node id
+	gossipAt           time.Duration     // how long after healing every view first showed all alive; -1 until then
+	gossipMsgs         int
+	gossipDropped      int
+	gossipDeclaredDead int
 }
 
 func newSim(opts Options, bug Bug, allowed map[string]bool) *sim {
@@ -156,6 +175,10 @@ func newSim(opts Options, bug Bug, allowed map[string]bool) *sim {
 	clientRng := rand.New(rand.NewSource(master.Int63()))
 	nodeRng := rand.New(rand.NewSource(master.Int63()))
 	mixRng := rand.New(rand.NewSource(master.Int63()))
+	// Gossip's streams come last, so a run without gossip draws what it drew before gossip ran
+	// beside Raft.
+	gossipRng := rand.New(rand.NewSource(master.Int63()))
+	gossipNetRng := rand.New(rand.NewSource(master.Int63()))
 
 	s := &sim{
 		opts:      opts,
@@ -166,6 +189,10 @@ func newSim(opts Options, bug Bug, allowed map[string]bool) *sim {
 		faultRng:  faultRng,
 		clientRng: clientRng,
 		safetyEnd: opts.Duration - opts.Liveness,
+
+		gossipNetRng: gossipNetRng,
+		gossipAddrs:  map[string]uint64{},
+		gossipAt:     -1,
 	}
 	s.mix = drawMix(mixRng, allowed)
 	if bug.tune != nil {
@@ -177,6 +204,8 @@ func newSim(opts Options, bug Bug, allowed map[string]bool) *sim {
 	s.net = newNetwork(s.mix.net(), netRng, s.ids)
 	for _, id := range s.ids {
 		s.nodes[id] = newNode(s, id, nodeRng)
+		s.nodes[id].grng = rand.New(rand.NewSource(gossipRng.Int63()))
+		s.gossipAddrs[gossipAddr(id)] = id
 	}
 	n := opts.Clients
 	if n == 0 {
@@ -216,6 +245,9 @@ func (s *sim) run() error {
 	}
 	s.scheduleFaults()
 	s.q.at(s.safetyEnd, s.startLiveness)
+	if !s.opts.NoGossip {
+		s.q.at(s.safetyEnd, s.probeGossip) // after startLiveness, which is queued first
+	}
 	for !s.stopped {
 		seen := len(s.check.violations)
 		if !s.q.step(s.opts.Duration) {
@@ -242,6 +274,11 @@ func (s *sim) result() *Run {
 		SimTime:       s.q.now,
 		LeaderChanges: len(s.check.leaders),
 		Linearizable:  s.linearizable,
+
+		GossipMsgs:         s.gossipMsgs,
+		GossipDropped:      s.gossipDropped,
+		GossipDeclaredDead: s.gossipDeclaredDead,
+		GossipConverged:    s.gossipAt,
 	}
 	for _, op := range s.history {
 		if op.Done {
