@@ -155,3 +155,29 @@ func (s *sim) delivered(to uint64, typ raft.MessageType) int {
 
 // storyRoom names a room only a story creates, so its entries are easy to find in the trace.
 func storyRoom(i int) string { return fmt.Sprintf("story-%d", i) }
+
+// when runs then as soon as cond holds, checking every 100 µs of virtual time: finer than any
+// message's latency, so a story can act between a message's arrival and the next one's.
+func (s *sim) when(cond func() bool, then func()) {
+	var poll func()
+	poll = func() {
+		if cond() {
+			then()
+			return
+		}
+		s.q.after(100*time.Microsecond, poll)
+	}
+	s.q.after(0, poll)
+}
+
+// holds reports whether a node's disk holds an entry of term at index.
+func (s *sim) holds(node, index, term uint64) bool {
+	t, ok := s.nodes[node].disk.termAt(index)
+	return ok && t == term
+}
+
+// leading reports whether a node runs and leads.
+func (s *sim) leading(node uint64) bool {
+	n := s.nodes[node]
+	return !n.crashed && n.eng.Status().Role == raft.Leader
+}

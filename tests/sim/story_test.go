@@ -1,8 +1,9 @@
 // Scenario stories told on a quiet simulated cluster of five: an isolated leader (Raft paper §5.2,
 // §5.3; thesis §6.2 check-quorum), a bridge partition and an asymmetric one (thesis §9.6 pre-vote
 // and check-quorum), every node crashing at once (paper Figure 2: persistent state), and a lagging
-// follower caught up by a snapshot (paper §7). Each test is a script: cut this link, wait, expect
-// this leader; then the checkers of checker.go must have held. Figure 8 has its own file.
+// follower caught up by a snapshot (paper §7), and Figure 8 (paper §5.4.2) with and without the
+// rule it motivates. Each test is a script: cut this link, wait, expect this leader; then the
+// checkers of checker.go must have held, or, for a teaching bug, must have fired.
 
 package sim
 
@@ -234,4 +235,153 @@ func TestALaggingFollowerCatchesUpThroughASnapshot(t *testing.T) {
 	require.Empty(t, s.check.violations)
 	require.Equal(t, s.nodes[lead].eng.GameSnapshot(), s.nodes[follower].eng.GameSnapshot(), "identical game state")
 	require.Equal(t, s.nodes[lead].eng.Status().Applied, s.nodes[follower].eng.Status().Applied)
+}
+
+// figure8 is what the Figure 8 story saw: the paper's servers S1-S5 as node ids (S1 is whoever
+// led first), the terms of the paper's (a)-(d), the index both S1 and S5 wrote to, and S1's commit
+// index just after its old-term entry reached a majority in (c).
+type figure8 struct {
+	paper          [6]uint64 // paper[1] is S1's node id, ... paper[5] is S5's
+	termA, termB   uint64    // S1's term in (a), S5's in (b)
+	termC, termD   uint64    // S1's term in (c), S5's in (d)
+	index          uint64    // the index of S1's entry of term A, and of S5's of term B
+	commitC        uint64    // S1's commit index once S1, S2 and S3 hold the entry of term A
+	stage          int       // how far the script got: 4 when (d) finished
+	onMajorityAtC  bool      // S1, S2 and S3 held the entry of term A at that moment
+	overwrittenAtD bool      // S3's copy of it was replaced by S5's entry in (d)
+	firstViolation string
+	checkersFired  []string
+	appliedAtIndex map[uint64]string // what each node applied at the index, by node id
+}
+
+// figure8Story scripts Raft paper Figure 8 (§5.4.2) on the simulator, with no clients so that
+// every entry is the story's. The engine appends a no-op when it wins an election, which the paper
+// leaves out: S5's no-op of term B plays the paper's entry of term 3, and S2, which receives S1's
+// no-op of term C in (c) and so would out-vote S5, sits out of (d) cut off.
+//
+//	(a) S1 leads term A; cut {S1,S2} from {S3,S4,S5} (and S3 from S4, so only S5 can win there);
+//	    S1 appends an entry at index i and replicates it to S2 only; S1 crashes.
+//	(b) S5 wins term B with the votes of S3 and S4, is cut off at once, writes its no-op at
+//	    index i alone, and crashes.
+//	(c) S1 restarts (S4 cut off, S2 cut from S3) and wins term C with S2's and S3's votes. It
+//	    sends S3 the entry of term A at index i, one entry per append; as soon as S3 holds it, S1's
+//	    later appends to S3 are cut (S3's answers still arrive). The entry of term A is now on a
+//	    majority. Correct Raft does not commit it by counting; with commit-old-term S1 does.
+//	(d) S1 crashes; S5 restarts (S2 cut off) and wins with S3's and S4's votes, since its last
+//	    entry (term B) beats theirs (term A). It replaces index i with its own entry of term B.
+func figure8Story(t *testing.T, bug string) figure8 {
+	s := storySim(t, bug, 20*time.Second, func(m *FaultMix) { m.MaxSizePerMsg = 1 })
+	s.clients = nil
+	var f figure8
+	p := &f.paper
+	node := func(i int) *node { return s.nodes[p[i]] }
+	restart := func(i int) {
+		node(i).restart()
+		s.faultChanged(true)
+	}
+	crash := func(i int) {
+		node(i).crash()
+		s.faultChanged(true)
+	}
+	s.q.at(1500*time.Millisecond, func() { // (a)
+		p[1], f.termA = s.leaderNow(t)
+		copy(p[2:], without(s.ids, p[1]))
+		s.cut(symmetricPartition([]uint64{p[1], p[2]}, []uint64{p[3], p[4], p[5]}))
+		s.cut(symmetricPartition([]uint64{p[3]}, []uint64{p[4]}))
+		_, err := node(1).eng.Propose(game.Command{Kind: game.KindCreateRoom, ClientID: "story", Seq: 1, Room: storyRoom(1)})
+		require.NoError(t, err)
+		node(1).process()
+		f.index = node(1).eng.Status().LastIndex
+		s.when(func() bool { return s.holds(p[2], f.index, f.termA) }, func() {
+			crash(1)
+			s.when(func() bool { return s.leading(p[5]) }, func() { // (b)
+				s.cut(isolatePartition(p[5], s.ids))
+				f.termB = node(5).term
+				require.True(t, s.holds(p[5], f.index-1, f.termA) && node(5).eng.Status().LastIndex == f.index,
+					"S5's no-op lands at index %d, where S1's entry is", f.index)
+				f.stage = 1
+				s.when(func() bool { return s.holds(p[5], f.index, f.termB) }, func() {
+					crash(5)
+					figure8C(t, s, &f, restart, crash)
+				})
+			})
+		})
+	})
+	runPast(t, s)
+	if len(s.check.violations) > 0 {
+		f.firstViolation = s.check.violations[0].String()
+	}
+	f.checkersFired = s.checkersFired()
+	f.appliedAtIndex = map[uint64]string{}
+	for _, id := range s.ids {
+		f.appliedAtIndex[id] = s.applied(id, 0)[f.index]
+	}
+	return f
+}
+
+// figure8C runs steps (c) and (d) of the Figure 8 story.
+func figure8C(t *testing.T, s *sim, f *figure8, restart, crash func(int)) {
+	p := f.paper
+	s.heal()
+	s.cut(isolatePartition(p[4], s.ids))
+	s.cut(isolatePartition(p[5], s.ids))
+	s.cut(symmetricPartition([]uint64{p[2]}, []uint64{p[3]}))
+	restart(1)
+	s.when(func() bool { return s.leading(p[1]) }, func() {
+		f.termC = s.nodes[p[1]].term
+		f.stage = 2
+		s.when(func() bool { return s.holds(p[3], f.index, f.termA) }, func() {
+			s.cut(asymmetricPartition([]uint64{p[3]}, []uint64{p[1]}))
+			s.q.after(100*time.Millisecond, func() {
+				f.commitC = s.nodes[p[1]].eng.Status().Commit
+				f.onMajorityAtC = s.holds(p[1], f.index, f.termA) && s.holds(p[2], f.index, f.termA) && s.holds(p[3], f.index, f.termA)
+				f.stage = 3
+				crash(1) // (d)
+				s.heal()
+				s.cut(isolatePartition(p[2], s.ids))
+				restart(5)
+				s.when(func() bool { return s.leading(p[5]) && s.nodes[p[5]].eng.Status().Commit > f.index }, func() {
+					f.termD = s.nodes[p[5]].term
+					f.overwrittenAtD = s.holds(p[3], f.index, f.termB)
+					f.stage = 4
+					s.heal()
+					restart(1)
+				})
+			})
+		})
+	})
+}
+
+// Raft paper Figure 8: an entry of an earlier term that reaches a majority is not yet committed,
+// because a server whose last entry has a later term can still be elected and overwrite it. The
+// rule of §5.4.2 (commit by counting only entries of the leader's own term) keeps S1 from
+// committing it, so when S5 overwrites it nobody had applied it and every checker holds.
+func TestLeaderDoesNotCommitAnOldTermEntryByCountingReplicas(t *testing.T) {
+	f := figure8Story(t, "")
+	t.Logf("S1..S5 = nodes %v; terms A=%d B=%d C=%d D=%d; index %d; S1's commit in (c): %d", f.paper[1:], f.termA, f.termB, f.termC, f.termD, f.index, f.commitC)
+	require.Equal(t, 4, f.stage, "the script ran to the end of (d)")
+	require.True(t, f.termA < f.termB && f.termB < f.termC && f.termC < f.termD, "four elections, in rising terms")
+	require.True(t, f.onMajorityAtC, "in (c) S1, S2 and S3 held the entry of term A: a majority")
+	require.Less(t, f.commitC, f.index, "yet S1 did not commit it: it is of an earlier term")
+	require.True(t, f.overwrittenAtD, "in (d) S5 replaced it on S3 with its entry of term B")
+	for id, what := range f.appliedAtIndex {
+		require.True(t, strings.HasPrefix(what, fmt.Sprintf("term %d ", f.termB)), "node %d applied S5's entry of term B at index %d, got %q", id, f.index, what)
+	}
+	require.Empty(t, f.checkersFired, "no checker fired; every replica converged")
+}
+
+// With commit-old-term, S1 commits the entry of term A as soon as S3's acknowledgement makes a
+// majority. The commit-safety checker fires at that instant (S5 lacks the entry and could still
+// be elected by S3, S4 and itself), and once S5 does win in (d) and overwrites it, nodes apply two
+// different entries at one index: state-machine-safety fires too.
+func TestCommittingAnOldTermEntryByCountingLetsItBeOverwritten(t *testing.T) {
+	f := figure8Story(t, "commit-old-term")
+	t.Logf("S1..S5 = nodes %v; terms A=%d B=%d C=%d D=%d; index %d; S1's commit in (c): %d; first violation: %s", f.paper[1:], f.termA, f.termB, f.termC, f.termD, f.index, f.commitC, f.firstViolation)
+	require.Equal(t, 4, f.stage, "the script ran to the end of (d)")
+	require.True(t, f.onMajorityAtC)
+	require.GreaterOrEqual(t, f.commitC, f.index, "S1 committed the entry of term A by counting")
+	require.True(t, f.overwrittenAtD, "and S5 overwrote it")
+	require.Contains(t, f.firstViolation, CheckCommitSafety+" ")
+	require.Contains(t, f.checkersFired, CheckStateMachineSafety, "the overwrite reached a state machine")
+	require.Contains(t, f.appliedAtIndex[f.paper[1]], "story#1", "S1 applied its entry of term A")
 }
