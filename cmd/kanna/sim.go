@@ -40,6 +40,8 @@ type simFlags struct {
 	json     bool
 	trace    string
 	html     string
+	window   string
+	htmlMax  int
 }
 
 // seedSummary is one seed's line of --json output.
@@ -54,7 +56,10 @@ type seedSummary struct {
 	OpsOK         int             `json:"ops_ok"`
 	LeaderChanges int             `json:"leader_changes"`
 	Faults        string          `json:"faults"`
-	Replay        string          `json:"replay,omitempty"`
+	// Linearizable is porcupine's verdict on the history: Ok, Illegal, or Unknown when its search
+	// timed out (not proven, not a violation); empty when the run stopped before its end.
+	Linearizable string `json:"linearizable,omitempty"`
+	Replay       string `json:"replay,omitempty"`
 }
 
 // aggregate is the final --json object of a sweep.
@@ -89,7 +94,9 @@ func runSim(args []string) int {
 	fs.StringVar(&f.preset, "preset", "", "use the fault mix of the bug `NAME` without the bug: the control run for a seed the bug fails")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object per seed (and a final aggregate for --seeds)")
 	fs.StringVar(&f.trace, "trace", "", "write the text trace of the run to this file (one seed only)")
-	fs.StringVar(&f.html, "html", "", "write an HTML view of the run to this file (one seed only)")
+	fs.StringVar(&f.html, "html", "", "write the run's space-time diagram, a self-contained HTML page, to this file (one seed only)")
+	fs.StringVar(&f.window, "html-window", "", "draw only this `FROM:TO` window of simulated time in --html, e.g. 12s:15s (default: the whole run)")
+	fs.IntVar(&f.htmlMax, "html-max", sim.DefaultMaxMessages, "draw at most this many messages in --html (the first of the window)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -101,6 +108,10 @@ func runSim(args []string) int {
 	}
 	if f.seeds > 0 && (f.trace != "" || f.html != "") {
 		fmt.Fprintln(simErr, "kanna sim: --trace and --html write one run; use them with --seed alone, e.g. to replay a failing seed of a sweep")
+		return 2
+	}
+	if _, err := f.htmlOptions(); err != nil {
+		fmt.Fprintf(simErr, "kanna sim: %v\n", err)
 		return 2
 	}
 	if f.seeds > 0 {
@@ -141,6 +152,9 @@ func summarize(f simFlags, r *sim.Run, wall time.Duration) seedSummary {
 		SimSeconds: r.SimTime.Seconds(), WallSeconds: wall.Seconds(), Ops: len(r.History), OpsOK: r.OpsOK,
 		LeaderChanges: r.LeaderChanges, Faults: r.Mix.String(),
 	}
+	if r.Linearizable != nil {
+		s.Linearizable = string(r.Linearizable.Result)
+	}
 	if s.Violations == nil {
 		s.Violations = []sim.Violation{}
 	}
@@ -171,7 +185,7 @@ func single(f simFlags) int {
 		return 2
 	}
 	if f.html != "" {
-		if err := writeHTMLFile(f.html, r); err != nil {
+		if err := writeHTMLFile(f, r); err != nil {
 			fmt.Fprintf(simErr, "kanna sim: %v\n", err)
 			return 1
 		}
@@ -183,6 +197,9 @@ func single(f simFlags) int {
 		fmt.Fprintf(simOut, "seed %d: %s; %d events, %.1fs simulated in %.2fs, %d/%d ops ok, %d leader changes, trace_hash %s\n",
 			s.Seed, verdict(r), s.Events, s.SimSeconds, s.WallSeconds, s.OpsOK, s.Ops, s.LeaderChanges, s.TraceHash)
 		fmt.Fprintf(simOut, "  faults: %s\n", s.Faults)
+		if s.Linearizable == "Unknown" {
+			fmt.Fprintln(simOut, "  linearizable: not proven; porcupine's search passed its time limit (not a violation)")
+		}
 	}
 	if r.Failed() {
 		reportFailure(f, r)
@@ -191,12 +208,35 @@ func single(f simFlags) int {
 	return 0
 }
 
-func writeHTMLFile(path string, r *sim.Run) error {
-	out, err := os.Create(path)
+// htmlOptions reads --html-window and --html-max.
+func (f simFlags) htmlOptions() (sim.HTMLOptions, error) {
+	o := sim.HTMLOptions{MaxMessages: f.htmlMax}
+	if f.window == "" {
+		return o, nil
+	}
+	a, b, ok := strings.Cut(f.window, ":")
+	var err error
+	if ok {
+		if o.From, err = time.ParseDuration(a); err == nil {
+			o.To, err = time.ParseDuration(b)
+		}
+	}
+	if !ok || err != nil || o.From < 0 || o.To <= o.From {
+		return o, fmt.Errorf("--html-window %q: want FROM:TO with FROM before TO, e.g. 12s:15s", f.window)
+	}
+	return o, nil
+}
+
+func writeHTMLFile(f simFlags, r *sim.Run) error {
+	opts, err := f.htmlOptions()
+	if err != nil {
+		return err
+	}
+	out, err := os.Create(f.html)
 	if err != nil {
 		return fmt.Errorf("create html file: %w", err)
 	}
-	if err := sim.WriteHTML(out, r); err != nil {
+	if err := sim.WriteHTML(out, r, opts); err != nil {
 		out.Close()
 		return err
 	}

@@ -1,43 +1,134 @@
-// An HTML view of a run: a table of every event, one row each, that a browser can search, with
-// violations, role changes and crashes highlighted. Run.Events holds the same records for any
-// richer view, such as a space-time diagram of the messages (Lamport's diagrams, as in the Raft
-// paper's figures).
+// The HTML page of a run: one self-contained file (inline CSS, JavaScript and SVG, nothing
+// loaded from anywhere) holding the run's space-time diagram (diagram.go lays it out, diagram.js
+// draws it), a control to step through it event by event, and, when porcupine found the history
+// not linearizable, porcupine's own visualization of it in an iframe.
 
 package sim
 
 import (
+	_ "embed" // diagram.js and diagram.css are part of every page
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
-	"time"
+	"strings"
+
+	"github.com/anishathalye/porcupine"
 )
 
-var eventTable = template.Must(template.New("run").Funcs(template.FuncMap{
-	"secs": func(d time.Duration) string { return fmt.Sprintf("%.6f", d.Seconds()) },
-}).Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>kanna sim seed {{.Options.Seed}}</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:1em}
-table{border-collapse:collapse;font-family:ui-monospace,monospace;font-size:12px}
-td,th{padding:1px 6px;text-align:left;border-bottom:1px solid #eee}
-tr.violation{background:#fdd} tr.role{background:#eef} tr.crash,tr.restart{background:#ffe}
-</style></head><body>
-<h1>kanna sim --seed {{.Options.Seed}}</h1>
-<p>nodes={{.Options.Nodes}} bug={{printf "%q" .Options.Bug}} faults: {{.Mix}}<br>
-trace_hash={{.TraceHash}} events={{.EventCount}} ops_ok={{.OpsOK}} leader_changes={{.LeaderChanges}}</p>
-{{if .Violations}}<h2>Violations</h2><ul>{{range .Violations}}<li>{{.}}</li>{{end}}</ul>{{end}}
-<table><tr><th>time (s)</th><th>kind</th><th>node</th><th>from</th><th>to</th><th>message</th><th>term</th><th>detail</th></tr>
-{{range .Events}}<tr class="{{.Kind}}"><td>{{secs .At}}</td><td>{{.Kind}}</td><td>{{if .Node}}{{.Node}}{{end}}</td><td>{{if .From}}{{.From}}{{end}}</td><td>{{if .To}}{{.To}}{{end}}</td><td>{{.MsgType}}</td><td>{{if .Term}}{{.Term}}{{end}}</td><td>{{.Detail}}</td></tr>
-{{end}}</table></body></html>
+//go:embed diagram.js
+var diagramJS string
+
+//go:embed diagram.css
+var diagramCSS string
+
+// typeColors gives each message type of messageTypes its colour: requests dark, their responses
+// the light shade of the same hue, so a request and its answer read as a pair.
+var typeColors = map[string]string{
+	"MsgApp": "#1f77b4", "MsgAppResp": "#8fbce0",
+	"MsgHeartbeat": "#7f7f7f", "MsgHeartbeatResp": "#c7c7c7",
+	"MsgVote": "#d62728", "MsgVoteResp": "#f29a9b",
+	"MsgPreVote": "#ff7f0e", "MsgPreVoteResp": "#ffbf86",
+	"MsgSnap": "#9467bd", "MsgSnapResp": "#c9b3de",
+	"MsgTimeoutNow": "#8c564b",
+}
+
+// roleColors colours the lanes.
+var roleColors = map[string]string{
+	"Follower": "#d9d9d9", "PreCandidate": "#fdd49e", "Candidate": "#fc8d59", "Leader": "#2ca25f",
+	"down": "#ffffff", "paused": "#b3a2c7",
+}
+
+var roles = []string{"Follower", "PreCandidate", "Candidate", "Leader", "down", "paused"}
+
+type legendItem struct{ Name, Color string }
+
+type pageData struct {
+	Run          *Run
+	Diagram      template.JS // the diagram as JSON
+	Types        []legendItem
+	Roles        []legendItem
+	Capped       bool
+	Drawn, Total int
+	From, To     string
+	Porcupine    string // porcupine's page, for an Illegal history
+	PorcupineRes string
+	CSS          template.CSS
+	JS           template.JS
+}
+
+var page = template.Must(template.New("run").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>kanna sim seed {{.Run.Options.Seed}}</title>
+<style>{{.CSS}}</style></head><body>
+<header>
+<h1>kanna sim --seed {{.Run.Options.Seed}}{{if .Run.Options.Bug}} --bug {{.Run.Options.Bug}}{{end}}</h1>
+<p class="summary">{{.Run.Options.Nodes}} nodes, {{printf "%.1f" .Run.SimTime.Seconds}} s simulated, {{.Run.EventCount}} events, {{.Run.OpsOK}}/{{len .Run.History}} ops ok, {{.Run.LeaderChanges}} leader changes;
+faults: {{.Run.Mix}}; porcupine: {{.PorcupineRes}}<br>trace_hash {{.Run.TraceHash}}</p>
+{{if .Run.Violations}}<div class="violations"><b>Violations</b><ul>{{range .Run.Violations}}<li>{{.}}</li>{{end}}</ul></div>{{end}}
+<p class="window">Window {{.From}} to {{.To}}: {{.Drawn}} of {{.Total}} messages drawn.{{if .Capped}} <b>Capped:</b> only the first {{.Drawn}} messages of the window are drawn; pick another window with <code>--html-window FROM:TO</code> (e.g. <code>--html-window 12s:15s</code>) or raise <code>--html-max</code>.{{end}}</p>
+<div class="legend" id="legend"><span class="label">messages (click to hide):</span>
+{{range .Types}}<label class="type" data-type="{{.Name}}"><input type="checkbox" checked><svg width="26" height="10"><line x1="1" y1="5" x2="25" y2="5" stroke="{{.Color}}" stroke-width="2"/></svg>{{.Name}}</label>
+{{end}}<span class="drop-key">✕ dropped</span>
+<br><span class="label">lanes:</span>
+{{range .Roles}}<span class="role"><i style="background:{{.Color}}"></i>{{.Name}}</span>
+{{end}}<span class="fault-key">─ partition / heal / phase lines across all lanes</span></div>
+<div class="controls">
+<button id="first" title="first event (Home)">⏮</button><button id="prev" title="previous event (← or k)">◀</button><button id="next" title="next event (→ or j)">▶</button><button id="last" title="last event (End)">⏭</button>
+<button id="prevMark" title="previous role change or fault (↑)">◀ fault/role</button><button id="nextMark" title="next role change or fault (↓)">fault/role ▶</button>
+<span class="sep"></span>
+zoom <button id="zoomOut" title="zoom out (-)">−</button><span id="scale"></span><button id="zoomIn" title="zoom in (+)">+</button>
+<span class="sep"></span>
+window <input id="from" size="6"> to <input id="to" size="6"> ms <button id="apply">show</button> <button id="all">all</button>
+</div>
+<div id="detail" class="detail">Step with ◀ ▶ or the arrow keys; click an arrow or a mark to select it.</div>
+</header>
+<div id="lanes" class="lanes"></div>
+<div id="scroll" class="scroll"><svg id="diagram" xmlns="http://www.w3.org/2000/svg"></svg></div>
+{{if .Porcupine}}<h2 id="porcupine">Linearizability: porcupine's visualization</h2>
+<p>porcupine found no order of the client operations that one Hangman room per name could produce. Below, per room, the longest prefix it could order; the operations it could not place are the ones to read.</p>
+<iframe class="porcupine" sandbox="allow-scripts" srcdoc="{{.Porcupine}}"></iframe>{{end}}
+<script type="application/json" id="data">{{.Diagram}}</script>
+<script>{{.JS}}</script>
+</body></html>
 `))
 
-// WriteHTML writes a self-contained HTML page of a run's events; the run must have been executed
-// with Options.KeepEvents.
-func WriteHTML(w io.Writer, run *Run) error {
+// WriteHTML writes the page of a run, which must have been executed with Options.KeepEvents.
+func WriteHTML(w io.Writer, run *Run, opts HTMLOptions) error {
 	if run.EventCount > 0 && len(run.Events) == 0 {
 		return fmt.Errorf("sim: write html: the run kept no events; execute it with Options.KeepEvents")
 	}
-	if err := eventTable.Execute(w, run); err != nil {
+	d := buildDiagram(run, opts)
+	d.TypeColors, d.RoleColors = typeColors, roleColors
+	data, err := json.Marshal(d) // escapes <, > and &, so it is safe inside <script>
+	if err != nil {
+		return fmt.Errorf("sim: write html: encode the diagram: %w", err)
+	}
+	p := pageData{
+		Run: run, Diagram: template.JS(data), Capped: d.Drawn < d.Total, Drawn: d.Drawn, Total: d.Total,
+		From: fmt.Sprintf("%.3f s", d.From/1000), To: fmt.Sprintf("%.3f s", d.To/1000),
+		PorcupineRes: "not run (the run stopped before its end)",
+		CSS:          template.CSS(diagramCSS), JS: template.JS(diagramJS),
+	}
+	for _, t := range messageTypes {
+		p.Types = append(p.Types, legendItem{t, typeColors[t]})
+	}
+	for _, r := range roles {
+		p.Roles = append(p.Roles, legendItem{r, roleColors[r]})
+	}
+	if rep := run.Linearizable; rep != nil {
+		p.PorcupineRes = fmt.Sprintf("%s (%d operations, %d unanswered)", rep.Result, rep.Ops, rep.Unknown)
+		if rep.Result == porcupine.Unknown {
+			p.PorcupineRes = fmt.Sprintf("not proven: the search passed its %v limit (%d operations)", porcupineTimeout, rep.Ops)
+		}
+		if rep.Result == porcupine.Illegal {
+			var vis strings.Builder
+			if err := rep.Visualize(&vis); err != nil {
+				return fmt.Errorf("sim: write html: %w", err)
+			}
+			p.Porcupine = vis.String()
+		}
+	}
+	if err := page.Execute(w, p); err != nil {
 		return fmt.Errorf("sim: write html: %w", err)
 	}
 	return nil

@@ -1,0 +1,206 @@
+// Draws the simulator's space-time diagram (laid out in diagram.go) as SVG, in the manner of
+// Lamport's 1978 diagrams: one vertical lane per node, time running down, each message an arrow
+// from its send to its delivery. Lanes are coloured by role, with the term written where it
+// changes; faults are marks on a lane or lines across all of them. The controls step through
+// messages and marks in time order, zoom the time axis, narrow the window and hide message types.
+"use strict";
+(function () {
+  const D = JSON.parse(document.getElementById("data").textContent);
+  const svgNS = "http://www.w3.org/2000/svg";
+  const svg = document.getElementById("diagram");
+  const scroller = document.getElementById("scroll");
+  const detail = document.getElementById("detail");
+  const TOP = 16, LEFT = 70;
+  let scale = 2;                // pixels per simulated millisecond
+  let from = D.from, to = D.to; // the window shown, ms
+  const hidden = new Set(["MsgHeartbeat", "MsgHeartbeatResp"].filter(() => D.arrows.length > 3000));
+  let steps = [], current = -1;
+
+  const laneX = {};
+  function layout() {
+    const width = Math.max(scroller.clientWidth - 20, 400);
+    const gap = Math.min(240, (width - LEFT - 180) / Math.max(D.nodes.length - 1, 1));
+    const heads = document.getElementById("lanes");
+    heads.innerHTML = "";
+    D.nodes.forEach((n, i) => {
+      laneX[n] = LEFT + 40 + i * gap;
+      const s = document.createElement("span");
+      s.textContent = "node " + n;
+      s.style.left = laneX[n] + "px";
+      heads.appendChild(s);
+    });
+    return LEFT + 40 + (D.nodes.length - 1) * gap + 180;
+  }
+  const y = (t) => TOP + (t - from) * scale;
+
+  function el(name, attrs, parent, text) {
+    const e = document.createElementNS(svgNS, name);
+    for (const k in attrs) e.setAttribute(k, attrs[k]);
+    if (text !== undefined) e.textContent = text;
+    (parent || svg).appendChild(e);
+    return e;
+  }
+  const ms = (t) => (t / 1000).toFixed(6) + " s";
+
+  function markers(defs) {
+    for (const t of D.types) {
+      const m = el("marker", { id: "head-" + t, viewBox: "0 0 10 10", refX: 9, refY: 5,
+        markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, defs);
+      el("path", { d: "M0,0 L10,5 L0,10 z", fill: D.typeColors[t] }, m);
+    }
+  }
+
+  function axis(width, height) {
+    const g = el("g", { class: "axis" });
+    const steps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
+    const every = steps.find((s) => s * scale >= 40) || 10000;
+    for (let t = Math.ceil(from / every) * every; t <= to; t += every) {
+      el("line", { x1: LEFT, x2: width, y1: y(t), y2: y(t) }, g);
+      el("text", { x: 4, y: y(t) + 3 }, g, (t / 1000).toFixed(every < 1000 ? 3 : 1) + " s");
+    }
+  }
+
+  function lanes() {
+    const g = el("g", { class: "lanes" });
+    let last = {};
+    for (const s of D.segments) {
+      if (s.end < from || s.at > to) continue;
+      const a = Math.max(s.at, from), b = Math.min(s.end, to);
+      el("rect", { x: laneX[s.node] - 4, y: y(a), width: 8, height: Math.max(y(b) - y(a), 1),
+        fill: D.roleColors[s.role], stroke: s.role === "down" ? "#999" : "none",
+        "stroke-dasharray": "2 2" }, g);
+      const prev = last[s.node];
+      if (!prev || prev.role !== s.role || prev.term !== s.term) {
+        el("text", { class: "term", x: laneX[s.node] + 7, y: y(a) + 10 }, g,
+          "t" + s.term + " " + s.role);
+      }
+      last[s.node] = s;
+    }
+  }
+
+  function arrows() {
+    const g = el("g", {});
+    for (const a of D.arrows) {
+      if (hidden.has(a.type) || a.end < from || a.at > to) continue;
+      const x1 = laneX[a.from], y1 = y(a.at);
+      let x2 = laneX[a.to], y2 = y(a.end);
+      const dropped = a.fate.startsWith("drop");
+      if (dropped && a.end === a.at) { x2 = x1 + (x2 - x1) * 0.25; y2 = y1 + 6; } // lost as it left
+      const line = el("line", { class: "arrow" + (dropped ? " dropped" : ""), x1, y1, x2, y2,
+        stroke: D.typeColors[a.type] || "#000",
+        "marker-end": dropped ? "" : "url(#head-" + a.type + ")" }, g);
+      if (dropped) el("text", { class: "drop", x: x2 - 4, y: y2 + 4 }, g, "✕");
+      addStep(a.at, line, () =>
+        `${ms(a.at)}  ${a.type}  node ${a.from} → node ${a.to}  term ${a.term}\n` +
+        `${a.detail}\n${a.fate === "in flight" ? "still in flight at the window's end" :
+          a.fate + " at " + ms(a.end) + " (after " + (a.end - a.at).toFixed(3) + " ms)"}`);
+    }
+  }
+
+  const faultColor = { partition: "#d62728", heal: "#2ca25f", phase: "#1f77b4", violation: "#d00000", error: "#d00000" };
+  function marks(width) {
+    const g = el("g", {});
+    for (const m of D.marks) {
+      if (m.at < from || m.at > to) continue;
+      let e;
+      if (!m.node) {
+        const gg = el("g", { class: "global mark" }, g);
+        e = el("line", { x1: LEFT, x2: width, y1: y(m.at), y2: y(m.at), stroke: faultColor[m.kind] || "#666" }, gg);
+        el("text", { x: width - 4, y: y(m.at) - 3, "text-anchor": "end", fill: faultColor[m.kind] || "#666" }, gg,
+          m.kind + " " + m.detail.slice(0, 60));
+      } else {
+        const x = laneX[m.node], yy = y(m.at);
+        const shape = { crash: ["#d00000", "M-6,-6 L6,6 M6,-6 L-6,6"], restart: ["#2ca25f", "M-6,5 L0,-6 L6,5 z"],
+          pause: ["#6a51a3", "M-5,-5 h3 v10 h-3 z M2,-5 h3 v10 h-3 z"], resume: ["#6a51a3", "M-5,-6 L6,0 L-5,6 z"],
+          role: ["#333", "M0,-4 L4,0 L0,4 L-4,0 z"] }[m.kind] || ["#d00000", "M-5,-5 h10 v10 h-10 z"];
+        e = el("path", { class: "mark", d: shape[1], transform: `translate(${x},${yy})`,
+          stroke: shape[0], "stroke-width": m.kind === "crash" ? 3 : 1,
+          fill: m.kind === "crash" ? "none" : shape[0] }, g);
+        if (m.kind !== "role") el("text", { x: x - 10, y: yy + 3, "text-anchor": "end", fill: shape[0] }, g, m.kind);
+      }
+      addStep(m.at, e, () => `${ms(m.at)}  ${m.kind}${m.node ? "  node " + m.node : ""}` +
+        `${m.term ? "  term " + m.term : ""}\n${m.detail}`, true);
+    }
+  }
+
+  function addStep(at, elem, text, isMark) {
+    elem.addEventListener("click", () => select(steps.findIndex((s) => s.elem === elem)));
+    steps.push({ at, elem, text, isMark });
+  }
+
+  function render() {
+    const keep = current >= 0 && steps[current] ? steps[current].at : null;
+    svg.innerHTML = "";
+    steps = [];
+    const width = layout();
+    const height = TOP * 2 + (to - from) * scale;
+    svg.setAttribute("width", width);
+    svg.setAttribute("height", height);
+    markers(el("defs", {}));
+    axis(width, height);
+    lanes();
+    arrows();
+    marks(width);
+    steps.sort((a, b) => a.at - b.at);
+    document.getElementById("scale").textContent = " " + scale + " px/ms ";
+    document.getElementById("from").value = from.toFixed(0);
+    document.getElementById("to").value = to.toFixed(0);
+    current = -1;
+    if (keep !== null) select(Math.max(0, steps.findIndex((s) => s.at >= keep)));
+  }
+
+  function select(i) {
+    if (!steps.length) return;
+    i = Math.max(0, Math.min(steps.length - 1, i));
+    if (current >= 0 && steps[current]) steps[current].elem.classList.remove("current");
+    current = i;
+    const s = steps[i];
+    s.elem.classList.add("current");
+    detail.textContent = `event ${i + 1} of ${steps.length}: ` + s.text();
+    const target = y(s.at) - scroller.clientHeight / 2;
+    if (Math.abs(scroller.scrollTop - target) > scroller.clientHeight / 3) scroller.scrollTop = target;
+  }
+  function nextMark(dir) {
+    for (let i = current + dir; i >= 0 && i < steps.length; i += dir) if (steps[i].isMark) return select(i);
+  }
+  function zoom(f) {
+    const mid = from + (scroller.scrollTop + scroller.clientHeight / 2 - TOP) / scale;
+    scale = Math.min(64, Math.max(1 / 64, scale * f));
+    render();
+    scroller.scrollTop = y(mid) - scroller.clientHeight / 2;
+  }
+
+  const on = (id, f) => document.getElementById(id).addEventListener("click", f);
+  on("first", () => select(0));
+  on("prev", () => select(current - 1));
+  on("next", () => select(current + 1));
+  on("last", () => select(steps.length - 1));
+  on("prevMark", () => nextMark(-1));
+  on("nextMark", () => nextMark(1));
+  on("zoomIn", () => zoom(2));
+  on("zoomOut", () => zoom(0.5));
+  on("apply", () => {
+    const f = parseFloat(document.getElementById("from").value), t = parseFloat(document.getElementById("to").value);
+    if (!isNaN(f) && !isNaN(t) && t > f) { from = Math.max(D.from, f); to = Math.min(D.to, t); render(); }
+  });
+  on("all", () => { from = D.from; to = D.to; render(); });
+  document.querySelectorAll("#legend label.type").forEach((l) => {
+    const box = l.querySelector("input");
+    box.checked = !hidden.has(l.dataset.type);
+    box.addEventListener("change", () => {
+      if (box.checked) hidden.delete(l.dataset.type); else hidden.add(l.dataset.type);
+      render();
+    });
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.target.tagName === "INPUT" && e.target.type !== "checkbox") return;
+    const k = { ArrowRight: () => select(current + 1), j: () => select(current + 1),
+      ArrowLeft: () => select(current - 1), k: () => select(current - 1),
+      ArrowDown: () => nextMark(1), ArrowUp: () => nextMark(-1),
+      Home: () => select(0), End: () => select(steps.length - 1),
+      "+": () => zoom(2), "=": () => zoom(2), "-": () => zoom(0.5) }[e.key];
+    if (k) { k(); e.preventDefault(); }
+  });
+  window.addEventListener("resize", render);
+  render();
+})();
