@@ -19,7 +19,7 @@
   const laneX = {};
   function layout() {
     const width = Math.max(scroller.clientWidth - 20, 400);
-    const gap = Math.min(240, (width - LEFT - 180) / Math.max(D.nodes.length - 1, 1));
+    const gap = Math.min(300, (width - LEFT - 180) / Math.max(D.nodes.length - 1, 1));
     const heads = document.getElementById("lanes");
     heads.innerHTML = "";
     D.nodes.forEach((n, i) => {
@@ -45,7 +45,7 @@
   function markers(defs) {
     for (const t of D.types) {
       const m = el("marker", { id: "head-" + t, viewBox: "0 0 10 10", refX: 9, refY: 5,
-        markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, defs);
+        markerWidth: 7, markerHeight: 7, markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" }, defs);
       el("path", { d: "M0,0 L10,5 L0,10 z", fill: D.typeColors[t] }, m);
     }
   }
@@ -107,16 +107,17 @@
         const gg = el("g", { class: "global mark" }, g);
         e = el("line", { x1: LEFT, x2: width, y1: y(m.at), y2: y(m.at), stroke: faultColor[m.kind] || "#666" }, gg);
         el("text", { x: width - 4, y: y(m.at) - 3, "text-anchor": "end", fill: faultColor[m.kind] || "#666" }, gg,
-          m.kind + " " + m.detail.slice(0, 60));
+          m.kind + " " + m.detail.slice(0, 48));
       } else {
         const x = laneX[m.node], yy = y(m.at);
         const shape = { crash: ["#d00000", "M-6,-6 L6,6 M6,-6 L-6,6"], restart: ["#2ca25f", "M-6,5 L0,-6 L6,5 z"],
           pause: ["#6a51a3", "M-5,-5 h3 v10 h-3 z M2,-5 h3 v10 h-3 z"], resume: ["#6a51a3", "M-5,-6 L6,0 L-5,6 z"],
-          role: ["#333", "M0,-4 L4,0 L0,4 L-4,0 z"] }[m.kind] || ["#d00000", "M-5,-5 h10 v10 h-10 z"];
+          role: ["#333", "M0,-4 L4,0 L0,4 L-4,0 z"], gossip: ["#17becf", "M-3,-3 h6 v6 h-6 z"] }[m.kind] || ["#d00000", "M-5,-5 h10 v10 h-10 z"];
         e = el("path", { class: "mark", d: shape[1], transform: `translate(${x},${yy})`,
           stroke: shape[0], "stroke-width": m.kind === "crash" ? 3 : 1,
           fill: m.kind === "crash" ? "none" : shape[0] }, g);
-        if (m.kind !== "role") el("text", { x: x - 10, y: yy + 3, "text-anchor": "end", fill: shape[0] }, g, m.kind);
+        const label = m.kind === "gossip" ? m.detail.split(" inc=")[0] : m.kind;
+        if (m.kind !== "role") el("text", { x: x - 10, y: yy + 3, "text-anchor": "end", fill: shape[0] }, g, label);
       }
       addStep(m.at, e, () => `${ms(m.at)}  ${m.kind}${m.node ? "  node " + m.node : ""}` +
         `${m.term ? "  term " + m.term : ""}\n${m.detail}`, true);
@@ -202,5 +203,13 @@
     if (k) { k(); e.preventDefault(); }
   });
   window.addEventListener("resize", render);
+  // A link may name a moment and a zoom: page.html#t=4100&z=8 selects the first event at or after
+  // 4.1 s at 8 px/ms.
+  const hash = new URLSearchParams(location.hash.slice(1));
+  if (hash.has("z")) scale = Math.min(64, Math.max(1 / 64, parseFloat(hash.get("z")) || scale));
   render();
+  if (hash.has("t")) {
+    const t = parseFloat(hash.get("t"));
+    select(Math.max(0, steps.findIndex((s) => s.at >= t)));
+  }
 })();

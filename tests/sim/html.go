@@ -73,7 +73,7 @@ faults: {{.Run.Mix}}; porcupine: {{.PorcupineRes}}<br>trace_hash {{.Run.TraceHas
 {{range .Roles}}<span class="role"><i style="background:{{.Color}}"></i>{{.Name}}</span>
 {{end}}<span class="fault-key">─ partition / heal / phase lines across all lanes</span></div>
 <div class="controls">
-<button id="first" title="first event (Home)">⏮</button><button id="prev" title="previous event (← or k)">◀</button><button id="next" title="next event (→ or j)">▶</button><button id="last" title="last event (End)">⏭</button>
+<button id="first" title="first event (Home)">|◀</button><button id="prev" title="previous event (← or k)">◀</button><button id="next" title="next event (→ or j)">▶</button><button id="last" title="last event (End)">▶|</button>
 <button id="prevMark" title="previous role change or fault (↑)">◀ fault/role</button><button id="nextMark" title="next role change or fault (↓)">fault/role ▶</button>
 <span class="sep"></span>
 zoom <button id="zoomOut" title="zoom out (-)">−</button><span id="scale"></span><button id="zoomIn" title="zoom in (+)">+</button>
