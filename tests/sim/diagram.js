@@ -62,7 +62,7 @@
 
   function lanes() {
     const g = el("g", { class: "lanes" });
-    let last = {};
+    const last = {}, labelY = {};
     for (const s of D.segments) {
       if (s.end < from || s.at > to) continue;
       const a = Math.max(s.at, from), b = Math.min(s.end, to);
@@ -71,8 +71,10 @@
         "stroke-dasharray": "2 2" }, g);
       const prev = last[s.node];
       if (!prev || prev.role !== s.role || prev.term !== s.term) {
-        el("text", { class: "term", x: laneX[s.node] + 7, y: y(a) + 10 }, g,
-          "t" + s.term + " " + s.role);
+        // Changes close together stack their labels rather than print over each other.
+        const ly = Math.max(y(a) + 10, (labelY[s.node] || -Infinity) + 11);
+        labelY[s.node] = ly;
+        el("text", { class: "term", x: laneX[s.node] + 7, y: ly }, g, "t" + s.term + " " + s.role);
       }
       last[s.node] = s;
     }
