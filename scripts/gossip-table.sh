@@ -44,7 +44,7 @@ for n in 5 50 500 1000; do
         longpause) label="one member paused 15 s in every 20 s" ;;
         *) label="$(jq -r '.loss * 100 | round | tostring + "% loss"' "$out/n$n-lg$lg-$f.json")" ;;
       esac
-      jq -r --arg label "$label" "$fmt"' "| \(.members) | \($label) | \(if .lifeguard then "on" else "off" end) | \(.first_detect_s|s) | \(.all_detect_s|s) | \(.dissemination_periods|s) | \(.msgs_per_member_per_s*100|round/100) (\(([.msgs_by_type.ping, .msgs_by_type.ack, .msgs_by_type["ping-req"], .msgs_by_type.nack] | map(. // 0) | add) / .members / (.sim_seconds - 120) * 100 | round / 100)) | \(.false_positives) (\(.false_positive_events)) | \(.paused_declared_dead) | \(.violation_count) |"' "$out/n$n-lg$lg-$f.json"
+      jq -r --arg faults "$label" "$fmt"' "| \(.members) | \($faults) | \(if .lifeguard then "on" else "off" end) | \(.first_detect_s|s) | \(.all_detect_s|s) | \(.dissemination_periods|s) | \(.msgs_per_member_per_s*100|round/100) (\(([.msgs_by_type.ping, .msgs_by_type.ack, .msgs_by_type["ping-req"], .msgs_by_type.nack] | map(. // 0) | add) / .members / (.sim_seconds - 120) * 100 | round / 100)) | \(.false_positives) (\(.false_positive_events)) | \(.paused_declared_dead) | \(.violation_count) |"' "$out/n$n-lg$lg-$f.json"
     done
   done
 done
