@@ -131,7 +131,9 @@ func buildDiagram(run *Run, opts HTMLOptions) diagram {
 	for _, n := range d.Nodes {
 		lanes[n] = &lane{role: "Follower"}
 	}
-	pending := map[string][]int{} // message key -> indexes in d.Arrows of sends in flight
+	// pending maps a message key to the sends in flight: indexes in d.Arrows, or undrawn for a
+	// send before the window or past the cap, whose arrival is then not drawn either.
+	pending := map[string][]int{}
 	for _, e := range run.Events {
 		if e.At > to {
 			break
@@ -139,9 +141,7 @@ func buildDiagram(run *Run, opts HTMLOptions) diagram {
 		at := millis(e.At)
 		switch e.Kind {
 		case EventSend:
-			if inWindow(e.At) {
-				d.send(e, at, pending, opts.MaxMessages)
-			}
+			d.send(e, at, pending, inWindow(e.At), opts.MaxMessages)
 		case EventDeliver, EventDrop:
 			d.arrive(e, at, pending, inWindow(e.At), opts.MaxMessages)
 		case EventRole, EventCrash, EventRestart, EventPause, EventResume:
@@ -223,18 +223,25 @@ func (d *diagram) closeSegment(node uint64, l *lane, at float64) {
 	d.Segments = append(d.Segments, segment{Node: node, At: from, End: end, Role: l.shown(), Term: l.term})
 }
 
+const undrawn = -1
+
 // send starts an arrow (two for a message the network duplicates).
-func (d *diagram) send(e Event, at float64, pending map[string][]int, limit int) {
-	d.Total++
-	if d.Drawn >= limit {
-		return
-	}
-	d.Drawn++
+func (d *diagram) send(e Event, at float64, pending map[string][]int, inWindow bool, limit int) {
 	k := messageKey(e)
 	copies := 1
 	if note(e) == "dup" {
 		copies = 2
 	}
+	if inWindow {
+		d.Total++
+	}
+	if !inWindow || d.Drawn >= limit {
+		for range copies {
+			pending[k] = append(pending[k], undrawn)
+		}
+		return
+	}
+	d.Drawn++
 	for range copies {
 		pending[k] = append(pending[k], len(d.Arrows))
 		d.Arrows = append(d.Arrows, arrow{At: at, End: d.To, From: e.From, To: e.To, Type: e.MsgType,
@@ -248,8 +255,11 @@ func (d *diagram) arrive(e Event, at float64, pending map[string][]int, inWindow
 	k := messageKey(e)
 	why := note(e)
 	if q := pending[k]; len(q) > 0 && (e.Kind == EventDeliver || why != "loss") {
-		a := &d.Arrows[q[0]]
 		pending[k] = q[1:]
+		if q[0] == undrawn {
+			return
+		}
+		a := &d.Arrows[q[0]]
 		a.End, a.Fate = at, string(e.Kind)
 		if e.Kind == EventDrop {
 			a.Fate = "drop: " + why
