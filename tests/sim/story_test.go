@@ -168,6 +168,42 @@ func TestALeaderThatCannotHearStepsDownAndTheOthersElectANewOne(t *testing.T) {
 	require.Empty(t, s.check.violations)
 }
 
+// The reverse: a leader that hears but cannot send. Its followers hear no heartbeat, so they time
+// out, grant each other pre-votes (none has heard from a leader lately) and elect a new leader in
+// the next term. The old leader hears that leader's heartbeats, learns the higher term and steps
+// down to follow it: one election, no churn, and the heal changes nothing.
+func TestALeaderThatCannotSendIsReplacedAndFollowsTheNewLeader(t *testing.T) {
+	s := storySim(t, "", 12*time.Second, nil)
+	const cutAt, healAt = 2 * time.Second, 5 * time.Second
+	var old, oldTerm, newLead, newTerm uint64
+	var commitAtCut uint64
+	s.q.at(cutAt, func() {
+		old, oldTerm = s.leaderNow(t)
+		commitAtCut = s.nodes[old].eng.Status().Commit
+		s.cut(asymmetricPartition(without(s.ids, old), []uint64{old}))
+	})
+	s.q.at(healAt, func() {
+		var ok bool
+		newLead, ok = s.leaderAmong(without(s.ids, old))
+		require.True(t, ok, "the others elected a leader among themselves")
+		newTerm = s.nodes[newLead].term
+		st := s.nodes[old].eng.Status()
+		require.Equal(t, raft.Follower, st.Role, "the mute leader heard the new term and stepped down")
+		require.Equal(t, newLead, st.Lead, "it follows the new leader even before the heal")
+		require.Equal(t, newTerm, st.Term)
+		require.LessOrEqual(t, newTerm, oldTerm+2, "the next term, or the one after a split vote: no churn")
+		require.Equal(t, 1, s.elections(cutAt, healAt), "one leader elected")
+		s.heal()
+	})
+	s.q.at(healAt+time.Second, func() {
+		lead, term := s.leaderNow(t)
+		require.Equal(t, [2]uint64{newLead, newTerm}, [2]uint64{lead, term}, "the heal changed nothing")
+	})
+	runPast(t, s)
+	require.Positive(t, commitAtCut)
+	require.Empty(t, s.check.violations)
+}
+
 // Every node crashes at once, losing whatever was not yet synced. Raft's promise is that what
 // was acknowledged was on a majority's disk (Figure 2: persist before answering), so when they all
 // restart, a leader is elected and every acknowledged operation is still there, at its index.
