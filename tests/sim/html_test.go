@@ -161,7 +161,7 @@ func TestPageEmbedsPorcupinesVisualizationOfANonLinearizableHistory(t *testing.T
 }
 
 // wordsOfRun re-runs a seed to read the words its log committed.
-func wordsOfRun(t *testing.T, r *Run) wordBook {
+func wordsOfRun(t *testing.T, r *Run) Words {
 	t.Helper()
 	opts := r.Options
 	bug, err := lookupBug("")
