@@ -56,6 +56,13 @@ func runPast(t *testing.T, s *sim) {
 	}
 }
 
+// partitionNow applies a partition the story chose, and tells the trace and the disruption checker.
+func (s *sim) partitionNow(p partition) {
+	s.net.apply(p)
+	s.emit(Event{Kind: EventPartition, Detail: p.kind + " " + p.desc})
+	s.faultChanged(false)
+}
+
 // checkersFired lists the distinct checkers that fired, in the order they first did.
 func (s *sim) checkersFired() []string {
 	var out []string
@@ -92,8 +99,8 @@ func (s *sim) leaderAmong(group []uint64) (uint64, bool) {
 	return 0, false
 }
 
-// maxTerm is the highest term any running node is in.
-func (s *sim) maxTerm() uint64 {
+// highestTerm is the highest term any running node is in.
+func (s *sim) highestTerm() uint64 {
 	var m uint64
 	for _, id := range s.ids {
 		if n := s.nodes[id]; !n.crashed && n.term > m {
@@ -103,8 +110,9 @@ func (s *sim) maxTerm() uint64 {
 	return m
 }
 
-// elections counts the terms in which someone became leader between two times, from the trace.
-func (s *sim) elections(from, to time.Duration) int {
+// electionsBetween counts the terms in which someone became leader between two times, from the
+// trace.
+func (s *sim) electionsBetween(from, to time.Duration) int {
 	terms := map[uint64]bool{}
 	for _, e := range s.trace.events {
 		if e.Kind == EventRole && e.At >= from && e.At < to && strings.Contains(e.Detail, "->Leader") {
@@ -114,9 +122,9 @@ func (s *sim) elections(from, to time.Duration) int {
 	return len(terms)
 }
 
-// applied returns, by index, what a node applied at or after a time: the command and its result
-// as the trace shows them.
-func (s *sim) applied(node uint64, since time.Duration) map[uint64]string {
+// appliedSince returns, by index, what a node applied at or after a time: the command and its
+// result as the trace shows them.
+func (s *sim) appliedSince(node uint64, since time.Duration) map[uint64]string {
 	out := map[uint64]string{}
 	for _, e := range s.trace.events {
 		if e.Kind != EventCommit || e.Node != node || e.At < since {
@@ -156,9 +164,9 @@ func (s *sim) delivered(to uint64, typ raft.MessageType) int {
 // storyRoom names a room only a story creates, so its entries are easy to find in the trace.
 func storyRoom(i int) string { return fmt.Sprintf("story-%d", i) }
 
-// when runs then as soon as cond holds, checking every 100 µs of virtual time: finer than any
+// onceTrue runs then as soon as cond holds, checking every 100 µs of virtual time: finer than any
 // message's latency, so a story can act between a message's arrival and the next one's.
-func (s *sim) when(cond func() bool, then func()) {
+func (s *sim) onceTrue(cond func() bool, then func()) {
 	var poll func()
 	poll = func() {
 		if cond() {
@@ -170,14 +178,14 @@ func (s *sim) when(cond func() bool, then func()) {
 	s.q.after(0, poll)
 }
 
-// holds reports whether a node's disk holds an entry of term at index.
-func (s *sim) holds(node, index, term uint64) bool {
+// diskHolds reports whether a node's disk holds an entry of term at index.
+func (s *sim) diskHolds(node, index, term uint64) bool {
 	t, ok := s.nodes[node].disk.termAt(index)
 	return ok && t == term
 }
 
-// leading reports whether a node runs and leads.
-func (s *sim) leading(node uint64) bool {
+// isLeading reports whether a node runs and leads.
+func (s *sim) isLeading(node uint64) bool {
 	n := s.nodes[node]
 	return !n.crashed && n.eng.Status().Role == raft.Leader
 }

@@ -19,13 +19,6 @@ import (
 	"github.com/kanna-cluster/kanna/raft"
 )
 
-// cut applies a partition the story chose, and tells the trace and the disruption checker.
-func (s *sim) cut(p partition) {
-	s.net.apply(p)
-	s.emit(Event{Kind: EventPartition, Detail: p.kind + " " + p.desc})
-	s.faultChanged(false)
-}
-
 // An isolated leader cannot reach a quorum, so nothing it appends can commit (§5.3) and
 // check-quorum makes it step down instead of answering reads as a stale leader. The four others
 // elect a new leader in a higher term (§5.2). A proposal the old leader took during the cut is
@@ -38,7 +31,7 @@ func TestAnIsolatedLeaderStepsDownCommitsNothingAndFollowsTheNewLeader(t *testin
 	var strayErr error
 	s.q.at(cutAt, func() {
 		old, oldTerm = s.leaderNow(t)
-		s.cut(isolatePartition(old, s.ids))
+		s.partitionNow(isolatePartition(old, s.ids))
 		// A client beside the old leader proposes at once: the leader still believes it leads.
 		_, strayErr = s.nodes[old].eng.Propose(game.Command{Kind: game.KindCreateRoom, ClientID: "story", Seq: 1, Room: storyRoom(1)})
 		s.nodes[old].process()
@@ -71,7 +64,7 @@ func TestAnIsolatedLeaderStepsDownCommitsNothingAndFollowsTheNewLeader(t *testin
 	require.NotEqual(t, old, newLead)
 	require.Zero(t, s.returnsFrom(old, cutAt+100*time.Millisecond, healAt), "no client got an answer from the cut-off leader")
 	for _, id := range s.ids {
-		for _, what := range s.applied(id, 0) {
+		for _, what := range s.appliedSince(id, 0) {
 			require.NotContains(t, what, "story#1", "node %d applied the proposal the isolated leader took: it was never committed", id)
 		}
 	}
@@ -89,11 +82,11 @@ func bridgeStory(t *testing.T, bug string) (termBefore, termAfter uint64, electi
 	s.q.at(cutAt, func() {
 		lead, termBefore = s.leaderNow(t)
 		others := without(s.ids, lead)
-		s.cut(bridgePartition(others[0], []uint64{lead, others[1]}, []uint64{others[2], others[3]}))
+		s.partitionNow(bridgePartition(others[0], []uint64{lead, others[1]}, []uint64{others[2], others[3]}))
 	})
 	s.q.at(healAt, func() {
-		termAfter = s.maxTerm()
-		elections = s.elections(cutAt, healAt)
+		termAfter = s.highestTerm()
+		elections = s.electionsBetween(cutAt, healAt)
 		st := s.nodes[lead].eng.Status()
 		// Without check-quorum a deposed leader may not even notice (a newer term's nodes ignore its
 		// heartbeats), so stable means it leads and no later term exists anywhere.
@@ -146,7 +139,7 @@ func TestALeaderThatCannotHearStepsDownAndTheOthersElectANewOne(t *testing.T) {
 	var old, oldTerm, newLead, newTerm uint64
 	s.q.at(cutAt, func() {
 		old, oldTerm = s.leaderNow(t)
-		s.cut(asymmetricPartition([]uint64{old}, without(s.ids, old)))
+		s.partitionNow(asymmetricPartition([]uint64{old}, without(s.ids, old)))
 	})
 	s.q.at(healAt, func() {
 		var ok bool
@@ -156,7 +149,7 @@ func TestALeaderThatCannotHearStepsDownAndTheOthersElectANewOne(t *testing.T) {
 		st := s.nodes[old].eng.Status()
 		require.NotEqual(t, raft.Leader, st.Role, "the deaf leader stepped down (check-quorum)")
 		require.Equal(t, oldTerm, st.Term, "it heard of no new term, and its pre-votes raised none")
-		require.LessOrEqual(t, s.maxTerm(), oldTerm+2, "terms stayed bounded")
+		require.LessOrEqual(t, s.highestTerm(), oldTerm+2, "terms stayed bounded")
 		s.heal()
 	})
 	s.q.at(healAt+time.Second, func() {
@@ -180,7 +173,7 @@ func TestALeaderThatCannotSendIsReplacedAndFollowsTheNewLeader(t *testing.T) {
 	s.q.at(cutAt, func() {
 		old, oldTerm = s.leaderNow(t)
 		commitAtCut = s.nodes[old].eng.Status().Commit
-		s.cut(asymmetricPartition(without(s.ids, old), []uint64{old}))
+		s.partitionNow(asymmetricPartition(without(s.ids, old), []uint64{old}))
 	})
 	s.q.at(healAt, func() {
 		var ok bool
@@ -192,7 +185,7 @@ func TestALeaderThatCannotSendIsReplacedAndFollowsTheNewLeader(t *testing.T) {
 		require.Equal(t, newLead, st.Lead, "it follows the new leader even before the heal")
 		require.Equal(t, newTerm, st.Term)
 		require.LessOrEqual(t, newTerm, oldTerm+2, "the next term, or the one after a split vote: no churn")
-		require.Equal(t, 1, s.elections(cutAt, healAt), "one leader elected")
+		require.Equal(t, 1, s.electionsBetween(cutAt, healAt), "one leader elected")
 		s.heal()
 	})
 	s.q.at(healAt+time.Second, func() {
@@ -214,7 +207,7 @@ func TestEveryNodeCrashesAndEveryAcknowledgedOperationSurvives(t *testing.T) {
 	var acked []string
 	s.q.at(crashAt, func() {
 		for _, id := range s.ids {
-			for index, what := range s.applied(id, 0) {
+			for index, what := range s.appliedSince(id, 0) {
 				before[index] = what
 			}
 			s.nodes[id].crash()
@@ -238,7 +231,7 @@ func TestEveryNodeCrashesAndEveryAcknowledgedOperationSurvives(t *testing.T) {
 
 	require.NotEmpty(t, acked, "clients had writes acknowledged before the crash")
 	for _, id := range s.ids {
-		after := s.applied(id, restartAt)
+		after := s.appliedSince(id, restartAt)
 		var all strings.Builder
 		for index, what := range before {
 			require.Equal(t, what, after[index], "node %d re-applied the same entry at index %d after the restart", id, index)
@@ -263,7 +256,7 @@ func TestALaggingFollowerCatchesUpThroughASnapshot(t *testing.T) {
 	s.q.at(cutAt, func() {
 		lead, _ = s.leaderNow(t)
 		follower = without(s.ids, lead)[0]
-		s.cut(isolatePartition(follower, s.ids))
+		s.partitionNow(isolatePartition(follower, s.ids))
 	})
 	s.q.at(healAt, func() {
 		l, f := s.nodes[lead].eng.Status(), s.nodes[follower].eng.Status()
@@ -330,21 +323,21 @@ func figure8Story(t *testing.T, bug string) figure8 {
 	s.q.at(1500*time.Millisecond, func() { // (a)
 		p[1], f.termA = s.leaderNow(t)
 		copy(p[2:], without(s.ids, p[1]))
-		s.cut(symmetricPartition([]uint64{p[1], p[2]}, []uint64{p[3], p[4], p[5]}))
-		s.cut(symmetricPartition([]uint64{p[3]}, []uint64{p[4]}))
+		s.partitionNow(symmetricPartition([]uint64{p[1], p[2]}, []uint64{p[3], p[4], p[5]}))
+		s.partitionNow(symmetricPartition([]uint64{p[3]}, []uint64{p[4]}))
 		_, err := node(1).eng.Propose(game.Command{Kind: game.KindCreateRoom, ClientID: "story", Seq: 1, Room: storyRoom(1)})
 		require.NoError(t, err)
 		node(1).process()
 		f.index = node(1).eng.Status().LastIndex
-		s.when(func() bool { return s.holds(p[2], f.index, f.termA) }, func() {
+		s.onceTrue(func() bool { return s.diskHolds(p[2], f.index, f.termA) }, func() {
 			crash(1)
-			s.when(func() bool { return s.leading(p[5]) }, func() { // (b)
-				s.cut(isolatePartition(p[5], s.ids))
+			s.onceTrue(func() bool { return s.isLeading(p[5]) }, func() { // (b)
+				s.partitionNow(isolatePartition(p[5], s.ids))
 				f.termB = node(5).term
-				require.True(t, s.holds(p[5], f.index-1, f.termA) && node(5).eng.Status().LastIndex == f.index,
+				require.True(t, s.diskHolds(p[5], f.index-1, f.termA) && node(5).eng.Status().LastIndex == f.index,
 					"S5's no-op lands at index %d, where S1's entry is", f.index)
 				f.stage = 1
-				s.when(func() bool { return s.holds(p[5], f.index, f.termB) }, func() {
+				s.onceTrue(func() bool { return s.diskHolds(p[5], f.index, f.termB) }, func() {
 					crash(5)
 					figure8C(t, s, &f, restart, crash)
 				})
@@ -358,7 +351,7 @@ func figure8Story(t *testing.T, bug string) figure8 {
 	f.checkersFired = s.checkersFired()
 	f.appliedAtIndex = map[uint64]string{}
 	for _, id := range s.ids {
-		f.appliedAtIndex[id] = s.applied(id, 0)[f.index]
+		f.appliedAtIndex[id] = s.appliedSince(id, 0)[f.index]
 	}
 	return f
 }
@@ -367,26 +360,26 @@ func figure8Story(t *testing.T, bug string) figure8 {
 func figure8C(t *testing.T, s *sim, f *figure8, restart, crash func(int)) {
 	p := f.paper
 	s.heal()
-	s.cut(isolatePartition(p[4], s.ids))
-	s.cut(isolatePartition(p[5], s.ids))
-	s.cut(symmetricPartition([]uint64{p[2]}, []uint64{p[3]}))
+	s.partitionNow(isolatePartition(p[4], s.ids))
+	s.partitionNow(isolatePartition(p[5], s.ids))
+	s.partitionNow(symmetricPartition([]uint64{p[2]}, []uint64{p[3]}))
 	restart(1)
-	s.when(func() bool { return s.leading(p[1]) }, func() {
+	s.onceTrue(func() bool { return s.isLeading(p[1]) }, func() {
 		f.termC = s.nodes[p[1]].term
 		f.stage = 2
-		s.when(func() bool { return s.holds(p[3], f.index, f.termA) }, func() {
-			s.cut(asymmetricPartition([]uint64{p[3]}, []uint64{p[1]}))
+		s.onceTrue(func() bool { return s.diskHolds(p[3], f.index, f.termA) }, func() {
+			s.partitionNow(asymmetricPartition([]uint64{p[3]}, []uint64{p[1]}))
 			s.q.after(100*time.Millisecond, func() {
 				f.commitC = s.nodes[p[1]].eng.Status().Commit
-				f.onMajorityAtC = s.holds(p[1], f.index, f.termA) && s.holds(p[2], f.index, f.termA) && s.holds(p[3], f.index, f.termA)
+				f.onMajorityAtC = s.diskHolds(p[1], f.index, f.termA) && s.diskHolds(p[2], f.index, f.termA) && s.diskHolds(p[3], f.index, f.termA)
 				f.stage = 3
 				crash(1) // (d)
 				s.heal()
-				s.cut(isolatePartition(p[2], s.ids))
+				s.partitionNow(isolatePartition(p[2], s.ids))
 				restart(5)
-				s.when(func() bool { return s.leading(p[5]) && s.nodes[p[5]].eng.Status().Commit > f.index }, func() {
+				s.onceTrue(func() bool { return s.isLeading(p[5]) && s.nodes[p[5]].eng.Status().Commit > f.index }, func() {
 					f.termD = s.nodes[p[5]].term
-					f.overwrittenAtD = s.holds(p[3], f.index, f.termB)
+					f.overwrittenAtD = s.diskHolds(p[3], f.index, f.termB)
 					f.stage = 4
 					s.heal()
 					restart(1)
