@@ -6,8 +6,9 @@
 // effect from the requests alone. It learns the words from the history itself: every round ends
 // (the test finishes the last one), and a room state whose round is won or lost shows its word.
 // With the words known, the model is deterministic: a state is the room as the game keeps it
-// (round, letters guessed, lives, status, scores) and each request moves it by the game's rules
-// (game/rules.go).
+// (round, letters guessed, lives, status, scores) and each request moves it by the rules of the
+// one Hangman model the simulator's porcupine checker uses too (tests/sim/hangman_model.go),
+// adapted here to what a gRPC client sees.
 //
 // A write's answer carries the room as the answering node saw it, which is not always the room
 // right after that write: a request retried with the same (client id, seq), by the client or by a
@@ -25,13 +26,9 @@ import (
 	"github.com/anishathalye/porcupine"
 	"google.golang.org/grpc/codes"
 
+	"github.com/kanna-cluster/kanna/game"
 	"github.com/kanna-cluster/kanna/proto/kannapb"
-)
-
-// Rules of the game the model needs; game/ defines the same (Lives, WinBonus).
-const (
-	modelLives    = 6
-	modelWinBonus = 5
+	"github.com/kanna-cluster/kanna/tests/sim"
 )
 
 // opKind names a request.
@@ -125,124 +122,83 @@ func learnWords(history []porcupine.Operation) wordBook {
 	return book
 }
 
-// scoreOf reads one player's score from a scores string, and whether the player is there.
-func scoreOf(scores, player string) (int, bool) {
-	for _, s := range strings.Split(scores, ",") {
-		name, n, ok := strings.Cut(s, "=")
-		if ok && name == player {
-			var v int
-			fmt.Sscan(n, &v)
-			return v, true
-		}
-	}
-	return 0, false
-}
-
-// setScore returns scores with player's score set to v (added when absent), sorted by name.
-func setScore(scores, player string, v int) string {
-	var out []string
-	if scores != "" {
-		for _, s := range strings.Split(scores, ",") {
-			if name, _, _ := strings.Cut(s, "="); name != player {
-				out = append(out, s)
-			}
-		}
-	}
-	out = append(out, fmt.Sprintf("%s=%d", player, v))
-	sort.Strings(out)
-	return strings.Join(out, ",")
-}
-
-// applyModel runs one request on a room by the game's rules and returns the new state and code.
-// ok is false when the word of the round is not known, which makes the history uncheckable.
+// applyModel runs one request on a room by the rules of the shared Hangman model (tests/sim's
+// Words.Step) and returns the new state and the gRPC code the request should answer. ok is false
+// when the word of the round is not known, which makes the history uncheckable.
 func (b wordBook) applyModel(s roomModel, in hangInput) (roomModel, codes.Code, bool) {
-	switch in.kind {
-	case opCreate:
-		if s.exists {
-			return s, codes.AlreadyExists, true
-		}
-		return roomModel{exists: true, round: 1, lives: modelLives, status: kannapb.RoundStatus_ROUND_STATUS_PLAYING}, codes.OK, true
-	case opRead:
+	if in.kind == opRead {
 		if !s.exists {
 			return s, codes.NotFound, true
 		}
 		return s, codes.OK, true
 	}
-	if !s.exists {
-		return s, codes.NotFound, true
-	}
-	switch in.kind {
-	case opJoin:
-		if _, ok := scoreOf(s.scores, in.player); ok {
-			return s, codes.AlreadyExists, true
-		}
-		s.scores = setScore(s.scores, in.player, 0)
-		return s, codes.OK, true
-	case opNewRound:
-		if s.status == kannapb.RoundStatus_ROUND_STATUS_PLAYING {
-			return s, codes.FailedPrecondition, true
-		}
-		s.round, s.guessed, s.lives, s.status = s.round+1, "", modelLives, kannapb.RoundStatus_ROUND_STATUS_PLAYING
-		return s, codes.OK, true
-	}
-	// opGuess
-	score, joined := scoreOf(s.scores, in.player)
-	if !joined {
-		return s, codes.NotFound, true
-	}
-	if s.status != kannapb.RoundStatus_ROUND_STATUS_PLAYING {
-		return s, codes.FailedPrecondition, true
-	}
-	if strings.Contains(s.guessed, in.letter) {
-		return s, codes.OK, true
-	}
-	word, ok := b[in.room][s.round]
+	next, want, ok := sim.Words(b).Step(s.shared(), sim.Input{Kind: in.kind.shared(), Room: in.room, Player: in.player, Letter: in.letter})
 	if !ok {
 		return s, codes.Unknown, false
 	}
-	g := []byte(s.guessed + in.letter)
-	slices.Sort(g)
-	s.guessed = string(g)
-	if n := strings.Count(word, in.letter); n > 0 {
-		score += n
-		if revealed(word, s.guessed) {
-			s.status = kannapb.RoundStatus_ROUND_STATUS_WON
-			score += modelWinBonus
-		}
-		s.scores = setScore(s.scores, in.player, score)
-	} else {
-		s.lives--
-		if s.lives == 0 {
-			s.status = kannapb.RoundStatus_ROUND_STATUS_LOST
-		}
+	if want.Code != game.OK {
+		return s, grpcCode[want.Code], true
 	}
-	return s, codes.OK, true
-}
-
-// revealed reports whether every letter of word is among guessed.
-func revealed(word, guessed string) bool {
-	for _, c := range word {
-		if c != ' ' && !strings.ContainsRune(guessed, c) {
-			return false
-		}
-	}
-	return true
+	return fromShared(next), codes.OK, true
 }
 
 // view is what a client should see of state s.
 func (b wordBook) view(room string, s roomModel) roomView {
-	word := b[room][s.round]
-	masked := []byte(word)
-	for i, c := range masked {
-		if c != ' ' && !strings.ContainsRune(s.guessed, rune(c)) {
-			masked[i] = '_'
+	v := sim.Words(b).View(room, s.shared())
+	scores := make([]string, 0, len(v.Players))
+	for _, p := range v.Players {
+		scores = append(scores, fmt.Sprintf("%s=%d", p.Name, p.Score))
+	}
+	sort.Strings(scores)
+	return roomView{masked: v.Masked, lives: uint32(v.Lives), guessed: sortedLetters(v.Guessed), status: pbStatus[v.Status],
+		round: v.Round, scores: strings.Join(scores, ","), word: v.Word}
+}
+
+// The shared model keeps letters and players in the order they came; this one compares them
+// sorted, since a RoomState does not promise an order. Stepping does not depend on either order.
+
+func (s roomModel) shared() sim.RoomModel {
+	status := game.Playing
+	for g, pb := range pbStatus {
+		if pb == s.status {
+			status = g
 		}
 	}
-	v := roomView{masked: string(masked), lives: s.lives, guessed: s.guessed, status: s.status, round: s.round, scores: s.scores}
-	if s.status != kannapb.RoundStatus_ROUND_STATUS_PLAYING {
-		v.word = word
+	return sim.RoomModel{Exists: s.exists, Round: s.round, Lives: int(s.lives), Status: status, Guessed: s.guessed, Players: s.scores}
+}
+
+func fromShared(m sim.RoomModel) roomModel {
+	scores := strings.Split(m.Players, ",")
+	if m.Players == "" {
+		scores = nil
 	}
-	return v
+	sort.Strings(scores)
+	return roomModel{exists: m.Exists, round: m.Round, guessed: sortedLetters(m.Guessed), lives: uint32(m.Lives),
+		status: pbStatus[m.Status], scores: strings.Join(scores, ",")}
+}
+
+func sortedLetters(s string) string {
+	b := []byte(s)
+	slices.Sort(b)
+	return string(b)
+}
+
+func (k opKind) shared() sim.OpKind {
+	return [...]sim.OpKind{sim.OpCreateRoom, sim.OpJoin, sim.OpGuess, sim.OpNewRound, sim.OpRead}[k]
+}
+
+var pbStatus = map[game.Status]kannapb.RoundStatus{
+	game.Playing: kannapb.RoundStatus_ROUND_STATUS_PLAYING,
+	game.Won:     kannapb.RoundStatus_ROUND_STATUS_WON,
+	game.Lost:    kannapb.RoundStatus_ROUND_STATUS_LOST,
+}
+
+var grpcCode = map[game.Code]codes.Code{
+	game.InvalidArgument:    codes.InvalidArgument,
+	game.NotFound:           codes.NotFound,
+	game.FailedPrecondition: codes.FailedPrecondition,
+	game.AlreadyExists:      codes.AlreadyExists,
+	game.Unknown:            codes.Unknown,
 }
 
 // observations returns the history with each answered write split into the write and a read of
