@@ -221,7 +221,10 @@ func (f simFlags) htmlOptions() (sim.HTMLOptions, error) {
 			o.To, err = time.ParseDuration(b)
 		}
 	}
-	if !ok || err != nil || o.From < 0 || o.To <= o.From {
+	if err != nil {
+		return o, fmt.Errorf("--html-window %q: %w; want FROM:TO, e.g. 12s:15s", f.window, err)
+	}
+	if !ok || o.From < 0 || o.To <= o.From {
 		return o, fmt.Errorf("--html-window %q: want FROM:TO with FROM before TO, e.g. 12s:15s", f.window)
 	}
 	return o, nil
