@@ -39,6 +39,8 @@ type diagram struct {
 	Types    []string  `json:"types"` // message types in legend order
 	Drawn    int       `json:"drawn"` // arrows drawn
 	Total    int       `json:"total"` // messages in the window
+	// CapAt is when the first message past the cap was sent, ms; 0 when none was left out.
+	CapAt float64 `json:"capAt"`
 
 	TypeColors map[string]string `json:"typeColors"`
 	RoleColors map[string]string `json:"roleColors"`
@@ -234,6 +236,9 @@ func (d *diagram) send(e Event, at float64, pending map[string][]int, inWindow b
 	}
 	if inWindow {
 		d.Total++
+	}
+	if inWindow && d.Drawn >= limit && d.CapAt == 0 {
+		d.CapAt = at
 	}
 	if !inWindow || d.Drawn >= limit {
 		for range copies {

@@ -19,7 +19,7 @@
   const laneX = {};
   function layout() {
     const width = Math.max(scroller.clientWidth - 20, 400);
-    const gap = Math.min(300, (width - LEFT - 180) / Math.max(D.nodes.length - 1, 1));
+    const gap = Math.min(300, (width - LEFT - 40 - 180) / Math.max(D.nodes.length - 1, 1));
     const heads = document.getElementById("lanes");
     heads.innerHTML = "";
     D.nodes.forEach((n, i) => {
@@ -144,6 +144,12 @@
     lanes();
     arrows();
     marks(width);
+    if (D.capAt && D.capAt >= from && D.capAt <= to) {
+      const g = el("g", { class: "global" });
+      el("line", { x1: LEFT, x2: width, y1: y(D.capAt), y2: y(D.capAt), stroke: "#000" }, g);
+      el("text", { x: width - 4, y: y(D.capAt) - 3, "text-anchor": "end" }, g,
+        `message cap: ${D.drawn} drawn, later messages are not (--html-window, --html-max)`);
+    }
     steps.sort((a, b) => a.at - b.at);
     document.getElementById("scale").textContent = " " + scale + " px/ms ";
     document.getElementById("from").value = from.toFixed(0);

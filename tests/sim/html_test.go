@@ -145,6 +145,7 @@ func TestDiagramDrawsOnlyTheWindowAndSaysWhenCapped(t *testing.T) {
 		require.LessOrEqual(t, s.End, 3000.0)
 	}
 	require.Contains(t, html, "Capped:")
+	require.Greater(t, d.CapAt, d.Arrows[len(d.Arrows)-1].At-1e-9, "the cap is marked where drawing stopped")
 }
 
 func TestPageEmbedsPorcupinesVisualizationOfANonLinearizableHistory(t *testing.T) {
