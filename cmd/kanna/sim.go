@@ -42,6 +42,7 @@ type simFlags struct {
 	html     string
 	window   string
 	htmlMax  int
+	gossip   bool
 }
 
 // seedSummary is one seed's line of --json output.
@@ -59,7 +60,9 @@ type seedSummary struct {
 	// Linearizable is porcupine's verdict on the history: Ok, Illegal, or Unknown when its search
 	// timed out (not proven, not a violation); empty when the run stopped before its end.
 	Linearizable string `json:"linearizable,omitempty"`
-	Replay       string `json:"replay,omitempty"`
+	// GossipMsgs counts the gossip messages sent beside Raft (0 with --gossip=false).
+	GossipMsgs int    `json:"gossip_msgs"`
+	Replay     string `json:"replay,omitempty"`
 }
 
 // aggregate is the final --json object of a sweep.
@@ -97,6 +100,7 @@ func runSim(args []string) int {
 	fs.StringVar(&f.html, "html", "", "write the run's space-time diagram, a self-contained HTML page, to this file (one seed only)")
 	fs.StringVar(&f.window, "html-window", "", "draw only this `FROM:TO` window of simulated time in --html, e.g. 12s:15s (default: the whole run)")
 	fs.IntVar(&f.htmlMax, "html-max", sim.DefaultMaxMessages, "draw at most this many messages in --html (the first of the window)")
+	fs.BoolVar(&f.gossip, "gossip", true, "run a gossip core beside every node; --gossip=false runs Raft alone")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -121,7 +125,7 @@ func runSim(args []string) int {
 }
 
 func (f simFlags) options(seed int64) sim.Options {
-	o := sim.Options{Seed: seed, Nodes: f.nodes, Duration: f.duration, Bug: f.bug, Preset: f.preset, Clients: f.clients}
+	o := sim.Options{Seed: seed, Nodes: f.nodes, Duration: f.duration, Bug: f.bug, Preset: f.preset, Clients: f.clients, NoGossip: !f.gossip}
 	if f.faults != "" {
 		o.Faults = strings.Split(f.faults, ",")
 	}
@@ -143,6 +147,9 @@ func (f simFlags) replay(seed int64) string {
 	if f.preset != "" {
 		cmd += " --preset " + f.preset
 	}
+	if !f.gossip {
+		cmd += " --gossip=false"
+	}
 	return cmd
 }
 
@@ -150,7 +157,7 @@ func summarize(f simFlags, r *sim.Run, wall time.Duration) seedSummary {
 	s := seedSummary{
 		Seed: r.Options.Seed, TraceHash: r.TraceHash, Violations: r.Violations, Events: r.EventCount,
 		SimSeconds: r.SimTime.Seconds(), WallSeconds: wall.Seconds(), Ops: len(r.History), OpsOK: r.OpsOK,
-		LeaderChanges: r.LeaderChanges, Faults: r.Mix.String(),
+		LeaderChanges: r.LeaderChanges, Faults: r.Mix.String(), GossipMsgs: r.GossipMsgs,
 	}
 	if r.Linearizable != nil {
 		s.Linearizable = string(r.Linearizable.Result)
