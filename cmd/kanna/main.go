@@ -1,5 +1,6 @@
 // Command kanna is Kanna's one binary: `kanna sim` runs seeded simulations of whole clusters, and
-// the other subcommands (node, web, demo, bench, status) run a real cluster.
+// the other subcommands (node, web, demo, bench, status) run a real cluster. Each subcommand lives
+// in a file of its own and registers itself from an init function.
 package main
 
 import (
@@ -18,20 +19,6 @@ var commands = map[string]command{}
 
 func register(name, help string, run func(args []string) int) {
 	commands[name] = command{help: help, run: run}
-}
-
-func init() {
-	notYet := func(name string) func([]string) int {
-		return func([]string) int {
-			fmt.Fprintf(os.Stderr, "kanna %s: the real node is not built yet; try `kanna sim`\n", name)
-			return 2
-		}
-	}
-	for _, name := range []string{"node", "web", "demo", "bench", "status"} {
-		if _, ok := commands[name]; !ok {
-			register(name, "(not built yet)", notYet(name))
-		}
-	}
 }
 
 func usage() {
