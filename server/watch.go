@@ -15,15 +15,24 @@ import (
 type watcher struct {
 	room   string
 	latest chan *kannapb.RoomState // capacity 1: the newest state not yet sent
+	// offered is the commit index of the last state offered. A held write's answers are delivered
+	// after the engine has moved on, so the same state can be offered twice (once when the watch
+	// starts, once when the write that applied it completes): only a newer one goes out.
+	offered uint64
 }
 
 func newWatcher(room string) *watcher {
 	return &watcher{room: room, latest: make(chan *kannapb.RoomState, 1)}
 }
 
-// offer replaces whatever state the watcher has not taken yet with s. Only the loop calls it, so
-// after the drain the slot is empty and the send cannot block.
+// offer replaces whatever state the watcher has not taken yet with s, unless s is no newer than
+// what it was offered before. Only the loop calls it, so after the drain the slot is empty and the
+// send cannot block.
 func (w *watcher) offer(s *kannapb.RoomState) {
+	if s.CommitIndex <= w.offered {
+		return
+	}
+	w.offered = s.CommitIndex
 	select {
 	case <-w.latest:
 	default:
