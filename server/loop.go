@@ -31,7 +31,7 @@ import (
 	"github.com/kanna-cluster/kanna/raft"
 )
 
-// rejoinTicks is how often a node that knows no live peer tries its seeds again: every two
+// rejoinTicks is how often a node tries again to join the seeds its gossip view lacks: every two
 // seconds at 100 ms ticks, so a node started before the rest of the cluster finds it soon after.
 const rejoinTicks = 20
 
@@ -170,31 +170,33 @@ func (n *Node) tick() {
 	n.loop.ticks++
 	n.engine.Tick()
 	n.gossip.Tick()
-	if n.loop.ticks%rejoinTicks == 0 && n.alivePeers() == 0 {
+	if n.loop.ticks%rejoinTicks == 0 {
 		n.joinSeeds()
 	}
 	n.reconcileMembership()
 }
 
-// joinSeeds asks gossip to meet the cluster through the seed addresses.
+// joinSeeds asks gossip to meet the seeds whose address no member of its view has. Knowing one
+// live peer is not enough: restarted nodes whose joins to each other were lost can form groups
+// that each look complete, and push-pull, which picks among known members, never bridges them (the
+// simulator found this: tests/testdata/seeds.txt, seed 492).
 func (n *Node) joinSeeds() {
-	if len(n.loop.seeds) == 0 {
-		return
-	}
-	if err := n.gossip.Join(n.loop.seeds...); err != nil {
-		n.logger().Debug("gossip: join not sent", "err", err)
-	}
-}
-
-// alivePeers counts the other members gossip believes alive.
-func (n *Node) alivePeers() int {
-	c := 0
+	known := map[string]bool{}
 	for _, m := range n.gossip.Members() {
-		if m.ID != n.gossip.ID() && m.State == gossip.StateAlive {
-			c++
+		known[m.Addr] = true
+	}
+	var missing []string
+	for _, a := range n.loop.seeds {
+		if !known[a] {
+			missing = append(missing, a)
 		}
 	}
-	return c
+	if len(missing) == 0 {
+		return
+	}
+	if err := n.gossip.Join(missing...); err != nil {
+		n.logger().Debug("gossip: join not sent", "err", err)
+	}
 }
 
 // stepGossip hands a gossip message to the core; the answer to a push-pull goes back on the

@@ -120,8 +120,8 @@ func (n *node) startGossip(founding bool) error {
 	return nil
 }
 
-// rejoinTicks is how often a node whose gossip core knows no live peer tries every address again,
-// as server/loop.go does: the members it joined through may have been down at the time.
+// rejoinTicks is how often a node tries again to join the nodes its gossip core does not know, as
+// server/loop.go does: the members it joined through may have been down at the time.
 const rejoinTicks = 20
 
 func (n *node) onGossipTick(gen uint64, count int) {
@@ -130,29 +130,35 @@ func (n *node) onGossipTick(gen uint64, count int) {
 	}
 	if !n.paused && n.g != nil {
 		n.g.Tick()
-		if count%rejoinTicks == 0 && n.alivePeers() == 0 && len(n.s.ids) > 1 {
-			var addrs []string
-			for _, id := range without(n.s.ids, n.id) {
-				addrs = append(addrs, gossipAddr(id))
-			}
-			if err := n.g.Join(addrs...); err != nil {
-				n.s.emit(Event{Kind: EventError, Node: n.id, Detail: "gossip rejoin: " + err.Error()})
-			}
+		if count%rejoinTicks == 0 {
+			n.rejoinUnknown()
 		}
 		n.flushGossip()
 	}
 	n.s.q.after(n.gtick, func() { n.onGossipTick(gen, count+1) })
 }
 
-// alivePeers counts the other members this node's gossip core believes alive.
-func (n *node) alivePeers() int {
-	c := 0
+// rejoinUnknown sends a join to every node whose address this node has but whose member its gossip
+// view lacks altogether. Knowing one live peer is not enough: a restarted core knows only what its
+// joins brought back, and when the joins to one group were lost while that group's members had all
+// restarted too, the two groups each hold a complete-looking view without the other, and push-pull,
+// which picks among known members, never bridges them (seed 492).
+func (n *node) rejoinUnknown() {
+	known := map[string]bool{}
 	for _, m := range n.g.Members() {
-		if m.ID != n.g.ID() && m.State == gossip.StateAlive {
-			c++
+		known[m.ID] = true
+	}
+	var addrs []string
+	for _, id := range without(n.s.ids, n.id) {
+		if !known[gossipID(id)] {
+			addrs = append(addrs, gossipAddr(id))
 		}
 	}
-	return c
+	if len(addrs) > 0 {
+		if err := n.g.Join(addrs...); err != nil {
+			n.s.emit(Event{Kind: EventError, Node: n.id, Detail: "gossip rejoin: " + err.Error()})
+		}
+	}
 }
 
 // flushGossip writes the core's membership events into the trace and sends its messages.
