@@ -28,7 +28,7 @@ func toStatus(err error) error {
 	}
 	var ge *game.Error
 	if errors.As(err, &ge) {
-		return status.Error(gameCode(ge.Code), ge.Message)
+		return status.Error(GameCode(ge.Code), ge.Message)
 	}
 	var nl *raft.NotLeaderError
 	switch {
@@ -44,8 +44,9 @@ func toStatus(err error) error {
 	return status.Error(codes.Internal, err.Error())
 }
 
-// gameCode maps a game rejection onto the gRPC code of the same name.
-func gameCode(c game.Code) codes.Code {
+// GameCode maps a game rejection onto the gRPC code of the same name. Stand-ins for a node (such as
+// web/fakenode) use it too, so that they answer with the codes a real node does.
+func GameCode(c game.Code) codes.Code {
 	switch c {
 	case game.InvalidArgument:
 		return codes.InvalidArgument

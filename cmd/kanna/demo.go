@@ -6,7 +6,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -201,20 +200,10 @@ func printCluster(w io.Writer, sup *demo.Supervisor, baseURL string) {
 func printLogTails(w io.Writer, nodes []demo.NodeInfo) {
 	const keep = 15
 	for _, n := range nodes {
-		f, err := os.Open(n.LogFile)
-		if err != nil {
+		if _, err := os.Stat(n.LogFile); err != nil {
 			continue
 		}
-		var lines []string
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			lines = append(lines, sc.Text())
-			if len(lines) > keep {
-				lines = lines[1:]
-			}
-		}
-		_ = f.Close()
+		lines := n.LogTail(keep)
 		state := "running"
 		if !n.Running {
 			state = n.Exit

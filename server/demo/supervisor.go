@@ -16,6 +16,7 @@
 package demo
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -65,6 +66,27 @@ type NodeInfo struct {
 	LogFile string `json:"log_file"`
 	// Exit describes how the last process of this node ended, empty while it runs.
 	Exit string `json:"exit,omitempty"`
+}
+
+// LogTail returns the last n lines of the node's log file (all of them when it has fewer), or nil
+// when the file cannot be read: the logs go with the temporary folder, so whoever shows a failure
+// shows them first.
+func (n NodeInfo) LogTail(keep int) []string {
+	f, err := os.Open(n.LogFile)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > keep {
+			lines = lines[1:]
+		}
+	}
+	return lines
 }
 
 // Supervisor starts, crashes, restarts and stops the node processes of one local cluster. Its

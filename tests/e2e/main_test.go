@@ -9,7 +9,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -97,20 +96,10 @@ func (c *cluster) waitFormed() uint64 {
 // dumpLogs prints the last lines of every node's log into the test output.
 func (c *cluster) dumpLogs() {
 	for _, n := range c.sup.Nodes() {
-		f, err := os.Open(n.LogFile)
-		if err != nil {
+		if _, err := os.Stat(n.LogFile); err != nil {
 			continue
 		}
-		var lines []string
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			lines = append(lines, sc.Text())
-		}
-		_ = f.Close()
-		if len(lines) > 40 {
-			lines = lines[len(lines)-40:]
-		}
+		lines := n.LogTail(40)
 		c.t.Logf("--- node %d (%s) log tail ---", n.ID, n.LogFile)
 		for _, l := range lines {
 			c.t.Log(l)

@@ -36,9 +36,13 @@ func (s *sim) probeLeader() {
 }
 
 // agreedLeader finds a leader of the highest term whom every node names as leader.
-func (s *sim) agreedLeader() (uint64, bool) {
+func (s *sim) agreedLeader() (uint64, bool) { return s.leaderAmong(s.ids) }
+
+// leaderAmong returns the leader that every node of group follows, if they agree on one that is
+// itself in the group and leading: a majority's leader while the rest is cut off.
+func (s *sim) leaderAmong(group []uint64) (uint64, bool) {
 	var lead, term uint64
-	for _, id := range s.ids {
+	for _, id := range group {
 		n := s.nodes[id]
 		if !n.up() {
 			return 0, false
@@ -49,7 +53,12 @@ func (s *sim) agreedLeader() (uint64, bool) {
 		}
 		lead, term = st.Lead, st.Term
 	}
-	return lead, s.nodes[lead].eng.Status().Role == raft.Leader
+	for _, id := range group {
+		if id == lead {
+			return lead, s.nodes[lead].eng.Status().Role == raft.Leader
+		}
+	}
+	return 0, false
 }
 
 // finalChecks runs when the liveness phase ends: every request answered, every replica applied

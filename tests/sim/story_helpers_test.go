@@ -76,29 +76,6 @@ func (s *sim) checkersFired() []string {
 	return out
 }
 
-// leaderAmong returns the leader that every node of group follows, if they agree on one that is
-// itself in the group and leading: a majority's leader while the rest is cut off.
-func (s *sim) leaderAmong(group []uint64) (uint64, bool) {
-	var lead, term uint64
-	for _, id := range group {
-		n := s.nodes[id]
-		if !n.up() {
-			return 0, false
-		}
-		st := n.eng.Status()
-		if st.Lead == raft.None || (lead != 0 && (st.Lead != lead || st.Term != term)) {
-			return 0, false
-		}
-		lead, term = st.Lead, st.Term
-	}
-	for _, id := range group {
-		if id == lead {
-			return lead, s.nodes[lead].eng.Status().Role == raft.Leader
-		}
-	}
-	return 0, false
-}
-
 // highestTerm is the highest term any running node is in.
 func (s *sim) highestTerm() uint64 {
 	var m uint64

@@ -25,6 +25,7 @@ import (
 
 	"github.com/kanna-cluster/kanna/game"
 	"github.com/kanna-cluster/kanna/proto/kannapb"
+	"github.com/kanna-cluster/kanna/server"
 )
 
 // Cluster is a set of fake nodes sharing one game state.
@@ -257,7 +258,7 @@ func (c *Cluster) apply(n *Node, cmd game.Command) (*kannapb.RoomState, error) {
 		}
 	}
 	if err := res.Error(); err != nil {
-		return nil, status.Error(grpcCode(game.CodeOf(err)), err.Error())
+		return nil, status.Error(server.GameCode(game.CodeOf(err)), err.Error())
 	}
 	c.modified[cmd.Room] = c.index
 	if c.created[cmd.Room] == 0 {
@@ -266,20 +267,6 @@ func (c *Cluster) apply(n *Node, cmd game.Command) (*kannapb.RoomState, error) {
 	close(c.changed)
 	c.changed = make(chan struct{})
 	return c.roomLocked(n, cmd.Room)
-}
-
-func grpcCode(code game.Code) codes.Code {
-	switch code {
-	case game.InvalidArgument:
-		return codes.InvalidArgument
-	case game.NotFound:
-		return codes.NotFound
-	case game.FailedPrecondition:
-		return codes.FailedPrecondition
-	case game.AlreadyExists:
-		return codes.AlreadyExists
-	}
-	return codes.Internal
 }
 
 // roomLocked is room as node n shows it.
