@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kanna-cluster/kanna/server/engine"
 	"slices"
 	"time"
 
@@ -186,7 +187,7 @@ func (c *clusterService) RemoveServer(ctx context.Context, req *kannapb.RemoveSe
 	}
 	local := func(ctx context.Context) (*kannapb.RemoveServerResponse, error) {
 		var index uint64
-		_, err := n.submit(ctx, func() (ProposalID, error) {
+		_, err := n.submit(ctx, func() (engine.ProposalID, error) {
 			st := n.engine.Status()
 			if st.Role != raft.Leader {
 				return 0, &raft.NotLeaderError{Leader: st.Lead}

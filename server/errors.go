@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kanna-cluster/kanna/server/engine"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -34,7 +35,7 @@ func toStatus(err error) error {
 	switch {
 	case errors.As(err, &nl):
 		return status.Errorf(codes.Unavailable, "%v; retry shortly with the same client_id and seq", nl)
-	case errors.Is(err, ErrProposalLost), errors.Is(err, raft.ErrProposalDropped):
+	case errors.Is(err, engine.ErrProposalLost), errors.Is(err, raft.ErrProposalDropped):
 		return status.Errorf(codes.Unavailable, "%v", err)
 	case errors.Is(err, ErrStopped):
 		return status.Error(codes.Unavailable, "the node is shutting down; retry on another node with the same client_id and seq")
@@ -64,7 +65,7 @@ func GameCode(c game.Code) codes.Code {
 // deadline: no leader yet, a leader change, or a leader that could not be reached.
 func retryable(err error) bool {
 	var nl *raft.NotLeaderError
-	if errors.As(err, &nl) || errors.Is(err, ErrProposalLost) || errors.Is(err, raft.ErrProposalDropped) {
+	if errors.As(err, &nl) || errors.Is(err, engine.ErrProposalLost) || errors.Is(err, raft.ErrProposalDropped) {
 		return true
 	}
 	return status.Code(err) == codes.Unavailable && !errors.Is(err, ErrStopped)

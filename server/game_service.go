@@ -10,6 +10,7 @@ package server
 import (
 	"context"
 	"errors"
+	"github.com/kanna-cluster/kanna/server/engine"
 	"strconv"
 	"time"
 
@@ -86,7 +87,7 @@ func (g *gameService) GetRoom(ctx context.Context, req *kannapb.GetRoomRequest) 
 		return out, toStatus(err)
 	}
 	local := func(ctx context.Context) (*kannapb.RoomState, error) {
-		r, err := n.submit(ctx, func() (ProposalID, error) { return n.engine.Read(req.GetRoom()) })
+		r, err := n.submit(ctx, func() (engine.ProposalID, error) { return n.engine.Read(req.GetRoom()) })
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +155,7 @@ func (n *Node) write(ctx context.Context, cmd game.Command, forward func(context
 		return nil, toStatus(err)
 	}
 	local := func(ctx context.Context) (*kannapb.RoomState, error) {
-		r, err := n.submit(ctx, func() (ProposalID, error) { return n.engine.Propose(cmd) })
+		r, err := n.submit(ctx, func() (engine.ProposalID, error) { return n.engine.Propose(cmd) })
 		if err != nil {
 			return nil, err
 		}
@@ -171,7 +172,7 @@ func (n *Node) write(ctx context.Context, cmd game.Command, forward func(context
 
 // submit starts a proposal or read on the loop and waits for its result. A result that carries an
 // error (ErrProposalLost, or a read's NotFound) is returned as that error.
-func (n *Node) submit(ctx context.Context, start func() (ProposalID, error)) (waitResult, error) {
+func (n *Node) submit(ctx context.Context, start func() (engine.ProposalID, error)) (waitResult, error) {
 	reply := make(chan waitResult, 1)
 	if err := n.do(ctx, func() {
 		id, err := start()

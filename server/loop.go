@@ -24,6 +24,7 @@
 package server
 
 import (
+	"github.com/kanna-cluster/kanna/server/engine"
 	"strconv"
 	"time"
 
@@ -45,7 +46,7 @@ type loopState struct {
 	// those among them whose messages wait for the write.
 	inflight, heldInflight int
 
-	waiters  map[ProposalID]chan waitResult
+	waiters  map[engine.ProposalID]chan waitResult
 	watchers map[string]map[*watcher]struct{}
 	members  membershipState
 	seeds    []string
@@ -53,13 +54,13 @@ type loopState struct {
 
 // waitResult is what a caller waiting on a proposal or read receives.
 type waitResult struct {
-	res     Result
+	res     engine.Result
 	applied uint64 // the node's applied index when the result was delivered
 	err     error
 }
 
 func (l *loopState) init(n *Node) {
-	l.waiters = map[ProposalID]chan waitResult{}
+	l.waiters = map[engine.ProposalID]chan waitResult{}
 	l.watchers = map[string]map[*watcher]struct{}{}
 	l.members = newMembershipState()
 	seen := map[string]bool{n.addr: true}
@@ -288,7 +289,7 @@ func (n *Node) handleReady() error {
 
 // deliver answers the callers whose proposals or reads finished, pushes new room states to
 // watchers and logs what the engine reported. applied is the engine's applied index as of out.
-func (n *Node) deliver(out Output, applied uint64) {
+func (n *Node) deliver(out engine.Output, applied uint64) {
 	if s := out.SoftState; s != nil {
 		n.logger().Info("raft: role "+s.Role.String(), "leader", s.Lead)
 	}

@@ -1,7 +1,8 @@
-// Node: the real shell around the engine. It owns the write-ahead log, the gRPC server and the
-// transport, and one loop goroutine (loop.go) that alone touches the engine and the gossip core.
+// Package server is one Kanna node's real shell around its deterministic engine (package
+// server/engine). Node owns the write-ahead log, the gRPC server and the transport, and one loop
+// goroutine (loop.go) that alone touches the engine and the gossip core.
 //
-// This is the "thin shell" of DESIGN.md: everything Raft (Ongaro and Ousterhout 2014) and SWIM
+// It is a thin shell (docs/design.md): everything Raft (Ongaro and Ousterhout 2014) and SWIM
 // (Das et al. 2002) decide happens in the pure cores; the shell only moves time, bytes and disk
 // writes in and out of them, in the order the persistence contract requires (loop.go).
 package server
@@ -10,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kanna-cluster/kanna/server/engine"
 	"log/slog"
 	"math/rand"
 	"net"
@@ -63,7 +65,7 @@ type Node struct {
 	lock   *os.File // the data folder's lock, held while the node runs
 
 	// Owned by the loop goroutine.
-	engine *Engine
+	engine *engine.Engine
 	gossip *gossip.Node
 	loop   loopState
 
@@ -141,7 +143,7 @@ func NewNode(cfg Config) (*Node, error) {
 	if bootstrap {
 		rc.Peers = []uint64{cfg.ID}
 	}
-	if n.engine, err = NewEngine(EngineConfig{Raft: rc, Rand: rand.New(rand.NewSource(rnd.Int63())), SnapshotEvery: cfg.SnapshotEvery}); err != nil {
+	if n.engine, err = engine.New(engine.Config{Raft: rc, Rand: rand.New(rand.NewSource(rnd.Int63())), SnapshotEvery: cfg.SnapshotEvery}); err != nil {
 		return fail(fmt.Errorf("node %d: %w", cfg.ID, err))
 	}
 	if restored != nil {

@@ -5,6 +5,7 @@
 package server
 
 import (
+	"github.com/kanna-cluster/kanna/server/engine"
 	"os"
 	"path/filepath"
 	"testing"
@@ -237,9 +238,9 @@ func TestGameErrorsKeepTheirCodeOnTheWire(t *testing.T) {
 		require.Equal(t, "m", status.Convert(err).Message())
 	}
 	require.Equal(t, codes.Unavailable, status.Code(toStatus(&raft.NotLeaderError{Leader: 2})))
-	require.Equal(t, codes.Unavailable, status.Code(toStatus(ErrProposalLost)))
+	require.Equal(t, codes.Unavailable, status.Code(toStatus(engine.ErrProposalLost)))
 	require.Equal(t, codes.Unavailable, status.Code(toStatus(ErrStopped)))
-	require.True(t, retryable(ErrProposalLost))
+	require.True(t, retryable(engine.ErrProposalLost))
 	require.False(t, retryable(ErrStopped))
 	require.False(t, retryable(&game.Error{Code: game.NotFound}))
 }

@@ -9,6 +9,7 @@ package server
 import (
 	"github.com/kanna-cluster/kanna/proto/kannapb"
 	"github.com/kanna-cluster/kanna/raft"
+	"github.com/kanna-cluster/kanna/server/engine"
 )
 
 // watcher is one Watch stream's mailbox.
@@ -68,7 +69,7 @@ func (n *Node) removeWatcher(w *watcher) {
 
 // notifyWatchers pushes the state of each watched room that out changed: those its commands
 // named, or every watched room when a snapshot replaced the game.
-func (n *Node) notifyWatchers(out Output) {
+func (n *Node) notifyWatchers(out engine.Output) {
 	if len(n.loop.watchers) == 0 {
 		return
 	}

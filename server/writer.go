@@ -17,6 +17,7 @@ package server
 
 import (
 	"fmt"
+	"github.com/kanna-cluster/kanna/server/engine"
 
 	"github.com/kanna-cluster/kanna/raft"
 )
@@ -33,7 +34,7 @@ const maxInflightWrites = 256
 
 // writeBatch is one Output for the writer.
 type writeBatch struct {
-	out Output
+	out engine.Output
 	// held says that out's messages and results wait for the write: everything but a leader's
 	// appends and answers once its term and vote are durable (loop.go).
 	held bool
@@ -135,7 +136,7 @@ func (w *diskWriter) writeGroup(group []writeBatch) error {
 // persist writes what out asks to keep: the leader's snapshot first (entries may follow it), then
 // hard state and entries, with an fsync when sync, then a snapshot the engine took, which lets the
 // log be compacted behind it.
-func (w *diskWriter) persist(out Output, sync bool) error {
+func (w *diskWriter) persist(out engine.Output, sync bool) error {
 	if out.Snapshot != nil {
 		if err := w.log.SaveSnapshot(*out.Snapshot); err != nil {
 			return fmt.Errorf("save the leader's snapshot at index %d: %w", out.Snapshot.Meta.Index, err)

@@ -7,6 +7,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"github.com/kanna-cluster/kanna/server/engine"
 	"sync"
 	"testing"
 
@@ -81,7 +82,7 @@ func startWriter(log *recordingLog) (chan<- writeBatch, <-chan writeDone) {
 }
 
 func appendBatch(index, term uint64, held bool, msgs ...raft.Message) writeBatch {
-	return writeBatch{held: held, out: Output{
+	return writeBatch{held: held, out: engine.Output{
 		Entries:  []raft.Entry{{Index: index, Term: term}},
 		MustSync: true,
 		Messages: msgs,
@@ -104,7 +105,7 @@ func TestVoteIsSentOnlyOnceTheHardStateIsSyncedOnItsOwn(t *testing.T) {
 	log := &recordingLog{}
 	in, out := startWriter(log)
 	vote := raft.Message{Type: raft.MsgVoteResp, To: 3}
-	in <- writeBatch{held: true, out: Output{
+	in <- writeBatch{held: true, out: engine.Output{
 		HardState: raft.HardState{Term: 4, Vote: 3, Commit: 7},
 		MustSync:  true,
 		Messages:  []raft.Message{vote},

@@ -1,4 +1,4 @@
-// The adapter from the simulator's engine interface to server.Engine: the very engine a real Kanna
+// The adapter from the simulator's engine interface to server/engine.Engine: the very engine a real Kanna
 // node runs, composing the Raft core with the Hangman state machine (Raft paper Figure 1: consensus
 // module, log, state machine).
 
@@ -7,12 +7,12 @@ package sim
 import (
 	"github.com/kanna-cluster/kanna/game"
 	"github.com/kanna-cluster/kanna/raft"
-	"github.com/kanna-cluster/kanna/server"
+	nodeengine "github.com/kanna-cluster/kanna/server/engine"
 )
 
 type serverEngine struct {
-	e    *server.Engine
-	last server.Output
+	e    *nodeengine.Engine
+	last nodeengine.Output
 }
 
 func newServerEngine(cfg engineConfig) (engine, error) {
@@ -23,7 +23,7 @@ func newServerEngine(cfg engineConfig) (engine, error) {
 	if cfg.MaxSizePerMsg > 0 {
 		rc.MaxSizePerMsg = cfg.MaxSizePerMsg
 	}
-	e, err := server.NewEngine(server.EngineConfig{Raft: rc, Rand: cfg.GameRand, SnapshotEvery: cfg.SnapshotEvery})
+	e, err := nodeengine.New(nodeengine.Config{Raft: rc, Rand: cfg.GameRand, SnapshotEvery: cfg.SnapshotEvery})
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,7 @@
 // timers).
 //
 // This file is the engine's input side: building it, and handing it ticks, messages, proposals and
-// reads. engine_ready.go is its output side: the Ready/Advance loop that applies committed entries
+// reads. ready.go is its output side: the Ready/Advance loop that applies committed entries
 // to the game and answers the requests that were waiting for them. Together they are the "state
 // machine replication" of the Raft paper (§2, Figure 1: consensus module, log, state machine) and
 // its client interaction (§8): a command is answered once it is applied, a retried command applies
@@ -13,7 +13,7 @@
 // The engine, like the cores it composes, does no I/O, starts no goroutine, reads no clock and draws
 // randomness only from the *rand.Rand it is given, so the simulator in tests/sim can drive the same
 // code the real shell does and replay a run from its seed.
-package server
+package engine
 
 import (
 	"encoding/binary"
@@ -33,10 +33,10 @@ type ProposalID uint64
 // leader change or covered by a snapshot before this node applied it, or the node stopped leading
 // before it could confirm a read. The command may or may not have been applied. Retrying with the
 // same client id and seq is safe: the game's session table applies a request once.
-var ErrProposalLost = errors.New("server: request lost in a leader change; retry with the same client id and seq")
+var ErrProposalLost = errors.New("engine: request lost in a leader change; retry with the same client id and seq")
 
-// EngineConfig is everything an engine is built from.
-type EngineConfig struct {
+// Config is everything an engine is built from.
+type Config struct {
 	// Raft configures the core: ID, Peers, Rand, Restore, timing, Bugs. When Restore holds a
 	// snapshot, the engine rebuilds the game from it and the core hands out again every committed
 	// entry after it (the game lives in memory, so whatever was applied past the snapshot before a
@@ -106,10 +106,10 @@ type pendingRead struct {
 	ticks     int // ticks spent waiting for confirmation
 }
 
-// NewEngine builds an engine and its Raft core from cfg.
-func NewEngine(cfg EngineConfig) (*Engine, error) {
+// New builds an engine and its Raft core from cfg.
+func New(cfg Config) (*Engine, error) {
 	if cfg.Rand == nil {
-		return nil, errors.New("server: engine config: Rand is required to pick words (the engine draws no global randomness)")
+		return nil, errors.New("engine: engine config: Rand is required to pick words (the engine draws no global randomness)")
 	}
 	e := &Engine{
 		game:          game.NewState(),
@@ -130,7 +130,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 				data = snap.Data
 			}
 			if err := e.game.Restore(data); err != nil {
-				return nil, fmt.Errorf("server: start from snapshot at index %d: %w; restore this node's data from a peer", snap.Meta.Index, err)
+				return nil, fmt.Errorf("engine: start from snapshot at index %d: %w; restore this node's data from a peer", snap.Meta.Index, err)
 			}
 			e.applied, e.appliedTerm, e.snapshotIndex = snap.Meta.Index, snap.Meta.Term, snap.Meta.Index
 			e.conf = cloneConfState(snap.Meta.ConfState)
@@ -142,7 +142,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	}
 	node, err := raft.New(rc)
 	if err != nil {
-		return nil, fmt.Errorf("server: start raft core of node %d: %w", rc.ID, err)
+		return nil, fmt.Errorf("engine: start raft core of node %d: %w", rc.ID, err)
 	}
 	e.raft = node
 	return e, nil
@@ -158,7 +158,7 @@ func (e *Engine) Tick() {
 			r.ticks++
 			if r.ticks >= e.readTimeout {
 				e.results = append(e.results, Result{ID: r.id,
-					Err: fmt.Errorf("server: read of room %q: node %d could not confirm its leadership within %d ticks: %w", r.room, e.raft.ID(), e.readTimeout, ErrProposalLost)})
+					Err: fmt.Errorf("engine: read of room %q: node %d could not confirm its leadership within %d ticks: %w", r.room, e.raft.ID(), e.readTimeout, ErrProposalLost)})
 				continue
 			}
 		}
@@ -173,7 +173,7 @@ func (e *Engine) Tick() {
 // to log.
 func (e *Engine) Step(m raft.Message) {
 	if err := e.raft.Step(m); err != nil {
-		e.errs = append(e.errs, fmt.Errorf("server: node %d: step %s: %w", e.raft.ID(), m, err))
+		e.errs = append(e.errs, fmt.Errorf("engine: node %d: step %s: %w", e.raft.ID(), m, err))
 	}
 }
 

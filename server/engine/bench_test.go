@@ -1,7 +1,7 @@
 // Benchmarks of the engine on the in-memory cluster: the cost of one command from proposal to
 // apply on three nodes, and of one linearizable read, without any network or disk.
 
-package server
+package engine
 
 import (
 	"testing"

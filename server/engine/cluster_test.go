@@ -2,7 +2,7 @@
 // its Outputs asked to persist, messages travel through a queue the test can cut, and everything
 // runs on the test's goroutine, driven by explicit ticks, so each scenario replays exactly.
 
-package server
+package engine
 
 import (
 	"fmt"
@@ -90,15 +90,15 @@ func newSeededCluster(t testing.TB, size int, snapshotEvery uint64, seed int64) 
 	return c
 }
 
-func (c *cluster) config(id uint64, peers []uint64, restore *raft.Restored) EngineConfig {
+func (c *cluster) config(id uint64, peers []uint64, restore *raft.Restored) Config {
 	rc := raft.DefaultConfig()
 	rc.ID, rc.Peers, rc.Restore = id, peers, restore
 	rc.Rand = rand.New(rand.NewSource(c.seed*1000 + int64(id)))
-	return EngineConfig{Raft: rc, Rand: rand.New(rand.NewSource(c.seed*2000 + int64(id))), SnapshotEvery: c.snapshotEvery}
+	return Config{Raft: rc, Rand: rand.New(rand.NewSource(c.seed*2000 + int64(id))), SnapshotEvery: c.snapshotEvery}
 }
 
 func (c *cluster) start(id uint64, peers []uint64, restore *raft.Restored) {
-	e, err := NewEngine(c.config(id, peers, restore))
+	e, err := New(c.config(id, peers, restore))
 	require.NoError(c.t, err)
 	c.engines[id] = e
 	c.results[id] = map[ProposalID]Result{}

@@ -1,7 +1,7 @@
-// Tests of the engine's snapshots (engine_ready.go, NewEngine): compaction, catching a lagging
+// Tests of the engine's snapshots (ready.go, New): compaction, catching a lagging
 // node up with the leader's snapshot (Raft paper §7), and rebuilding the game on restart.
 
-package server
+package engine
 
 import (
 	"fmt"
@@ -98,11 +98,11 @@ func TestEngineRefusesToStartFromACorruptSnapshot(t *testing.T) {
 		HardState: raft.HardState{Term: 2, Commit: 3},
 		Snapshot:  &raft.Snapshot{Meta: raft.SnapshotMeta{Index: 3, Term: 2, ConfState: raft.ConfState{Voters: []uint64{1}}}, Data: []byte("{")},
 	})
-	_, err := NewEngine(cfg)
+	_, err := New(cfg)
 	require.ErrorContains(t, err, "snapshot at index 3")
 
 	cfg.GameSnapshot = game.NewState().Snapshot()
-	e, err := NewEngine(cfg)
+	e, err := New(cfg)
 	require.NoError(t, err, "GameSnapshot takes precedence over the snapshot's data")
 	require.Equal(t, uint64(3), e.Applied())
 }

@@ -1,8 +1,8 @@
-// Tests of the engine (engine.go, engine_ready.go) on a three-node cluster in memory, each named
+// Tests of the engine (engine.go, ready.go) on a three-node cluster in memory, each named
 // after the rule it checks: state machine replication (Raft paper §5.3), client interaction (§8,
 // thesis §6.3), linearizable reads (thesis §6.4) and snapshots (§7).
 
-package server
+package engine
 
 import (
 	"errors"
@@ -197,11 +197,11 @@ func TestEngineRequiresRand(t *testing.T) {
 	c := newCluster(t, 1, 0)
 	cfg := c.config(1, []uint64{1}, nil)
 	cfg.Rand = nil
-	_, err := NewEngine(cfg)
+	_, err := New(cfg)
 	require.Error(t, err)
 	cfg = c.config(1, []uint64{1}, nil)
 	cfg.Raft.Rand = nil
-	_, err = NewEngine(cfg)
+	_, err = New(cfg)
 	require.Error(t, err)
 }
 

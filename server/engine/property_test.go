@@ -3,7 +3,7 @@
 // §5.4.3, State Machine Safety), the nodes end with identical games, and once the faults heal every
 // request a live node accepted has been answered. Each seed replays exactly.
 
-package server
+package engine
 
 import (
 	"errors"

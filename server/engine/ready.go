@@ -9,7 +9,7 @@
 // the game's bytes to compact the log with. Reads (thesis §6.4) are answered once their read point
 // is confirmed and applied.
 
-package server
+package engine
 
 import (
 	"encoding/binary"
@@ -149,7 +149,7 @@ func (e *Engine) maybeSnapshot() {
 	// Advance.
 	e.snapshotIndex = e.applied
 	if err != nil {
-		e.errs = append(e.errs, fmt.Errorf("server: node %d: snapshot at applied index %d: %w; the log stays uncompacted until the next try", e.raft.ID(), e.applied, err))
+		e.errs = append(e.errs, fmt.Errorf("engine: node %d: snapshot at applied index %d: %w; the log stays uncompacted until the next try", e.raft.ID(), e.applied, err))
 		return
 	}
 	e.compacted = &raft.Snapshot{
@@ -164,7 +164,7 @@ func (e *Engine) installSnapshot(s raft.Snapshot, out *Output) {
 	if err := e.game.Restore(s.Data); err != nil {
 		// The core has already replaced its log with this snapshot; running on would serve a game
 		// state that matches no log. Stopping is the only safe answer.
-		panic(fmt.Sprintf("server: node %d: restore game from the leader's snapshot at index %d: %v; the leader's snapshot is corrupt, wipe this node's data and let it rejoin",
+		panic(fmt.Sprintf("engine: node %d: restore game from the leader's snapshot at index %d: %v; the leader's snapshot is corrupt, wipe this node's data and let it rejoin",
 			e.raft.ID(), s.Meta.Index, err))
 	}
 	e.applied, e.appliedTerm, e.snapshotIndex = s.Meta.Index, s.Meta.Term, s.Meta.Index
@@ -188,7 +188,7 @@ func (e *Engine) apply(ent raft.Entry, out *Output) {
 		return // already in the game through a snapshot
 	}
 	if ent.Index != e.applied+1 {
-		panic(fmt.Sprintf("server: node %d: committed entry %d follows applied entry %d; the core skipped entries, which is a bug in raft/",
+		panic(fmt.Sprintf("engine: node %d: committed entry %d follows applied entry %d; the core skipped entries, which is a bug in raft/",
 			e.raft.ID(), ent.Index, e.applied))
 	}
 	ae := AppliedEntry{Index: ent.Index, Term: ent.Term, Type: ent.Type}
@@ -255,7 +255,7 @@ func (e *Engine) answerReads(out *Output) {
 			out.Results = append(out.Results, Result{ID: r.id, Room: view, Err: err})
 		case !r.confirmed && (!e.leading || e.term != r.term):
 			out.Results = append(out.Results, Result{ID: r.id,
-				Err: fmt.Errorf("server: read of room %q: node %d stopped leading term %d before confirming it: %w", r.room, e.raft.ID(), r.term, ErrProposalLost)})
+				Err: fmt.Errorf("engine: read of room %q: node %d stopped leading term %d before confirming it: %w", r.room, e.raft.ID(), r.term, ErrProposalLost)})
 		default:
 			kept = append(kept, r)
 		}
