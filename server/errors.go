@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kanna-cluster/kanna/internal/gamecode"
 	"github.com/kanna-cluster/kanna/server/engine"
 
 	"google.golang.org/grpc/codes"
@@ -29,7 +30,7 @@ func toStatus(err error) error {
 	}
 	var ge *game.Error
 	if errors.As(err, &ge) {
-		return status.Error(GameCode(ge.Code), ge.Message)
+		return status.Error(gamecode.GRPC(ge.Code), ge.Message)
 	}
 	var nl *raft.NotLeaderError
 	switch {
@@ -43,22 +44,6 @@ func toStatus(err error) error {
 		return status.FromContextError(err).Err()
 	}
 	return status.Error(codes.Internal, err.Error())
-}
-
-// GameCode maps a game rejection onto the gRPC code of the same name. Stand-ins for a node (such as
-// web/fakenode) use it too, so that they answer with the codes a real node does.
-func GameCode(c game.Code) codes.Code {
-	switch c {
-	case game.InvalidArgument:
-		return codes.InvalidArgument
-	case game.NotFound:
-		return codes.NotFound
-	case game.FailedPrecondition:
-		return codes.FailedPrecondition
-	case game.AlreadyExists:
-		return codes.AlreadyExists
-	}
-	return codes.Unknown
 }
 
 // retryable reports whether a failed attempt may succeed if made again within the call's

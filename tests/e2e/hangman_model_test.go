@@ -7,7 +7,7 @@
 // (the test finishes the last one), and a room state whose round is won or lost shows its word.
 // With the words known, the model is deterministic: a state is the room as the game keeps it
 // (round, letters guessed, lives, status, scores) and each request moves it by the rules of the
-// one Hangman model the simulator's porcupine checker uses too (tests/sim/hangman_model.go),
+// one Hangman model the simulator's porcupine checker uses too (internal/hangmanmodel),
 // adapted here to what a gRPC client sees.
 //
 // A write's answer carries the room as the answering node saw it, which is not always the room
@@ -28,7 +28,7 @@ import (
 
 	"github.com/kanna-cluster/kanna/game"
 	"github.com/kanna-cluster/kanna/proto/kannapb"
-	"github.com/kanna-cluster/kanna/tests/sim"
+	"github.com/kanna-cluster/kanna/internal/hangmanmodel"
 )
 
 // opKind names a request.
@@ -132,7 +132,7 @@ func (b wordBook) applyModel(s roomModel, in hangInput) (roomModel, codes.Code, 
 		}
 		return s, codes.OK, true
 	}
-	next, want, ok := sim.Words(b).Step(s.shared(), sim.Input{Kind: in.kind.shared(), Room: in.room, Player: in.player, Letter: in.letter})
+	next, want, ok := hangmanmodel.Words(b).Step(s.shared(), hangmanmodel.Input{Kind: in.kind.shared(), Room: in.room, Player: in.player, Letter: in.letter})
 	if !ok {
 		return s, codes.Unknown, false
 	}
@@ -144,7 +144,7 @@ func (b wordBook) applyModel(s roomModel, in hangInput) (roomModel, codes.Code, 
 
 // view is what a client should see of state s.
 func (b wordBook) view(room string, s roomModel) roomView {
-	v := sim.Words(b).View(room, s.shared())
+	v := hangmanmodel.Words(b).View(room, s.shared())
 	scores := make([]string, 0, len(v.Players))
 	for _, p := range v.Players {
 		scores = append(scores, fmt.Sprintf("%s=%d", p.Name, p.Score))
@@ -157,17 +157,17 @@ func (b wordBook) view(room string, s roomModel) roomView {
 // The shared model keeps letters and players in the order they came; this one compares them
 // sorted, since a RoomState does not promise an order. Stepping does not depend on either order.
 
-func (s roomModel) shared() sim.RoomModel {
+func (s roomModel) shared() hangmanmodel.RoomModel {
 	status := game.Playing
 	for g, pb := range pbStatus {
 		if pb == s.status {
 			status = g
 		}
 	}
-	return sim.RoomModel{Exists: s.exists, Round: s.round, Lives: int(s.lives), Status: status, Guessed: s.guessed, Players: s.scores}
+	return hangmanmodel.RoomModel{Exists: s.exists, Round: s.round, Lives: int(s.lives), Status: status, Guessed: s.guessed, Players: s.scores}
 }
 
-func fromShared(m sim.RoomModel) roomModel {
+func fromShared(m hangmanmodel.RoomModel) roomModel {
 	scores := strings.Split(m.Players, ",")
 	if m.Players == "" {
 		scores = nil
@@ -183,8 +183,8 @@ func sortedLetters(s string) string {
 	return string(b)
 }
 
-func (k opKind) shared() sim.OpKind {
-	return [...]sim.OpKind{sim.OpCreateRoom, sim.OpJoin, sim.OpGuess, sim.OpNewRound, sim.OpRead}[k]
+func (k opKind) shared() hangmanmodel.OpKind {
+	return [...]hangmanmodel.OpKind{hangmanmodel.OpCreateRoom, hangmanmodel.OpJoin, hangmanmodel.OpGuess, hangmanmodel.OpNewRound, hangmanmodel.OpRead}[k]
 }
 
 var pbStatus = map[game.Status]kannapb.RoundStatus{

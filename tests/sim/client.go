@@ -15,28 +15,23 @@ import (
 	"time"
 
 	"github.com/kanna-cluster/kanna/game"
+	"github.com/kanna-cluster/kanna/internal/hangmanmodel"
 )
 
-// OpKind names what a client asked for.
-type OpKind string
+// OpKind and Input are the Hangman model's (internal/hangmanmodel): what a client asked.
+type (
+	OpKind = hangmanmodel.OpKind
+	Input  = hangmanmodel.Input
+)
 
 // The operations a simulated player performs.
 const (
-	OpCreateRoom OpKind = "create_room"
-	OpJoin       OpKind = "join"
-	OpGuess      OpKind = "guess"
-	OpNewRound   OpKind = "new_round"
-	OpRead       OpKind = "read" // linearizable read of one room (ReadIndex, thesis §6.4)
+	OpCreateRoom = hangmanmodel.OpCreateRoom
+	OpJoin       = hangmanmodel.OpJoin
+	OpGuess      = hangmanmodel.OpGuess
+	OpNewRound   = hangmanmodel.OpNewRound
+	OpRead       = hangmanmodel.OpRead
 )
-
-// Input is what a client asked. Seq is zero for reads, which change nothing and need no session.
-type Input struct {
-	Kind   OpKind `json:"kind"`
-	Room   string `json:"room"`
-	Player string `json:"player,omitempty"`
-	Letter string `json:"letter,omitempty"`
-	Seq    uint64 `json:"seq,omitempty"`
-}
 
 // Output is what the client got back: a write's game result (which may carry a game error), or a
 // read's room view or error.

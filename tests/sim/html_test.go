@@ -5,6 +5,7 @@ package sim
 
 import (
 	"encoding/json"
+	"github.com/kanna-cluster/kanna/internal/hangmanmodel"
 	"strings"
 	"testing"
 	"time"
@@ -162,7 +163,7 @@ func TestPageEmbedsPorcupinesVisualizationOfANonLinearizableHistory(t *testing.T
 }
 
 // wordsOfRun re-runs a seed to read the words its log committed.
-func wordsOfRun(t *testing.T, r *Run) Words {
+func wordsOfRun(t *testing.T, r *Run) hangmanmodel.Words {
 	t.Helper()
 	opts := r.Options
 	bug, err := lookupBug("")

@@ -5,7 +5,7 @@
 // clients that number their requests).
 //
 // The log-order checker in linearizable.go checks the one order Raft claims; this one checks that
-// some order exists, from what clients saw alone, against the Hangman model of hangman_model.go.
+// some order exists, from what clients saw alone, against the Hangman model of internal/hangmanmodel.
 // The one thing it takes from the log is the word of each round: the leader draws it when it
 // proposes, so it is a choice, not a consequence of the history.
 //
@@ -17,6 +17,7 @@ package sim
 
 import (
 	"fmt"
+	"github.com/kanna-cluster/kanna/internal/hangmanmodel"
 	"hash/fnv"
 	"io"
 	"sort"
@@ -58,8 +59,8 @@ func (r *LinearizableReport) Visualize(w io.Writer) error {
 // wordsFromLog reads the word of every round from the committed log: the first create or new
 // round of a room to succeed at a round number carries it (a retried duplicate later in the log
 // carries another word, drawn by another leader, and is answered from the session table).
-func (s *sim) wordsFromLog() Words {
-	book := Words{}
+func (s *sim) wordsFromLog() hangmanmodel.Words {
+	book := hangmanmodel.Words{}
 	state := game.NewState()
 	for _, index := range sortedKeys(s.check.applied) {
 		cmd := s.check.applied[index].command
@@ -99,7 +100,7 @@ type modelOutput struct {
 }
 
 // checkHistory checks a history against the Hangman model with the given words.
-func checkHistory(history []Operation, words Words, timeout time.Duration) *LinearizableReport {
+func checkHistory(history []Operation, words hangmanmodel.Words, timeout time.Duration) *LinearizableReport {
 	var end time.Duration
 	for _, op := range history {
 		end = max(end, op.Call, op.Return)
@@ -144,7 +145,7 @@ func sameView(a, b game.RoomView) bool {
 }
 
 // matches reports whether an answer is the one the model expects.
-func (b Words) matches(next RoomModel, in Input, want Expected, out Output) bool {
+func matches(b hangmanmodel.Words, next hangmanmodel.RoomModel, in Input, want hangmanmodel.Expected, out Output) bool {
 	if in.Kind == OpRead {
 		if out.Room == nil {
 			return out.Err != "" && want.Code == game.NotFound
@@ -167,7 +168,7 @@ func (b Words) matches(next RoomModel, in Input, want Expected, out Output) bool
 
 // hangmanModel is the porcupine model of Hangman rooms, partitioned by room: requests to different
 // rooms never interact, and porcupine checks the partitions apart (and in parallel).
-func hangmanModel(book Words) porcupine.Model {
+func hangmanModel(book hangmanmodel.Words) porcupine.Model {
 	return porcupine.Model{
 		Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
 			byRoom := map[string][]porcupine.Operation{}
@@ -186,9 +187,9 @@ func hangmanModel(book Words) porcupine.Model {
 			}
 			return out
 		},
-		Init: func() any { return RoomModel{} },
+		Init: func() any { return hangmanmodel.RoomModel{} },
 		Step: func(state, input, output any) (bool, any) {
-			s, in, out := state.(RoomModel), input.(Input), output.(modelOutput)
+			s, in, out := state.(hangmanmodel.RoomModel), input.(Input), output.(modelOutput)
 			next, want, ok := book.Step(s, in)
 			if out.unknown {
 				if !ok {
@@ -196,7 +197,7 @@ func hangmanModel(book Words) porcupine.Model {
 				}
 				return true, next // it may have taken effect; ordered last, it may as well not have
 			}
-			if !ok || !book.matches(next, in, want, out.out) {
+			if !ok || !matches(book, next, in, want, out.out) {
 				return false, s
 			}
 			if in.Kind != OpRead && out.out.Result == nil {
@@ -206,7 +207,7 @@ func hangmanModel(book Words) porcupine.Model {
 		},
 		Hash: func(state any) uint64 {
 			h := fnv.New64a()
-			fmt.Fprintf(h, "%+v", state.(RoomModel))
+			fmt.Fprintf(h, "%+v", state.(hangmanmodel.RoomModel))
 			return h.Sum64()
 		},
 		DescribeOperation: func(input, output any) string {
@@ -217,7 +218,7 @@ func hangmanModel(book Words) porcupine.Model {
 			return describe(in) + " -> " + out.out.summary()
 		},
 		DescribeState: func(state any) string {
-			s := state.(RoomModel)
+			s := state.(hangmanmodel.RoomModel)
 			if !s.Exists {
 				return "no room"
 			}

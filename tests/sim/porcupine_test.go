@@ -4,6 +4,7 @@
 package sim
 
 import (
+	"github.com/kanna-cluster/kanna/internal/hangmanmodel"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ import (
 	"github.com/kanna-cluster/kanna/game"
 )
 
-var kannaWords = Words{"shrine": {1: "kanna"}}
+var kannaWords = hangmanmodel.Words{"shrine": {1: "kanna"}}
 
 func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 
@@ -88,7 +89,7 @@ func TestPorcupineTakesAnUnansweredGuessAsPossiblyApplied(t *testing.T) {
 
 func TestPorcupineRejectsAGuessInARoundNoEntryStarted(t *testing.T) {
 	h := guessedK()
-	require.Equal(t, porcupine.Illegal, checkHistory(h, Words{}, time.Second).Result,
+	require.Equal(t, porcupine.Illegal, checkHistory(h, hangmanmodel.Words{}, time.Second).Result,
 		"without the round's word the guess cannot be explained")
 }
 

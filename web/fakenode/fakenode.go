@@ -24,8 +24,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/kanna-cluster/kanna/game"
+	"github.com/kanna-cluster/kanna/internal/gamecode"
 	"github.com/kanna-cluster/kanna/proto/kannapb"
-	"github.com/kanna-cluster/kanna/server"
 )
 
 // Cluster is a set of fake nodes sharing one game state.
@@ -258,7 +258,7 @@ func (c *Cluster) apply(n *Node, cmd game.Command) (*kannapb.RoomState, error) {
 		}
 	}
 	if err := res.Error(); err != nil {
-		return nil, status.Error(server.GameCode(game.CodeOf(err)), err.Error())
+		return nil, status.Error(gamecode.GRPC(game.CodeOf(err)), err.Error())
 	}
 	c.modified[cmd.Room] = c.index
 	if c.created[cmd.Room] == 0 {

@@ -1,12 +1,14 @@
 // A sequential specification of one Hangman room, written from the rules of the game (docs/game.md)
 // rather than with game/'s code, so that a bug shared by the game and a checker reusing it cannot
-// hide. Porcupine checks histories against it (porcupine.go here, and the real-process tests in
+// hide. Porcupine checks histories against it (tests/sim/porcupine.go, and the real-process tests in
 // tests/e2e, which adapt it to what a gRPC client sees): Herlihy and Wing, "Linearizability", 1990.
 //
 // The word of each round is not a consequence of the requests: the leader draws it when it
 // proposes, so the model is given the words (Words) and is deterministic with them.
 
-package sim
+// Package hangmanmodel is the Hangman rules as a sequential model for linearizability checkers,
+// shared by the simulator and the real-process tests; only the project's own packages use it.
+package hangmanmodel
 
 import (
 	"strconv"
@@ -14,6 +16,27 @@ import (
 
 	"github.com/kanna-cluster/kanna/game"
 )
+
+// OpKind names what a client asked for.
+type OpKind string
+
+// The operations a simulated player performs.
+const (
+	OpCreateRoom OpKind = "create_room"
+	OpJoin       OpKind = "join"
+	OpGuess      OpKind = "guess"
+	OpNewRound   OpKind = "new_round"
+	OpRead       OpKind = "read" // linearizable read of one room (ReadIndex, thesis §6.4)
+)
+
+// Input is what a client asked. Seq is zero for reads, which change nothing and need no session.
+type Input struct {
+	Kind   OpKind `json:"kind"`
+	Room   string `json:"room"`
+	Player string `json:"player,omitempty"`
+	Letter string `json:"letter,omitempty"`
+	Seq    uint64 `json:"seq,omitempty"`
+}
 
 // Words holds each round's word: Words[room][round].
 type Words map[string]map[uint64]string
