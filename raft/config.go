@@ -1,8 +1,8 @@
 // Config: every setting of a Raft core, each default with the reason for its value.
 //
 // Timing follows the Raft paper §5.6 (broadcastTime ≪ electionTimeout ≪ MTBF) and §9.3 of the
-// thesis (randomized election timeouts in [T, 2T)). Bugs are teaching switches used by the
-// simulator's --bug flag: each turns off one rule of the paper so a learner can watch what breaks.
+// thesis (randomized election timeouts in [T, 2T)). The teaching switches that turn off one rule of
+// the paper are not part of Config: they live in teaching.go.
 
 package raft
 
@@ -58,8 +58,8 @@ type Config struct {
 	// SnapshotChunkSize bounds the bytes of snapshot data in one MsgSnap. Default 512 KiB.
 	SnapshotChunkSize uint64
 
-	// Bugs switches off rules of the algorithm, for teaching. Never set them in production.
-	Bugs Bugs
+	// bugs are the teaching switches, set only through WithTeachingBugs (teaching.go).
+	bugs TeachingBugs
 }
 
 // Restored is what a restarting server read from its stable storage.
@@ -68,20 +68,6 @@ type Restored struct {
 	Snapshot  *Snapshot // may be nil
 	Entries   []Entry   // the log after the snapshot, in order
 	Applied   uint64    // the last index the state machine already holds (at least the snapshot's)
-}
-
-// Bugs are teaching switches: each one removes one rule so the simulator can show what the rule
-// is for. All false is correct Raft.
-type Bugs struct {
-	// VoteWithoutLogCheck grants votes without the "candidate's log is at least as up-to-date"
-	// check (paper §5.4.1). A leader can then lack committed entries and overwrite them.
-	VoteWithoutLogCheck bool
-	// CommitOldTerm lets a leader commit entries of earlier terms by counting replicas (the
-	// situation of paper Figure 8), so a committed entry can later be overwritten.
-	CommitOldTerm bool
-	// ForgetVoteOnRestart drops the persisted vote when a server restarts, so it can vote twice in
-	// one term and two leaders can be elected in it (paper Figure 2: votedFor is persistent).
-	ForgetVoteOnRestart bool
 }
 
 // DefaultConfig returns a Config with every default set; the caller sets ID, Rand and, for a new

@@ -76,7 +76,7 @@ func (n *Node) handleVoteRequest(m Message) {
 	canVote := n.vote == m.From || // a repeated request: answer the same
 		(n.vote == None && n.lead == None) || // free to vote in this term
 		(m.Type == MsgPreVote && m.Term > n.term) // a pre-vote for a future term binds nothing
-	upToDate := n.cfg.Bugs.VoteWithoutLogCheck || n.log.isUpToDate(m.Index, m.LogTerm)
+	upToDate := n.cfg.bugs.VoteWithoutLogCheck || n.log.isUpToDate(m.Index, m.LogTerm)
 	if canVote && upToDate {
 		// The response carries the candidate's term, so it is not mistaken for a stale answer.
 		n.send(Message{To: m.From, Type: respType, Term: m.Term})

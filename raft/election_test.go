@@ -132,7 +132,7 @@ func TestVoterRejectsCandidateWhoseLogIsLessUpToDate(t *testing.T) {
 
 func TestVoteWithoutLogCheckBugGrantsStaleCandidate(t *testing.T) {
 	c := DefaultConfig()
-	c.ID, c.Rand, c.Bugs.VoteWithoutLogCheck = 1, rand.New(rand.NewSource(1)), true
+	c.ID, c.Rand, c.bugs.VoteWithoutLogCheck = 1, rand.New(rand.NewSource(1)), true
 	n := newTestNodeWith(t, c, []uint64{1, 2, 3}, 2, 1, 2, 2)
 	step(t, n, Message{From: 2, Type: MsgVote, Term: 3, Index: 1, LogTerm: 1})
 	resps := sentOfType(n, MsgVoteResp)

@@ -340,7 +340,7 @@ func (nw *network) requireSameState(want ...string) {
 func withoutPreVote(c *Config)     { c.PreVote = false }
 func withoutCheckQuorum(c *Config) { c.CheckQuorum = false }
 
-func withBugs(b Bugs) func(*Config) { return func(c *Config) { c.Bugs = b } }
+func withBugs(b TeachingBugs) func(*Config) { return func(c *Config) { *c = WithTeachingBugs(*c, b) } }
 
 func cmds(prefix string, k int) []string {
 	var out []string

@@ -150,7 +150,7 @@ func (n *Node) restore(r *Restored) error {
 	n.log.applied = max(r.Applied, n.log.snapshot.Meta.Index)
 	n.term = hs.Term
 	n.vote = hs.Vote
-	if n.cfg.Bugs.ForgetVoteOnRestart {
+	if n.cfg.bugs.ForgetVoteOnRestart {
 		n.vote = None
 	}
 	return nil

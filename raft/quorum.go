@@ -82,7 +82,7 @@ func (n *Node) maybeCommit() bool {
 	if index <= n.log.committed {
 		return false
 	}
-	if t, _ := n.log.term(index); t != n.term && !n.cfg.Bugs.CommitOldTerm {
+	if t, _ := n.log.term(index); t != n.term && !n.cfg.bugs.CommitOldTerm {
 		return false
 	}
 	n.log.commitTo(index)

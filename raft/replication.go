@@ -141,10 +141,6 @@ func (n *Node) handleAppendEntries(m Message) {
 	n.send(Message{To: m.From, Type: MsgAppResp, Index: lastNew})
 }
 
-// bugsOn reports whether a teaching bug is switched on, in which case the invariants it breaks
-// must not stop the core: the simulator wants to watch the damage, not a panic.
-func (n *Node) bugsOn() bool { return n.cfg.Bugs != (Bugs{}) }
-
 // handleAppendResponse is the leader's side of an AppendEntries answer.
 func (n *Node) handleAppendResponse(m Message, pr *progress) {
 	if m.Reject {

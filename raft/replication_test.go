@@ -59,7 +59,7 @@ func TestFollowerCommitsOnlyWhatItHoldsFromTheLeader(t *testing.T) {
 func TestLeaderOnlyCommitsLogFromCurrentTerm(t *testing.T) {
 	for _, bug := range []bool{false, true} {
 		c := DefaultConfig()
-		c.ID, c.Rand, c.Bugs.CommitOldTerm = 1, rand.New(rand.NewSource(1)), bug
+		c.ID, c.Rand, c.bugs.CommitOldTerm = 1, rand.New(rand.NewSource(1)), bug
 		// Index 2 of term 2 is from an older leader (Figure 8 (c)): on a majority, yet uncommitted.
 		n := newTestNodeWith(t, c, []uint64{1, 2, 3}, 2, 1, 2)
 		makeLeader(t, n) // term 3, no-op at 3
@@ -264,7 +264,7 @@ func TestAnAcknowledgementPastTheLeadersLogIsAnInvariantViolation(t *testing.T) 
 	// With a teaching bug on, the leader believes it up to its own last index, so the simulator
 	// can watch the damage instead of a panic.
 	c := DefaultConfig()
-	c.ID, c.Rand, c.Bugs.VoteWithoutLogCheck = 1, rand.New(rand.NewSource(1)), true
+	c.ID, c.Rand, c.bugs.VoteWithoutLogCheck = 1, rand.New(rand.NewSource(1)), true
 	b := newTestNodeWith(t, c, []uint64{1, 2, 3}, 1)
 	makeLeader(t, b)
 	step(t, b, Message{From: 2, Type: MsgAppResp, Term: b.term, Index: last + 5})

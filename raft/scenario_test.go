@@ -158,7 +158,7 @@ func TestReplicationSurvivesRandomMessageLoss(t *testing.T) {
 
 func TestForgetVoteOnRestartBugElectsTwoLeadersInOneTerm(t *testing.T) {
 	for _, bug := range []bool{false, true} {
-		nw := newNetwork(t, 3, withoutPreVote, withoutCheckQuorum, withBugs(Bugs{ForgetVoteOnRestart: bug}))
+		nw := newNetwork(t, 3, withoutPreVote, withoutCheckQuorum, withBugs(TeachingBugs{ForgetVoteOnRestart: bug}))
 		// Server 1 campaigns and wins server 2's vote, but its link to 3 is down and its first
 		// append to 2 is lost.
 		nw.cutLink(1, 3)
@@ -208,7 +208,7 @@ func TestSameSeedGivesTheSameMessages(t *testing.T) {
 
 // TestFigure8CommittingAnOldTermEntryByCountingLosesIt replays paper Figure 8: an entry of an
 // earlier term that a leader finds on a majority can still be overwritten, so counting its
-// replicas must not commit it. With Bugs.CommitOldTerm the entry is committed, applied, and then
+// replicas must not commit it. With TeachingBugs.CommitOldTerm the entry is committed, applied, and then
 // replaced: two servers end up with different histories.
 func TestFigure8CommittingAnOldTermEntryByCountingLosesIt(t *testing.T) {
 	for _, bug := range []bool{false, true} {
@@ -216,7 +216,7 @@ func TestFigure8CommittingAnOldTermEntryByCountingLosesIt(t *testing.T) {
 			// Pre-vote and check-quorum off: Figure 8 is about the basic algorithm. Appends carry
 			// one entry each (X's two bytes exceed MaxSizePerMsg), so the test can lose one entry
 			// without the other.
-			nw := newNetwork(t, 5, withoutPreVote, withoutCheckQuorum, withBugs(Bugs{CommitOldTerm: bug}),
+			nw := newNetwork(t, 5, withoutPreVote, withoutCheckQuorum, withBugs(TeachingBugs{CommitOldTerm: bug}),
 				func(c *Config) { c.MaxSizePerMsg = 1 })
 			nw.campaign(1)
 			x := nw.nodes[1].log.lastIndex() + 1

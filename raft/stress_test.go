@@ -22,7 +22,7 @@ func TestRandomFaultsNeverBreakSafetyAndTheClusterRecovers(t *testing.T) {
 	}
 	for seed := int64(1); seed <= int64(seeds); seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			require.Empty(t, tortureRun(t, seed, Bugs{}), "replay: go test ./raft -run 'TestRandomFaults/seed=%d$'", seed)
+			require.Empty(t, tortureRun(t, seed, TeachingBugs{}), "replay: go test ./raft -run 'TestRandomFaults/seed=%d$'", seed)
 		})
 	}
 }
@@ -35,7 +35,7 @@ func TestRandomFaultsNeverBreakSafetyAndTheClusterRecovers(t *testing.T) {
 func TestRandomFaultsExposeVotingWithoutTheLogCheck(t *testing.T) {
 	found := ""
 	for seed := int64(1); seed <= 100 && found == ""; seed++ {
-		found = tortureRun(t, seed, Bugs{VoteWithoutLogCheck: true})
+		found = tortureRun(t, seed, TeachingBugs{VoteWithoutLogCheck: true})
 	}
 	require.NotEmpty(t, found, "no run in 100 went wrong; the checker or the bug switch is broken")
 	t.Log(found)
@@ -81,9 +81,9 @@ func (nw *network) membersApplied(last string) bool {
 }
 
 // tortureRun runs one seeded run and returns the first safety violation it saw, or "".
-func tortureRun(t *testing.T, seed int64, bugs Bugs) (violation string) {
+func tortureRun(t *testing.T, seed int64, bugs TeachingBugs) (violation string) {
 	rng := rand.New(rand.NewSource(seed))
-	nw := newNetwork(t, 5, func(c *Config) { c.SnapshotChunkSize = 32; c.MaxSizePerMsg = 64; c.Bugs = bugs })
+	nw := newNetwork(t, 5, func(c *Config) { c.SnapshotChunkSize = 32; c.MaxSizePerMsg = 64; c.bugs = bugs })
 	nw.seed = seed
 	nw.drop = func(Message) bool { return rng.Intn(100) < 10 }
 	nw.hold = func(Message) bool { return rng.Intn(100) < 10 }

@@ -37,7 +37,7 @@ var ErrProposalLost = errors.New("engine: request lost in a leader change; retry
 
 // Config is everything an engine is built from.
 type Config struct {
-	// Raft configures the core: ID, Peers, Rand, Restore, timing, Bugs. When Restore holds a
+	// Raft configures the core: ID, Peers, Rand, Restore, timing. When Restore holds a
 	// snapshot, the engine rebuilds the game from it and the core hands out again every committed
 	// entry after it (the game lives in memory, so whatever was applied past the snapshot before a
 	// restart is gone with it).

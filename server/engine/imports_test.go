@@ -20,8 +20,8 @@ func TestEngineImportsOnlyTheStandardLibraryAndTheCores(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	require.NoError(t, err)
 	cores := map[string]bool{
-		"github.com/kanna-cluster/kanna/raft": true,
-		"github.com/kanna-cluster/kanna/game": true,
+		"github.com/kanna-cluster/kanna/raft":   true,
+		"github.com/kanna-cluster/kanna/game":   true,
 		"github.com/kanna-cluster/kanna/gossip": true,
 	}
 	checked := 0

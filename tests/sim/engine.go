@@ -102,7 +102,7 @@ type engineConfig struct {
 	HeartbeatTick int
 	PreVote       bool
 	CheckQuorum   bool
-	Bugs          raft.Bugs
+	Bugs          raft.TeachingBugs
 	SnapshotEvery uint64
 	MaxSizePerMsg uint64 // 0: the core's default
 }

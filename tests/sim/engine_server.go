@@ -19,7 +19,8 @@ func newServerEngine(cfg engineConfig) (engine, error) {
 	rc := raft.DefaultConfig()
 	rc.ID, rc.Peers, rc.Restore, rc.Rand = cfg.ID, cfg.Peers, cfg.Restore, cfg.RaftRand
 	rc.ElectionTick, rc.HeartbeatTick = cfg.ElectionTick, cfg.HeartbeatTick
-	rc.PreVote, rc.CheckQuorum, rc.Bugs = cfg.PreVote, cfg.CheckQuorum, cfg.Bugs
+	rc.PreVote, rc.CheckQuorum = cfg.PreVote, cfg.CheckQuorum
+	rc = raft.WithTeachingBugs(rc, cfg.Bugs)
 	if cfg.MaxSizePerMsg > 0 {
 		rc.MaxSizePerMsg = cfg.MaxSizePerMsg
 	}
