@@ -82,7 +82,7 @@ type Config struct {
 	// ReapAfter, when positive, lets the leader remove a member that gossip has declared dead for
 	// this long, as long as at least three voters remain. Zero (the default) never removes a
 	// failed member on its own: removing it would shrink the quorum and hide a partition
-	// (DESIGN.md, "Membership"); an operator calls Cluster.RemoveServer instead.
+	// (docs/design.md, "Membership"); an operator calls Cluster.RemoveServer instead.
 	ReapAfter time.Duration
 
 	// Seed seeds the randomness of the cores (election timeouts, probe order, words). Zero draws

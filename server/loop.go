@@ -10,7 +10,7 @@
 // would answer callers (newly committed entries, finished reads): everything else waits for the
 // write to end and then shares one append and one fsync (group commit, thesis §10.2), so the pace
 // of Readies follows the disk. The persistence contract (Raft paper Figure 2, "updated on stable
-// storage before responding to RPCs"; DESIGN.md) decides who sends an Output's messages:
+// storage before responding to RPCs"; docs/design.md) decides who sends an Output's messages:
 //
 //  1. a leader whose term and vote are already durable, and that has no earlier Output's messages
 //     still waiting, sends its messages at once and writes its own entries in parallel with their

@@ -1,4 +1,4 @@
-// Membership from gossip (DESIGN.md, "Membership"): the leader turns what SWIM knows about members
+// Membership from gossip (docs/design.md, "Membership"): the leader turns what SWIM knows about members
 // into Raft configuration changes, one server at a time (thesis §4.1).
 //
 // The leader compares, every tick, the gossip view with the Raft configuration and proposes at most

@@ -1,5 +1,5 @@
 // Unit tests of the shell's pieces that need no network: the wire conversion of Raft messages, the
-// membership rules the leader applies to the gossip view (thesis §4.1, DESIGN.md "Membership"),
+// membership rules the leader applies to the gossip view (thesis §4.1, docs/design.md "Membership"),
 // drop rules, the data folder's small files, and config validation.
 
 package server

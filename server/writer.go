@@ -11,7 +11,7 @@
 // that the loop counts the entries durable (StableTo), answers the callers that waited, and
 // pushes room states to watchers.
 //
-// The persistence contract (DESIGN.md) holds because the writes are in order and a batch's held
+// The persistence contract (docs/design.md) holds because the writes are in order and a batch's held
 // messages leave only after the fsync that covers it and every batch before it.
 package server
 

@@ -1,6 +1,6 @@
 // A test of the writer inside a running node: a node stopped while proposals are in flight has
 // made durable everything it acknowledged (Raft paper Figure 2: a leader answers only what is
-// committed, and committed entries must survive; DESIGN.md's persistence contract).
+// committed, and committed entries must survive; the persistence contract of docs/design.md).
 
 package server
 

@@ -1,5 +1,5 @@
 // Tests of the writer goroutine (writer.go) against a recording log: the persistence contract of
-// DESIGN.md (a follower persists before acknowledging; a vote is durable before it is sent) and
+// docs/design.md (a follower persists before acknowledging; a vote is durable before it is sent) and
 // group commit (one fsync for every Output waiting).
 
 package server

@@ -2,7 +2,7 @@
 // files embedded in the binary, speaks JSON over one websocket per browser, and speaks gRPC to the
 // nodes (the Game and Cluster services of proto/kanna/v1).
 //
-// It is a shell in the sense of DESIGN.md: it holds no game state of its own. Every room a browser
+// It is a shell in the sense of docs/design.md: it holds no game state of its own. Every room a browser
 // shows comes from a node's Game.Watch stream, and every move a player makes is a Game call that
 // Raft commits (Raft paper §8, "Client interaction": clients retry with the same request id, and
 // the state machine applies each request once). This file holds the configuration and the

@@ -9,7 +9,7 @@
 // SIGTERM (a graceful leave, SWIM §4.2 and Ongaro's thesis §4.1 for the configuration change).
 //
 // Node 1 bootstraps a new cluster alone; every later node starts with --join naming node 1, and the
-// leader adds it through gossip as a learner, then a voter (DESIGN.md, "Membership").
+// leader adds it through gossip as a learner, then a voter (docs/design.md, "Membership").
 //
 // A web package uses a *Supervisor directly (Nodes, Crash, Restart) or mounts Handler, the JSON
 // control endpoint that `kanna demo` serves.

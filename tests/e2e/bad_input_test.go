@@ -1,6 +1,6 @@
 // Bad input on disk and on the wire. On disk: the write-ahead log cuts a torn tail left by a crash
 // mid-write and starts, but refuses to start on a corrupt record in the middle of its log, since
-// dropping it could lose committed entries (DESIGN.md, "Persistence contract"; Alagappan et al.,
+// dropping it could lose committed entries (docs/design.md, "The persistence contract"; Alagappan et al.,
 // FAST 2018). On the wire: oversized, malformed, unauthenticated and invalid requests get the gRPC
 // code docs/protocol.md promises and change no room.
 package e2e

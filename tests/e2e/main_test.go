@@ -3,7 +3,7 @@
 // stopped, fed damaged write-ahead logs and bad requests. The rules they check are the Raft
 // paper's safety and liveness promises (§5.2 election, §5.3-5.4 log matching and leader
 // completeness, §8 linearizable client semantics), the thesis's membership changes (§4.1-4.2) and
-// the persistence contract of DESIGN.md.
+// the persistence contract of docs/design.md.
 //
 // This file builds the binary once for the whole package and holds the cluster helpers.
 package e2e

@@ -1,7 +1,7 @@
 // Membership through gossip: new nodes started with --join meet the cluster through SWIM, join the
 // Raft configuration as non-voting learners, catch up, and are promoted to voters, one server at a
 // time (Ongaro's thesis §4.1, §4.2.1); a node stopped with SIGTERM leaves gossip gracefully and the
-// leader removes it from the configuration (DESIGN.md, "Membership").
+// leader removes it from the configuration (docs/design.md, "Membership").
 package e2e
 
 import (
