@@ -27,8 +27,8 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/kanna-cluster/kanna/game"
-	"github.com/kanna-cluster/kanna/proto/kannapb"
 	"github.com/kanna-cluster/kanna/internal/hangmanmodel"
+	"github.com/kanna-cluster/kanna/proto/kannapb"
 )
 
 // opKind names a request.
