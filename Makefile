@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/kanna
 PKGS    := ./...
 
-.PHONY: build test vet fmt-check lint demo sim bench bench-cluster e2e proto proto-check deps
+.PHONY: build test vet fmt-check staticcheck lint demo sim bench bench-cluster e2e proto proto-check deps
 
 build:
 	$(GO) build -o $(BIN) ./cmd/kanna
@@ -13,8 +13,14 @@ build:
 # not share the machine's cores with them.
 TIMED_PKGS := ./tests/e2e/ ./tests/browser/
 
-# Everything CI checks: formatting, vet, then the whole suite under the race detector.
-test: deps fmt-check vet
+# staticcheck, pinned here rather than in go.mod so that its own dependencies (golang.org/x/tools
+# and others) never raise the versions the module builds with; `go run` fetches it once into the
+# module cache.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# Everything CI checks: formatting, vet, staticcheck, then the whole suite under the race detector.
+test: deps fmt-check vet staticcheck
 	$(GO) test -race -count=1 -timeout 10m $$($(GO) list $(PKGS) | grep -v -e /tests/e2e -e /tests/browser)
 	$(GO) test -race -count=1 -timeout 8m -p 1 $(TIMED_PKGS)
 
@@ -28,7 +34,10 @@ fmt-check:
 vet:
 	$(GO) vet $(PKGS)
 
-lint: fmt-check vet proto-check
+staticcheck:
+	$(STATICCHECK) $(PKGS)
+
+lint: fmt-check vet staticcheck proto-check
 
 demo: build
 	./$(BIN) demo

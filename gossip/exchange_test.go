@@ -215,10 +215,10 @@ func TestUnmarshalRejectsWhatNoCoreSends(t *testing.T) {
 
 func TestConfigDefaultsConvertToTicks(t *testing.T) {
 	cfg := DefaultLANConfig("a", "x")
-	tk, err := cfg.validate()
+	_, err := cfg.validate()
 	require.ErrorIs(t, err, ErrInvalidConfig, "Rand is required")
 	cfg.Rand = rand.New(rand.NewSource(1))
-	tk, err = cfg.validate()
+	tk, err := cfg.validate()
 	require.NoError(t, err)
 	require.Equal(t, ticks{probeInterval: 10, probeTimeout: 5, nackTimeout: 4, gossip: 2, pushPull: 300}, tk)
 }

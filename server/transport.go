@@ -126,17 +126,6 @@ func (t *transport) idOf(addr string) uint64 {
 	return 0
 }
 
-// book returns a copy of the address book.
-func (t *transport) book() map[uint64]string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := make(map[uint64]string, len(t.addrs))
-	for id, a := range t.addrs {
-		out[id] = a
-	}
-	return out
-}
-
 // sendRaft queues messages for their peers. It never blocks: a full queue drops the message.
 func (t *transport) sendRaft(msgs []raft.Message) {
 	for _, m := range msgs {

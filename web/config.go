@@ -96,7 +96,7 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	if len(nodes) == 0 {
-		return c, errors.New("web: no node addresses: give at least one with --nodes host:port,...")
+		return c, errors.New("web: no node addresses: give at least one with --nodes host:port[,host:port]")
 	}
 	c.Nodes = nodes
 	for _, o := range c.AllowedOrigins {

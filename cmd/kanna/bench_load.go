@@ -165,16 +165,17 @@ func newBenchPlayer(i int, game kannapb.GameClient, payload int) *benchPlayer {
 // setUp creates the player's room and joins it; neither call is measured.
 func (p *benchPlayer) setUp(ctx context.Context) error {
 	p.seq++
-	st, err := p.call(ctx, func(ctx context.Context) (*kannapb.RoomState, error) {
+	_, err := p.call(ctx, func(ctx context.Context) (*kannapb.RoomState, error) {
 		return p.game.CreateRoom(ctx, &kannapb.CreateRoomRequest{ClientId: p.clientID, Seq: p.seq, Room: p.room})
 	})
 	if err != nil {
 		return fmt.Errorf("create room %q: %w", p.room, err)
 	}
 	p.seq++
-	if st, err = p.call(ctx, func(ctx context.Context) (*kannapb.RoomState, error) {
+	st, err := p.call(ctx, func(ctx context.Context) (*kannapb.RoomState, error) {
 		return p.game.JoinRoom(ctx, &kannapb.JoinRoomRequest{ClientId: p.clientID, Seq: p.seq, Room: p.room, Player: p.player})
-	}); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("join room %q: %w", p.room, err)
 	}
 	p.state = st
