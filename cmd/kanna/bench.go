@@ -1,31 +1,41 @@
 // `kanna bench`: a real cluster on loopback under load. It starts node processes (real gRPC,
-// fsync'd write-ahead logs) as `kanna demo` does, then runs --clients concurrent players against
-// the leader for --duration and prints throughput and latency of committed commands: the cost of
-// one trip through Raft's replication (paper §5.3: the leader appends, a majority persists, the
-// entry commits, the leader applies and answers, §8).
+// fsync'd write-ahead logs) as `kanna demo` does, then runs --clients concurrent players
+// (internal/loadgen) for --duration and prints throughput and latency of committed commands: the
+// cost of one trip through Raft's replication (paper §5.3: the leader appends, a majority persists,
+// the entry commits, the leader applies and answers, §8).
+//
+// Two modes, the two halves of docs/benchmarks.md:
+//   - the whole service (the default): the players are gRPC clients of the leader's Game service;
+//   - consensus alone (--inprocess): this process hosts node 1, which bootstraps the cluster and
+//     leads it, the other nodes are processes that join it, and the players call its Game service
+//     as Go calls, so every op is proposed through the engine with no client network hop. The
+//     replication between nodes is the same real gRPC and fsync.
 //
 // One op is one Game.Guess or Game.NewRound call that returned OK: a command proposed through the
 // leader, replicated to a majority with fsync, committed and applied. Each client owns a room and
 // plays it: it guesses letters in English frequency order and starts a new round when one is won or
 // lost. --payload sets the length of each client's player name (1 to 32 characters, the game's
-// limit), which every Guess command carries in the log; it is not an opaque blob as in the
-// hashicorp/raft anchor, whose commands are exactly --payload bytes.
+// limit), which every Guess command carries in the log.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
-	"google.golang.org/grpc"
-
+	"github.com/kanna-cluster/kanna/internal/loadgen"
+	"github.com/kanna-cluster/kanna/proto/kannapb"
+	"github.com/kanna-cluster/kanna/server"
 	"github.com/kanna-cluster/kanna/server/demo"
 )
 
@@ -35,12 +45,12 @@ func init() {
 
 // benchOptions are the parsed flags of `kanna bench`.
 type benchOptions struct {
-	nodes    int
-	clients  int
-	duration time.Duration
-	payload  int
-	json     bool
-	extra    []string // flags for every node, from --node-flags
+	nodes     int
+	load      loadgen.Options
+	json      bool
+	inprocess bool
+	extra     []string // flags for every node, from --node-flags
+	profile   string   // CPU profile of this process, from --cpuprofile
 }
 
 func runBench(args []string) int {
@@ -48,22 +58,40 @@ func runBench(args []string) int {
 	var nodeFlags string
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.IntVar(&opt.nodes, "nodes", 3, "cluster size")
-	fs.IntVar(&opt.clients, "clients", 64, "concurrent players, each with its own room")
-	fs.DurationVar(&opt.duration, "duration", 10*time.Second, "how long to measure")
-	fs.IntVar(&opt.payload, "payload", 16, "length of each player's name, carried by every guess (1-32)")
+	fs.IntVar(&opt.load.Clients, "clients", 64, "concurrent players, each with its own room")
+	fs.DurationVar(&opt.load.Duration, "duration", 10*time.Second, "how long to measure")
+	fs.IntVar(&opt.load.Payload, "payload", 16, "length of each player's name, carried by every guess (1-32)")
 	fs.BoolVar(&opt.json, "json", false, "print one JSON object instead of a sentence")
+	fs.BoolVar(&opt.inprocess, "inprocess", false, "consensus alone: host the leader in this process and call its Game service without gRPC")
 	fs.StringVar(&nodeFlags, "node-flags", "", "extra flags for every node, space separated")
+	fs.StringVar(&opt.profile, "cpuprofile", "", "write this process's CPU profile (with --inprocess, the leader's) to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if opt.nodes < 1 || opt.clients < 1 || opt.duration <= 0 || opt.payload < 1 || opt.payload > 32 {
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "kanna bench: unexpected argument %q; every setting is a flag (see kanna bench -h)\n", fs.Arg(0))
+		return 2
+	}
+	if opt.nodes < 1 || opt.load.Clients < 1 || opt.load.Duration <= 0 || opt.load.Payload < 1 || opt.load.Payload > 32 {
 		fmt.Fprintln(os.Stderr, "kanna bench: need --nodes >= 1, --clients >= 1, --duration > 0 and --payload between 1 and 32")
 		return 2
 	}
 	opt.extra = strings.Fields(nodeFlags)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := benchMain(ctx, opt, os.Stderr)
+	if opt.profile != "" {
+		stopProfile, err := startCPUProfile(opt.profile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "kanna bench: %v\n", err)
+			return 1
+		}
+		defer stopProfile()
+	}
+	run := benchMain
+	if opt.inprocess {
+		run = benchInProcess
+	}
+	res, err := run(ctx, opt, os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kanna bench: %v\n", err)
 		return 1
@@ -72,17 +100,17 @@ func runBench(args []string) int {
 		out, _ := json.Marshal(res)
 		fmt.Println(string(out))
 	} else {
-		fmt.Printf("%d nodes, %d clients, %v: %d ops, %.0f ops/s, p50 %.2f ms, p99 %.2f ms\n",
-			res.Nodes, res.Clients, opt.duration, res.Ops, res.OpsPerSec, res.P50ms, res.P99ms)
+		fmt.Printf("%s, %s: %d nodes, %d clients, %v: %d ops, %.0f ops/s, p50 %.2f ms, p99 %.2f ms\n",
+			res.System, res.Mode, res.Nodes, res.Clients, opt.load.Duration, res.Ops, res.OpsPerSec, res.P50ms, res.P99ms)
 	}
 	return 0
 }
 
-// benchMain starts the cluster, loads it and stops it.
-func benchMain(ctx context.Context, opt benchOptions, progress io.Writer) (benchResult, error) {
+// benchMain starts the cluster as processes, loads its leader over gRPC and stops it.
+func benchMain(ctx context.Context, opt benchOptions, progress io.Writer) (loadgen.Result, error) {
 	sup, err := demo.New(demo.Config{ExtraArgs: opt.extra, Progress: progress})
 	if err != nil {
-		return benchResult{}, err
+		return loadgen.Result{}, err
 	}
 	defer func() {
 		if err := sup.Shutdown(); err != nil {
@@ -90,28 +118,116 @@ func benchMain(ctx context.Context, opt benchOptions, progress io.Writer) (bench
 		}
 	}()
 	if err := sup.StartCluster(opt.nodes); err != nil {
-		return benchResult{}, err
+		return loadgen.Result{}, err
 	}
 	fctx, cancel := context.WithTimeout(ctx, formTimeout)
 	leader, err := sup.WaitReady(fctx)
 	cancel()
 	if err != nil {
 		printLogTails(progress, sup.Nodes())
-		return benchResult{}, err
+		return loadgen.Result{}, err
 	}
 	// A few connections, as a few web servers would open. On two cores, 1 and 8 connections
 	// measured the same within run-to-run noise; 64 were slower (more transports for the leader).
-	conns := make([]*grpc.ClientConn, min(opt.clients, 8))
-	for i := range conns {
-		if conns[i], err = demo.Dial(sup.Node(leader).Addr, ""); err != nil {
-			return benchResult{}, err
+	games := make([]loadgen.Game, min(opt.load.Clients, 8))
+	for i := range games {
+		conn, err := demo.Dial(sup.Node(leader).Addr, "")
+		if err != nil {
+			return loadgen.Result{}, err
 		}
-		defer conns[i].Close()
+		defer conn.Close()
+		games[i] = loadgen.Remote(kannapb.NewGameClient(conn))
 	}
-	res, err := runLoad(ctx, conns, loadOptions{clients: opt.clients, duration: opt.duration, payload: opt.payload}, progress)
+	res, err := loadgen.Run(ctx, games, opt.load, progress)
+	res.System, res.Mode, res.Nodes = "kanna", loadgen.ModeService, opt.nodes
+	return res, err
+}
+
+// benchInProcess hosts node 1 in this process, starts the others as processes that join it, and
+// loads node 1's Game service with Go calls.
+func benchInProcess(ctx context.Context, opt benchOptions, progress io.Writer) (loadgen.Result, error) {
+	dir, err := os.MkdirTemp("", "kanna-bench-")
 	if err != nil {
-		return benchResult{}, err
+		return loadgen.Result{}, fmt.Errorf("create a temporary folder for node data: %w; check that TMPDIR is writable", err)
 	}
-	res.Nodes = opt.nodes
-	return res, nil
+	defer os.RemoveAll(dir)
+	flags := append([]string{"--id", "1", "--data", filepath.Join(dir, "node1"), "--addr", "127.0.0.1:0", "--log-level", "warn"}, opt.extra...)
+	cfg, _, err := parseNodeFlags(flags, progress)
+	if err != nil {
+		return loadgen.Result{}, fmt.Errorf("the in-process node's flags (--node-flags %q): %w", strings.Join(opt.extra, " "), err)
+	}
+	leader, err := server.NewNode(cfg)
+	if err != nil {
+		return loadgen.Result{}, err
+	}
+	leader.Start()
+	defer func() { _ = leader.Kill() }()
+	fmt.Fprintf(progress, "node 1 serving in this process on %s\n", leader.Addr())
+	sup, err := demo.New(demo.Config{Dir: dir, ExtraArgs: opt.extra, Progress: progress, FirstID: 2, Join: leader.Addr()})
+	if err != nil {
+		return loadgen.Result{}, err
+	}
+	defer func() {
+		if err := sup.Shutdown(); err != nil {
+			fmt.Fprintln(progress, err)
+		}
+	}()
+	if opt.nodes > 1 {
+		if err := sup.StartCluster(opt.nodes - 1); err != nil {
+			return loadgen.Result{}, err
+		}
+	}
+	fctx, cancel := context.WithTimeout(ctx, formTimeout)
+	err = waitLeads(fctx, leader, opt.nodes, progress)
+	cancel()
+	if err != nil {
+		printLogTails(progress, sup.Nodes())
+		return loadgen.Result{}, err
+	}
+	res, err := loadgen.Run(ctx, []loadgen.Game{leader.GameServer()}, opt.load, progress)
+	res.System, res.Mode, res.Nodes = "kanna", loadgen.ModeConsensus, opt.nodes
+	return res, err
+}
+
+// waitLeads polls node n until it leads a configuration of the voters 1..size and no learner.
+func waitLeads(ctx context.Context, n *server.Node, size int, progress io.Writer) error {
+	conn, err := demo.Dial(n.Addr(), "")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	cluster := kannapb.NewClusterClient(conn)
+	want := make([]uint64, size)
+	for i := range want {
+		want[i] = uint64(i + 1)
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	last := ""
+	for {
+		st, err := cluster.Status(ctx, &kannapb.StatusRequest{})
+		missing := ""
+		switch {
+		case err != nil:
+			missing = err.Error()
+		case st.Role != kannapb.NodeRole_NODE_ROLE_LEADER:
+			missing = fmt.Sprintf("node 1 is %s in term %d", st.Role, st.Term)
+		case !slices.Equal(st.Voters, want) || len(st.Learners) > 0:
+			missing = fmt.Sprintf("voters %v and learners %v; waiting for voters %v", st.Voters, st.Learners, want)
+		default:
+			fmt.Fprintf(progress, "cluster formed: node 1 leads in this process\n")
+			return nil
+		}
+		if missing != last {
+			fmt.Fprintf(progress, "waiting: %s\n", missing)
+			last = missing
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster did not form: %s (%w)", missing, ctx.Err())
+		case <-n.Done():
+			return errors.Join(errors.New("node 1 stopped"), n.Err())
+		case <-tick.C:
+		}
+	}
 }

@@ -54,6 +54,11 @@ type Config struct {
 	ExtraArgs []string
 	// Progress receives one line per step (node started, crashed, leader found). Nil discards.
 	Progress io.Writer
+	// Join, when set, is a node outside the supervisor (`kanna bench --inprocess` runs the leader
+	// in its own process) that every node joins, the first one included; FirstID is then the id
+	// of the first node the supervisor starts.
+	Join    string
+	FirstID uint64
 }
 
 // NodeInfo is what the supervisor knows of one node process; GET /nodes returns a list of them.
@@ -139,7 +144,7 @@ func New(cfg Config) (*Supervisor, error) {
 	if cfg.Progress == nil {
 		cfg.Progress = io.Discard
 	}
-	s := &Supervisor{cfg: cfg, dir: cfg.Dir, nodes: map[uint64]*proc{}, nextID: 1}
+	s := &Supervisor{cfg: cfg, dir: cfg.Dir, nodes: map[uint64]*proc{}, nextID: max(cfg.FirstID, 1)}
 	if s.dir == "" {
 		dir, err := os.MkdirTemp("", "kanna-demo-")
 		if err != nil {
@@ -189,7 +194,9 @@ func (s *Supervisor) AddNode(extra ...string) (NodeInfo, error) {
 		logPath: filepath.Join(s.dir, fmt.Sprintf("node%d.log", id)),
 	}
 	p.args = []string{"node", "--id", strconv.FormatUint(id, 10), "--data", p.dataDir, "--addr", p.addr}
-	if first, ok := s.nodes[1]; ok {
+	if s.cfg.Join != "" {
+		p.args = append(p.args, "--join", s.cfg.Join)
+	} else if first, ok := s.nodes[1]; ok {
 		p.args = append(p.args, "--join", first.addr)
 	}
 	if s.cfg.ClusterKey != "" {

@@ -1,9 +1,10 @@
-// The load of `kanna bench`: concurrent Hangman players, each retrying a request with the same
-// client id and seq after Unavailable so that it applies once (Raft paper §8, thesis §6.3), and the
-// latency summary. Kept apart from the cluster start-up so that tests can aim it at a stand-in
-// server.
-
-package main
+// Package loadgen is the load of every cluster benchmark: concurrent Hangman players, each retrying
+// a request with the same client id and seq after Unavailable so that it applies once (Raft paper
+// §8, thesis §6.3), and the latency summary. `kanna bench` aims it at a node over gRPC or, with
+// --inprocess, at the leader's Game service in the same process; the hashicorp/raft peer in
+// tests/peers/hashiraft aims the very same players at its own cluster, so both systems carry the
+// same work. It is kept apart from any cluster so that tests can aim it at a stand-in server.
+package loadgen
 
 import (
 	"context"
@@ -15,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -29,16 +29,51 @@ const letterOrder = "etaoinsrhldcumfpgwybvkxjqz"
 // change shows as a slow op rather than a failure.
 const callTimeout = 5 * time.Second
 
-// loadOptions say how hard to load the cluster.
-type loadOptions struct {
-	clients  int
-	duration time.Duration
-	payload  int
+// Game is the part of the Game service the players call. A kannapb.GameServer is one (the calls
+// then run in this process); Remote makes one of a gRPC client.
+type Game interface {
+	CreateRoom(context.Context, *kannapb.CreateRoomRequest) (*kannapb.RoomState, error)
+	JoinRoom(context.Context, *kannapb.JoinRoomRequest) (*kannapb.RoomState, error)
+	Guess(context.Context, *kannapb.GuessRequest) (*kannapb.RoomState, error)
+	NewRound(context.Context, *kannapb.NewRoundRequest) (*kannapb.RoomState, error)
 }
 
-// benchResult is the JSON line `kanna bench --json` prints; its keys match the anchor's.
-type benchResult struct {
+// Remote is a Game whose calls go over gRPC.
+func Remote(c kannapb.GameClient) Game { return remote{c} }
+
+type remote struct{ c kannapb.GameClient }
+
+func (r remote) CreateRoom(ctx context.Context, q *kannapb.CreateRoomRequest) (*kannapb.RoomState, error) {
+	return r.c.CreateRoom(ctx, q)
+}
+func (r remote) JoinRoom(ctx context.Context, q *kannapb.JoinRoomRequest) (*kannapb.RoomState, error) {
+	return r.c.JoinRoom(ctx, q)
+}
+func (r remote) Guess(ctx context.Context, q *kannapb.GuessRequest) (*kannapb.RoomState, error) {
+	return r.c.Guess(ctx, q)
+}
+func (r remote) NewRound(ctx context.Context, q *kannapb.NewRoundRequest) (*kannapb.RoomState, error) {
+	return r.c.NewRound(ctx, q)
+}
+
+// Options say how hard to load the cluster.
+type Options struct {
+	Clients  int
+	Duration time.Duration
+	Payload  int // the length of each player's name, which every guess carries (1-32)
+}
+
+// Modes a Result names: the players call the leader's state machine in its own process
+// (consensus alone), or a Game service over gRPC (the whole service).
+const (
+	ModeConsensus = "consensus"
+	ModeService   = "service"
+)
+
+// Result is the JSON line every cluster benchmark prints, whatever the system.
+type Result struct {
 	System    string  `json:"system"`
+	Mode      string  `json:"mode"`
 	Nodes     int     `json:"nodes"`
 	Clients   int     `json:"clients"`
 	Payload   int     `json:"payload"`
@@ -49,12 +84,16 @@ type benchResult struct {
 	Retries   int64   `json:"retries"`
 }
 
-// runLoad runs opt.clients players, spread over conns, for opt.duration after all have set up
-// their rooms, and summarizes the latencies of the ops that succeeded.
-func runLoad(ctx context.Context, conns []*grpc.ClientConn, opt loadOptions, progress io.Writer) (benchResult, error) {
-	players := make([]*benchPlayer, opt.clients)
+// Run runs opt.Clients players, spread over games, for opt.Duration after all have set up their
+// rooms, and summarizes the latencies of the ops that succeeded. The Result's System, Mode and
+// Nodes are the caller's to fill.
+func Run(ctx context.Context, games []Game, opt Options, progress io.Writer) (Result, error) {
+	if len(games) == 0 || opt.Clients < 1 || opt.Duration <= 0 || opt.Payload < 1 || opt.Payload > 32 {
+		return Result{}, fmt.Errorf("loadgen: need a game, clients >= 1, duration > 0 and payload 1-32, not %d games and %+v", len(games), opt)
+	}
+	players := make([]*benchPlayer, opt.Clients)
 	for i := range players {
-		players[i] = newBenchPlayer(i, kannapb.NewGameClient(conns[i%len(conns)]), opt.payload)
+		players[i] = newBenchPlayer(i, games[i%len(games)], opt.Payload)
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(players))
@@ -70,14 +109,14 @@ func runLoad(ctx context.Context, conns []*grpc.ClientConn, opt loadOptions, pro
 	wg.Wait()
 	select {
 	case err := <-errs:
-		return benchResult{}, err
+		return Result{}, err
 	default:
 	}
-	fmt.Fprintf(progress, "%d rooms ready; measuring for %v\n", len(players), opt.duration)
+	fmt.Fprintf(progress, "%d rooms ready; measuring for %v\n", len(players), opt.Duration)
 
 	var ops atomic.Int64
 	start := time.Now()
-	deadline := start.Add(opt.duration)
+	deadline := start.Add(opt.Duration)
 	stopProgress := make(chan struct{})
 	go reportProgress(progress, start, &ops, stopProgress)
 	for _, p := range players {
@@ -94,7 +133,7 @@ func runLoad(ctx context.Context, conns []*grpc.ClientConn, opt loadOptions, pro
 	close(stopProgress)
 	select {
 	case err := <-errs:
-		return benchResult{}, err
+		return Result{}, err
 	default:
 	}
 	var lats []time.Duration
@@ -103,8 +142,8 @@ func runLoad(ctx context.Context, conns []*grpc.ClientConn, opt loadOptions, pro
 		lats = append(lats, p.lats...)
 		retries += p.retries
 	}
-	res := summarizeLatencies(lats, elapsed)
-	res.Clients, res.Payload, res.Retries = opt.clients, opt.payload, retries
+	res := Summarize(lats, elapsed)
+	res.Clients, res.Payload, res.Retries = opt.Clients, opt.Payload, retries
 	return res, nil
 }
 
@@ -122,9 +161,9 @@ func reportProgress(w io.Writer, start time.Time, ops *atomic.Int64, stop <-chan
 	}
 }
 
-// summarizeLatencies computes throughput and nearest-rank percentiles, as the anchor does.
-func summarizeLatencies(lats []time.Duration, elapsed time.Duration) benchResult {
-	res := benchResult{System: "kanna", Ops: len(lats)}
+// Summarize computes throughput and nearest-rank percentiles.
+func Summarize(lats []time.Duration, elapsed time.Duration) Result {
+	res := Result{Ops: len(lats)}
 	if len(lats) == 0 || elapsed <= 0 {
 		return res
 	}
@@ -140,7 +179,7 @@ func summarizeLatencies(lats []time.Duration, elapsed time.Duration) benchResult
 
 // benchPlayer is one client: its own client id, room and player, and the round it plays.
 type benchPlayer struct {
-	game     kannapb.GameClient
+	game     Game
 	clientID string
 	room     string
 	player   string
@@ -151,7 +190,7 @@ type benchPlayer struct {
 	retries int64
 }
 
-func newBenchPlayer(i int, game kannapb.GameClient, payload int) *benchPlayer {
+func newBenchPlayer(i int, game Game, payload int) *benchPlayer {
 	name := fmt.Sprintf("player%d-", i)
 	name = (name + strings.Repeat("x", max(0, payload-len(name))))[:payload]
 	return &benchPlayer{
@@ -189,7 +228,7 @@ func (p *benchPlayer) play(ctx context.Context, deadline time.Time, ops *atomic.
 		p.seq++
 		seq := p.seq
 		var send func(context.Context) (*kannapb.RoomState, error)
-		if letter, ok := nextLetter(p.state); ok {
+		if letter, ok := NextLetter(p.state); ok {
 			send = func(ctx context.Context) (*kannapb.RoomState, error) {
 				return p.game.Guess(ctx, &kannapb.GuessRequest{ClientId: p.clientID, Seq: seq, Room: p.room, Player: p.player, Letter: letter})
 			}
@@ -210,9 +249,9 @@ func (p *benchPlayer) play(ctx context.Context, deadline time.Time, ops *atomic.
 	return nil
 }
 
-// nextLetter returns the next letter to guess, or false when the round is over and a new one is
+// NextLetter returns the next letter to guess, or false when the round is over and a new one is
 // due.
-func nextLetter(st *kannapb.RoomState) (string, bool) {
+func NextLetter(st *kannapb.RoomState) (string, bool) {
 	if st.GetStatus() != kannapb.RoundStatus_ROUND_STATUS_PLAYING {
 		return "", false
 	}

@@ -1,7 +1,7 @@
 // Tests of the bench load against a stand-in Game server that plays real Hangman rules on one
 // word, applies each (client, seq) once and sometimes loses its answer, as a leader change would:
 // the players must resend the same request (Raft paper §8) and count each op once.
-package main
+package loadgen
 
 import (
 	"context"
@@ -152,8 +152,8 @@ func serveGame(t *testing.T, g kannapb.GameServer) *grpc.ClientConn {
 func TestBenchCountsEachAppliedCommandOnceAcrossLostAnswers(t *testing.T) {
 	g := newStandInGame(5)
 	conn := serveGame(t, g)
-	res, err := runLoad(context.Background(), []*grpc.ClientConn{conn},
-		loadOptions{clients: 4, duration: 300 * time.Millisecond, payload: 20}, io.Discard)
+	res, err := Run(context.Background(), []Game{Remote(kannapb.NewGameClient(conn))},
+		Options{Clients: 4, Duration: 300 * time.Millisecond, Payload: 20}, io.Discard)
 	require.NoError(t, err)
 
 	g.mu.Lock()
@@ -177,32 +177,50 @@ func TestBenchCountsEachAppliedCommandOnceAcrossLostAnswers(t *testing.T) {
 
 func TestBenchStopsOnAnErrorThatARetryCannotFix(t *testing.T) {
 	conn := serveGame(t, kannapb.UnimplementedGameServer{})
-	_, err := runLoad(context.Background(), []*grpc.ClientConn{conn},
-		loadOptions{clients: 2, duration: 100 * time.Millisecond, payload: 16}, io.Discard)
+	_, err := Run(context.Background(), []Game{Remote(kannapb.NewGameClient(conn))},
+		Options{Clients: 2, Duration: 100 * time.Millisecond, Payload: 16}, io.Discard)
 	require.ErrorContains(t, err, "create room")
 	require.Equal(t, codes.Unimplemented, status.Code(err))
 }
 
-func TestLatencyPercentilesAreNearestRankAsTheAnchorComputesThem(t *testing.T) {
+func TestLatencyPercentilesAreNearestRank(t *testing.T) {
 	var lats []time.Duration
 	for i := 100; i >= 1; i-- { // unsorted on purpose
 		lats = append(lats, time.Duration(i)*time.Millisecond)
 	}
-	res := summarizeLatencies(lats, 2*time.Second)
+	res := Summarize(lats, 2*time.Second)
 	require.Equal(t, 100, res.Ops)
 	require.InDelta(t, 50.0, res.OpsPerSec, 1e-9)
 	require.InDelta(t, 50.0, res.P50ms, 1e-9) // index int(0.5*99) = 49: the 50th value
 	require.InDelta(t, 99.0, res.P99ms, 1e-9) // index int(0.99*99) = 98
 	require.Equal(t, time.Duration(100)*time.Millisecond, lats[0], "the caller's slice is left as it was")
 
-	require.Zero(t, summarizeLatencies(nil, time.Second).OpsPerSec)
+	require.Zero(t, Summarize(nil, time.Second).OpsPerSec)
+}
+
+func TestPlayersCallAGameServerInProcessAsTheyWouldOverGRPC(t *testing.T) {
+	g := newStandInGame(0)
+	res, err := Run(context.Background(), []Game{g}, Options{Clients: 3, Duration: 200 * time.Millisecond, Payload: 8}, io.Discard)
+	require.NoError(t, err)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	require.Equal(t, 3, g.applied["create"])
+	require.Equal(t, g.applied["guess"]+g.applied["new_round"], res.Ops)
+	require.Positive(t, res.Ops)
+}
+
+func TestRunRefusesOptionsThatCannotLoadAnything(t *testing.T) {
+	_, err := Run(context.Background(), nil, Options{Clients: 1, Duration: time.Second, Payload: 16}, io.Discard)
+	require.ErrorContains(t, err, "need a game")
+	_, err = Run(context.Background(), []Game{newStandInGame(0)}, Options{Clients: 1, Duration: time.Second, Payload: 33}, io.Discard)
+	require.ErrorContains(t, err, "payload 1-32")
 }
 
 func TestPlayerGuessesUnguessedLettersByFrequencyThenAsksForANewRound(t *testing.T) {
 	playing := &kannapb.RoomState{Status: kannapb.RoundStatus_ROUND_STATUS_PLAYING, GuessedLetters: []string{"a", "e"}}
-	letter, ok := nextLetter(playing)
+	letter, ok := NextLetter(playing)
 	require.True(t, ok)
 	require.Equal(t, "t", letter)
-	_, ok = nextLetter(&kannapb.RoomState{Status: kannapb.RoundStatus_ROUND_STATUS_WON})
+	_, ok = NextLetter(&kannapb.RoomState{Status: kannapb.RoundStatus_ROUND_STATUS_WON})
 	require.False(t, ok)
 }

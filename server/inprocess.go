@@ -1,0 +1,21 @@
+// What a program that hosts a node in its own process uses besides gRPC: the node's Game service
+// as a Go value, so that `kanna bench --inprocess` proposes through the engine with no client hop,
+// and the conversion of a game view to the service's message, so that a peer system serving the
+// same Game service (tests/peers/hashiraft) answers with the very same messages.
+package server
+
+import (
+	"github.com/kanna-cluster/kanna/game"
+	"github.com/kanna-cluster/kanna/proto/kannapb"
+)
+
+// GameServer returns the node's Game service. Its calls behave as over gRPC (writes go through the
+// leader, retried across leader changes within the context's deadline) but run in the caller's
+// goroutine.
+func (n *Node) GameServer() kannapb.GameServer { return &gameService{n: n} }
+
+// RoomState converts a room as the game shows it to the Game service's message; servedBy and
+// commitIndex say which node answered and at which applied index.
+func RoomState(v game.RoomView, servedBy, commitIndex uint64) *kannapb.RoomState {
+	return roomState(v, servedBy, commitIndex)
+}
