@@ -2,6 +2,9 @@
 GO      ?= go
 BIN     := bin/kanna
 PKGS    := ./...
+# The hashicorp/raft peer of the cluster benchmarks is a module of its own (so Kanna's module does
+# not depend on it); ./... of the root module does not reach it, so it is vetted and tested apart.
+PEER    := tests/peers/hashiraft
 
 .PHONY: build test vet fmt-check staticcheck lint demo sim bench bench-cluster e2e proto proto-check deps
 
@@ -23,6 +26,7 @@ STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSIO
 test: deps fmt-check vet staticcheck
 	$(GO) test -race -count=1 -timeout 10m $$($(GO) list $(PKGS) | grep -v -e /tests/e2e -e /tests/browser)
 	$(GO) test -race -count=1 -timeout 8m -p 1 $(TIMED_PKGS)
+	cd $(PEER) && $(GO) test -race -count=1 -timeout 5m ./...
 
 deps:
 	@bash scripts/deps.sh
@@ -33,6 +37,7 @@ fmt-check:
 
 vet:
 	$(GO) vet $(PKGS)
+	cd $(PEER) && $(GO) vet ./...
 
 staticcheck:
 	$(STATICCHECK) $(PKGS)
@@ -49,12 +54,13 @@ sim: build
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./raft/ ./game/ ./server/wal/
 
-# kanna on a real loopback cluster, then hashicorp/raft (../shared/anchors) with the same flags,
-# back to back, one JSON line each.
+# Kanna and hashicorp/raft (tests/peers/hashiraft, a module of its own) on real loopback
+# clusters with the same players, back to back: consensus alone, then the whole service, one JSON
+# line each, ROUNDS times (docs/benchmarks.md).
 BENCH_FLAGS ?= --nodes 3 --clients 64 --duration 10s --payload 16
-bench-cluster: build
-	./$(BIN) bench $(BENCH_FLAGS) --json
-	../shared/anchors/run raft $(BENCH_FLAGS)
+ROUNDS ?= 1
+bench-cluster:
+	GO=$(GO) bash scripts/bench-cluster.sh $(ROUNDS) $(BENCH_FLAGS)
 
 # End-to-end tests on real `kanna node` processes of the built binary (also run by `make test`).
 e2e:

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The cluster benchmarks of docs/benchmarks.md: Kanna and the hashicorp/raft peer
+# (tests/peers/hashiraft), consensus alone and the whole service, each printing one JSON line.
+# The systems alternate within each round (kanna, peer, kanna, peer) so that both see the same
+# load from whatever else runs on the machine; ROUNDS repeats the whole sequence.
+#   scripts/bench-cluster.sh [ROUNDS] [bench flags...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-1}
+shift || true
+flags=("$@")
+if [ ${#flags[@]} -eq 0 ]; then
+  flags=(--nodes 3 --clients 64 --duration 10s --payload 16)
+fi
+go=${GO:-go}
+mkdir -p bin
+$go build -o bin/kanna ./cmd/kanna
+(cd tests/peers/hashiraft && $go build -o ../../../bin/hashiraft .)
+echo "# $(uptime)" >&2
+for ((r = 1; r <= rounds; r++)); do
+  bin/kanna bench --inprocess "${flags[@]}" --json 2>/dev/null
+  bin/hashiraft --mode consensus "${flags[@]}" 2>/dev/null
+  bin/kanna bench "${flags[@]}" --json 2>/dev/null
+  bin/hashiraft --mode service "${flags[@]}" 2>/dev/null
+  echo "# round $r done: $(uptime)" >&2
+done
