@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/kanna-cluster/kanna/game"
+	"github.com/kanna-cluster/kanna/internal/gamecode"
 	"github.com/kanna-cluster/kanna/proto/kannapb"
 	"github.com/kanna-cluster/kanna/server"
 )
@@ -254,7 +255,7 @@ func (g *gameService) write(ctx context.Context, cmd game.Command) (*kannapb.Roo
 func gameStatus(err error) error {
 	var ge *game.Error
 	if errors.As(err, &ge) {
-		return status.Error(server.GameCode(ge.Code), ge.Message)
+		return status.Error(gamecode.GRPC(ge.Code), ge.Message)
 	}
 	return status.Error(codes.Internal, err.Error())
 }
