@@ -44,8 +44,11 @@ staticcheck:
 
 lint: fmt-check vet staticcheck proto-check
 
+# WEB_ADDR=127.0.0.1:8080 serves the game, dashboard and control endpoint on a fixed port; by
+# default a free port is picked on every run.
+WEB_ADDR ?=
 demo: build
-	./$(BIN) demo
+	./$(BIN) demo $(if $(WEB_ADDR),--web-addr $(WEB_ADDR))
 
 sim: build
 	./$(BIN) sim --seeds 100

@@ -22,7 +22,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -56,24 +55,28 @@ type benchOptions struct {
 func runBench(args []string) int {
 	var opt benchOptions
 	var nodeFlags string
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.IntVar(&opt.nodes, "nodes", 3, "cluster size")
-	fs.IntVar(&opt.load.Clients, "clients", 64, "concurrent players, each with its own room")
-	fs.DurationVar(&opt.load.Duration, "duration", 10*time.Second, "how long to measure")
+	fs := newFlags("bench", benchHelp,
+		"kanna bench",
+		"kanna bench --nodes 5 --clients 128 --duration 30s --json",
+		"kanna bench --inprocess --nodes 3 --json",
+		"kanna bench --node-flags '--tick 50ms --snapshot-every 5000'")
+	fs.IntVar(&opt.nodes, "nodes", 3, "cluster size, at least 1")
+	fs.IntVar(&opt.load.Clients, "clients", 64, "concurrent players, each with its own room, at least 1")
+	fs.DurationVar(&opt.load.Duration, "duration", 10*time.Second, "how long to measure, a positive duration")
 	fs.IntVar(&opt.load.Payload, "payload", 16, "length of each player's name, carried by every guess (1-32)")
 	fs.BoolVar(&opt.json, "json", false, "print one JSON object instead of a sentence")
 	fs.BoolVar(&opt.inprocess, "inprocess", false, "consensus alone: host the leader in this process and call its Game service without gRPC")
 	fs.StringVar(&nodeFlags, "node-flags", "", "extra flags for every node, space separated")
 	fs.StringVar(&opt.profile, "cpuprofile", "", "write this process's CPU profile (with --inprocess, the leader's) to this file")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "kanna bench: unexpected argument %q; every setting is a flag (see kanna bench -h)\n", fs.Arg(0))
-		return 2
-	}
-	if opt.nodes < 1 || opt.load.Clients < 1 || opt.load.Duration <= 0 || opt.load.Payload < 1 || opt.load.Payload > 32 {
-		fmt.Fprintln(os.Stderr, "kanna bench: need --nodes >= 1, --clients >= 1, --duration > 0 and --payload between 1 and 32")
+	if !checkFlags("bench",
+		atLeast("nodes", opt.nodes, 1),
+		atLeast("clients", opt.load.Clients, 1),
+		longerThan("duration", opt.load.Duration, 0),
+		between("payload", opt.load.Payload, 1, 32),
+	) {
 		return 2
 	}
 	opt.extra = strings.Fields(nodeFlags)
@@ -82,29 +85,40 @@ func runBench(args []string) int {
 	if opt.profile != "" {
 		stopProfile, err := startCPUProfile(opt.profile)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "kanna bench: %v\n", err)
+			fmt.Fprintf(stderr, "kanna bench: %v\n", err)
 			return 1
 		}
 		defer stopProfile()
 	}
-	run := benchMain
+	bench := benchMain
 	if opt.inprocess {
-		run = benchInProcess
+		bench = benchInProcess
 	}
-	res, err := run(ctx, opt, os.Stderr)
+	res, err := bench(ctx, opt, stderr)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "kanna bench: %v\n", err)
+		fmt.Fprintf(stderr, "kanna bench: %v\n", err)
 		return 1
 	}
 	if opt.json {
 		out, _ := json.Marshal(res)
-		fmt.Println(string(out))
+		fmt.Fprintln(stdout, string(out))
 	} else {
-		fmt.Printf("%s, %s: %d nodes, %d clients, %v: %d ops, %.0f ops/s, p50 %.2f ms, p99 %.2f ms\n",
+		fmt.Fprintf(stdout, "%s, %s: %d nodes, %d clients, %v: %d ops, %.0f ops/s, p50 %.2f ms, p99 %.2f ms\n",
 			res.System, res.Mode, res.Nodes, res.Clients, opt.load.Duration, res.Ops, res.OpsPerSec, res.P50ms, res.P99ms)
 	}
 	return 0
 }
+
+const benchHelp = `
+Loads a local cluster and prints the throughput and latency of committed commands: ops_per_sec,
+p50_ms and p99_ms. It starts node processes of this binary on loopback (real gRPC, write-ahead logs
+that fsync), waits for a leader, then runs --clients concurrent players for --duration.
+
+By default the players are gRPC clients of the leader's Game service: the whole service. With
+--inprocess this process hosts the leader and the players call its Game service as Go calls:
+consensus alone, with the same gRPC and fsync between nodes. One op is one Guess or NewRound call
+that returned OK: proposed through the leader, replicated to a majority, committed and applied.
+Progress and node logs go to stderr, the result to stdout (one JSON object with --json).`
 
 // benchMain starts the cluster as processes, loads its leader over gRPC and stops it.
 func benchMain(ctx context.Context, opt benchOptions, progress io.Writer) (loadgen.Result, error) {
@@ -152,7 +166,7 @@ func benchInProcess(ctx context.Context, opt benchOptions, progress io.Writer) (
 	}
 	defer os.RemoveAll(dir)
 	flags := append([]string{"--id", "1", "--data", filepath.Join(dir, "node1"), "--addr", "127.0.0.1:0", "--log-level", "warn"}, opt.extra...)
-	cfg, _, err := parseNodeFlags(flags, progress)
+	cfg, _, err := nodeConfig(flags)
 	if err != nil {
 		return loadgen.Result{}, fmt.Errorf("the in-process node's flags (--node-flags %q): %w", strings.Join(opt.extra, " "), err)
 	}

@@ -8,7 +8,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,26 +34,34 @@ func init() {
 const formTimeout = time.Minute
 
 func runDemo(args []string) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	nodes := fs.Int("nodes", 3, "how many node processes to start")
+	fs := newFlags("demo", demoHelp,
+		"kanna demo",
+		"kanna demo --nodes 5 --web-addr 127.0.0.1:8080",
+		"kanna demo --dir ./demo-data          keep the nodes' data and logs after Ctrl-C")
+	nodes := fs.Int("nodes", 3, "how many node processes to start, at least 1")
 	webAddr := fs.String("web-addr", "127.0.0.1:0", "loopback address of the game, the dashboard and the control endpoint (port 0 picks a free one)")
 	key := fs.String("cluster-key", "", "cluster key for every node (default: the nodes' development key)")
 	dir := fs.String("dir", "", "keep node data and logs in this folder instead of a temporary one that is removed on exit")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	if *nodes < 1 {
-		fmt.Fprintf(os.Stderr, "kanna demo: --nodes %d: start at least one node\n", *nodes)
+	if !checkFlags("demo", atLeast("nodes", *nodes, 1)) {
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := demoMain(ctx, demoOptions{nodes: *nodes, webAddr: *webAddr, key: *key, dir: *dir}, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintf(os.Stderr, "kanna demo: %v\n", err)
+	if err := demoMain(ctx, demoOptions{nodes: *nodes, webAddr: *webAddr, key: *key, dir: *dir}, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "kanna demo: %v\n", err)
 		return 1
 	}
 	return 0
 }
+
+const demoHelp = `
+Runs a whole local cluster from one command: starts --nodes node processes of this binary on free
+loopback ports, waits until they have elected a leader and made every node a voter, prints what
+runs where, and serves on --web-addr the Hangman game, the cluster dashboard and a control
+endpoint that crashes and restarts nodes. Ctrl-C stops every node and removes the temporary data.`
 
 // demoOptions are the parsed flags of `kanna demo`.
 type demoOptions struct {
@@ -103,7 +110,7 @@ func demoMain(ctx context.Context, opt demoOptions, stdout, stderr io.Writer) er
 	srv := &http.Server{Handler: front.handler, ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	printCluster(stdout, sup, "http://"+ln.Addr().String())
+	printCluster(stdout, sup.Nodes(), sup.Dir(), "http://"+ln.Addr().String())
 
 	select {
 	case <-ctx.Done():
@@ -175,8 +182,7 @@ func requireLoopback(addr string) error {
 }
 
 // printCluster tells the user what runs where and how to reach it.
-func printCluster(w io.Writer, sup *demo.Supervisor, baseURL string) {
-	nodes := sup.Nodes()
+func printCluster(w io.Writer, nodes []demo.NodeInfo, dir, baseURL string) {
 	fmt.Fprintf(w, "Kanna demo: %d nodes on loopback, fault injection enabled\n\n", len(nodes))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tADDRESS\tPID\tDATA\tLOG")
@@ -189,9 +195,10 @@ func printCluster(w io.Writer, sup *demo.Supervisor, baseURL string) {
 	fmt.Fprintf(w, "dashboard:        %s/dashboard\n", baseURL)
 	fmt.Fprintf(w, "control endpoint: %s\n", baseURL)
 	fmt.Fprintf(w, "  curl %s/nodes\n", baseURL)
-	fmt.Fprintf(w, "  curl -X POST %s/nodes/1/crash      (then .../restart)\n", baseURL)
-	fmt.Fprintf(w, "cluster status:   kanna status --addr %s\n", first)
-	fmt.Fprintf(w, "data and logs:    %s\n", sup.Dir())
+	fmt.Fprintf(w, "  curl -X POST %s/nodes/1/crash\n", baseURL)
+	fmt.Fprintf(w, "  curl -X POST %s/nodes/1/restart\n", baseURL)
+	fmt.Fprintf(w, "cluster status:   %s status --addr %s\n", self, first)
+	fmt.Fprintf(w, "data and logs:    %s\n", dir)
 	fmt.Fprintln(w, "\nCtrl-C stops every node and removes temporary data.")
 }
 

@@ -6,9 +6,7 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -30,23 +28,19 @@ const shutdownGrace = 4500 * time.Millisecond
 
 func runNode(args []string) int {
 	args, profile := cpuProfileFlag(args)
-	cfg, logger, err := parseNodeFlags(args, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "kanna node: %v\n", err)
-		return 2
+	cfg, logger, code, ok := parseNodeFlags(args)
+	if !ok {
+		return code
 	}
 	n, err := server.NewNode(cfg)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "kanna node: %v\n", err)
+		fmt.Fprintf(stderr, "kanna node: %v\n", err)
 		return 1
 	}
 	if profile != "" {
 		stop, err := startCPUProfile(fmt.Sprintf("%s.%d", profile, cfg.ID))
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "kanna node: %v\n", err)
+			fmt.Fprintf(stderr, "kanna node: %v\n", err)
 			return 1
 		}
 		defer stop()
@@ -55,7 +49,7 @@ func runNode(args []string) int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	n.Start()
-	fmt.Fprintf(os.Stdout, "kanna node %d serving on %s\n", n.ID(), n.Addr())
+	fmt.Fprintf(stdout, "kanna node %d serving on %s\n", n.ID(), n.Addr())
 	select {
 	case sig := <-sigs:
 		logger.Info("kanna node: stopping", "signal", sig.String())
@@ -70,15 +64,38 @@ func runNode(args []string) int {
 		return 0
 	case <-n.Done():
 		_ = n.Kill()
-		fmt.Fprintf(os.Stderr, "kanna node: stopped: %v\n", n.Err())
+		fmt.Fprintf(stderr, "kanna node: stopped: %v\n", n.Err())
 		return 1
 	}
 }
 
-// parseNodeFlags reads the flags of `kanna node` into a server.Config.
-func parseNodeFlags(args []string, stderr io.Writer) (server.Config, *slog.Logger, error) {
-	fs := flag.NewFlagSet("kanna node", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+const nodeHelp = `
+Runs one Kanna node in this process: Raft, gossip and the Hangman game, serving the Raft, Gossip,
+Game and Cluster gRPC services on --addr. The first node of a cluster starts with an empty --data
+and no --join, and bootstraps a one-node cluster; every other node starts with --join and gossip
+brings it in, first as a learner, then as a voter once it has caught up. A restarted node finds its
+log, snapshot and peers in --data and needs no --join. SIGTERM or Ctrl-C stops it gracefully.`
+
+// parseNodeFlags reads the flags of `kanna node` into a server.Config. ok is false when the
+// command must stop with code: after --help, or after an error it has printed.
+func parseNodeFlags(args []string) (cfg server.Config, logger *slog.Logger, code int, ok bool) {
+	cfg, logger, err := nodeConfig(args)
+	var done exitStatus
+	if errors.As(err, &done) {
+		return cfg, nil, int(done), false
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "kanna node: %v\n", err)
+		return cfg, nil, 2, false
+	}
+	return cfg, logger, 0, true
+}
+
+func nodeConfig(args []string) (server.Config, *slog.Logger, error) {
+	fs := newFlags("node", nodeHelp,
+		"kanna node --id 1 --data ./data/n1 --addr 127.0.0.1:7001",
+		"kanna node --id 2 --data ./data/n2 --addr 127.0.0.1:7002 --join 127.0.0.1:7001",
+		"kanna node --id 3 --data ./data/n3 --addr 127.0.0.1:7003 --join 127.0.0.1:7001 --reap-after 5m")
 	var (
 		id            = fs.Uint64("id", 0, "this node's id, a positive integer unique in the cluster (required)")
 		data          = fs.String("data", "", "folder for this node's log, snapshots and address book (required)")
@@ -89,18 +106,23 @@ func parseNodeFlags(args []string, stderr io.Writer) (server.Config, *slog.Logge
 		tlsCert       = fs.String("tls-cert", "", "PEM certificate for mutual TLS (with --tls-key and --tls-ca)")
 		tlsKey        = fs.String("tls-key", "", "PEM private key of --tls-cert")
 		tlsCA         = fs.String("tls-ca", "", "PEM CA bundle that signed every node's certificate")
-		snapshotEvery = fs.Uint64("snapshot-every", 10000, "snapshot the game and compact the log after this many applied entries")
+		snapshotEvery = fs.Uint64("snapshot-every", 10000, "snapshot the game and compact the log after this many applied entries, at least 1")
 		reapAfter     = fs.Duration("reap-after", 0, "remove a member gossip has declared dead for this long, keeping at least 3 voters (0: never)")
-		tick          = fs.Duration("tick", 100*time.Millisecond, "length of one Raft and gossip tick")
-		electionTicks = fs.Int("election-ticks", 8, "Raft election timeout in ticks (followers wait one to two timeouts)")
+		tick          = fs.Duration("tick", 100*time.Millisecond, "length of one Raft and gossip tick, a positive duration")
+		electionTicks = fs.Int("election-ticks", 8, "Raft election timeout in ticks, at least 3 (followers wait one to two timeouts)")
 		logLevel      = fs.String("log-level", "info", "debug, info, warn or error")
 		logJSON       = fs.Bool("log-json", false, "write log lines as JSON instead of text")
 	)
-	if err := fs.Parse(args); err != nil {
-		return server.Config{}, nil, err
+	if code, ok := parseFlags(fs, args); !ok {
+		return server.Config{}, nil, exitStatus(code)
 	}
-	if fs.NArg() > 0 {
-		return server.Config{}, nil, fmt.Errorf("unexpected argument %q; every setting is a flag (see kanna node -h)", fs.Arg(0))
+	if !checkFlags("node",
+		atLeast("snapshot-every", *snapshotEvery, 1),
+		notNegative("reap-after", *reapAfter),
+		longerThan("tick", *tick, 0),
+		atLeast("election-ticks", *electionTicks, 3),
+	) {
+		return server.Config{}, nil, exitStatus(2)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -109,9 +131,9 @@ func parseNodeFlags(args []string, stderr io.Writer) (server.Config, *slog.Logge
 	opts := &slog.HandlerOptions{Level: level}
 	var logger *slog.Logger
 	if *logJSON {
-		logger = slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		logger = slog.New(slog.NewJSONHandler(stderr, opts))
 	} else {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, opts))
+		logger = slog.New(slog.NewTextHandler(stderr, opts))
 	}
 	switch {
 	case *id == 0:
@@ -120,8 +142,6 @@ func parseNodeFlags(args []string, stderr io.Writer) (server.Config, *slog.Logge
 		return server.Config{}, nil, errors.New("--data is required: a folder only this node uses, e.g. --data ./data/node1")
 	case *addr == "" || !strings.Contains(*addr, ":"):
 		return server.Config{}, nil, fmt.Errorf("--addr %q is not host:port, e.g. 127.0.0.1:7001", *addr)
-	case *tick <= 0:
-		return server.Config{}, nil, fmt.Errorf("--tick %v must be positive", *tick)
 	}
 	cfg := server.Config{
 		ID: *id, DataDir: *data, Addr: *addr, ClusterKey: *key, EnableFaultInjection: *faults,

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"io"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -22,19 +21,28 @@ func TestNodeFlagsRefuseMissingOrMalformedValues(t *testing.T) {
 		{[]string{"--id", "1", "--data", "d", "--log-level", "loud"}, "--log-level"},
 		{[]string{"--id", "1", "--data", "d", "extra"}, "unexpected argument"},
 		{[]string{"--id", "-1", "--data", "d"}, "invalid value"},
+		{[]string{"--id", "1", "--data", "d", "--tick", "0s"}, "--tick 0s: must be a positive duration"},
+		{[]string{"--id", "1", "--data", "d", "--election-ticks", "2"}, "--election-ticks 2: must be at least 3"},
+		{[]string{"--id", "1", "--data", "d", "--snapshot-every", "0"}, "--snapshot-every 0: must be at least 1"},
+		{[]string{"--id", "1", "--data", "d", "--reap-after", "-1m"}, "--reap-after -1m0s: must be 0 or a positive duration"},
 	}
 	for _, tc := range cases {
-		_, _, err := parseNodeFlags(tc.args, io.Discard)
-		require.ErrorContains(t, err, tc.want, "%v", tc.args)
+		code, _, errOut := captured(t, func() int {
+			_, _, code, ok := parseNodeFlags(tc.args)
+			require.False(t, ok, "%v", tc.args)
+			return code
+		})
+		require.Equal(t, 2, code, "%v", tc.args)
+		require.Contains(t, errOut, tc.want, "%v", tc.args)
 	}
 }
 
 func TestNodeFlagsBuildTheConfig(t *testing.T) {
-	cfg, logger, err := parseNodeFlags([]string{
+	cfg, logger, _, ok := parseNodeFlags([]string{
 		"--id", "3", "--data", "/tmp/n3", "--addr", "127.0.0.1:7003", "--join", "127.0.0.1:7001, 127.0.0.1:7002",
 		"--cluster-key", "k", "--enable-fault-injection", "--snapshot-every", "50", "--reap-after", "1m",
-	}, io.Discard)
-	require.NoError(t, err)
+	})
+	require.True(t, ok)
 	require.NotNil(t, logger)
 	require.Equal(t, uint64(3), cfg.ID)
 	require.Equal(t, "/tmp/n3", cfg.DataDir)

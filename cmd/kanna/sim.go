@@ -8,7 +8,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,9 +18,6 @@ import (
 
 	"github.com/kanna-cluster/kanna/tests/sim"
 )
-
-// simOut and simErr are where `kanna sim` writes its results and its progress and failures.
-var simOut, simErr io.Writer = os.Stdout, os.Stderr
 
 func init() {
 	register("sim", "run seeded cluster simulations with faults and checkers (--seed, --seeds, --bug list)", runSim)
@@ -85,43 +81,93 @@ func runSim(args []string) int {
 		return runGossipSim(args)
 	}
 	var f simFlags
-	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
-	fs.SetOutput(simErr)
+	fs := newFlags("sim", simHelp,
+		"kanna sim --seed 7                      one run, summary and verdict",
+		"kanna sim --seeds 500 --json            a sweep of seeds 1 to 500 on every core, one JSON line each",
+		"kanna sim --bug list                    the teaching bugs and the checker that catches each",
+		"kanna sim --seeds 50 --bug commit-old-term",
+		"kanna sim --seed 12 --trace s12.trace --html s12.html --html-window 10s:14s",
+		"kanna sim --gossip-only --members 500 --loss 0.05   (see 'kanna sim --gossip-only --help')")
 	fs.Int64Var(&f.seed, "seed", 1, "the seed of the run, or the first seed of a sweep")
-	fs.IntVar(&f.seeds, "seeds", 0, "run this many consecutive seeds from --seed, across all cores")
-	fs.IntVar(&f.nodes, "nodes", 5, "cluster size")
+	fs.IntVar(&f.seeds, "seeds", 0, "run this many consecutive seeds from --seed, across all cores (0: --seed alone)")
+	fs.IntVar(&f.nodes, "nodes", 5, "cluster size, at least 1")
 	fs.IntVar(&f.clients, "clients", 0, "concurrent players (0: each seed draws 3 to 5)")
-	fs.DurationVar(&f.duration, "duration", 60*time.Second, "simulated time of a run, safety and liveness phases together")
+	fs.DurationVar(&f.duration, "duration", 60*time.Second, "simulated time of a run, safety and liveness phases together; more than "+minSimDuration.String())
 	fs.StringVar(&f.faults, "faults", "", "comma list of faults a seed may enable: "+strings.Join(sim.FaultNames, ",")+" (default: all, or the bug's own list)")
 	fs.StringVar(&f.bug, "bug", "", "switch on the teaching bug `NAME` (--bug list names them)")
 	fs.StringVar(&f.preset, "preset", "", "use the fault mix of the bug `NAME` without the bug: the control run for a seed the bug fails")
-	fs.BoolVar(&f.json, "json", false, "print one JSON object per seed (and a final aggregate for --seeds)")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object per seed (and a final aggregate for --seeds); with --bug list, the bugs as JSON")
 	fs.StringVar(&f.trace, "trace", "", "write the text trace of the run to this file (one seed only)")
 	fs.StringVar(&f.html, "html", "", "write the run's space-time diagram, a self-contained HTML page, to this file (one seed only)")
 	fs.StringVar(&f.window, "html-window", "", "draw only this `FROM:TO` window of simulated time in --html, e.g. 12s:15s (default: the whole run)")
-	fs.IntVar(&f.htmlMax, "html-max", sim.DefaultMaxMessages, "draw at most this many messages in --html (the first of the window)")
+	fs.IntVar(&f.htmlMax, "html-max", sim.DefaultMaxMessages, "draw at most this many messages in --html (the first of the window), at least 1")
 	fs.BoolVar(&f.gossip, "gossip", true, "run a gossip core beside every node; --gossip=false runs Raft alone")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Bool("gossip-only", false, "simulate the gossip core alone at up to thousands of members (its own flags: 'kanna sim --gossip-only --help')")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if f.bug == "list" {
-		for _, b := range sim.Bugs {
-			fmt.Fprintf(simOut, "%-28s %s (caught by %s within %d seeds)\n", b.Name, b.Help, b.Expect, b.Seeds)
-		}
+		listBugs(f.json)
 		return 0
 	}
+	if !checkFlags("sim",
+		atLeast("seeds", f.seeds, 0),
+		atLeast("nodes", f.nodes, 1),
+		atLeast("clients", f.clients, 0),
+		longerThan("duration", f.duration, minSimDuration),
+		atLeast("html-max", f.htmlMax, 1),
+	) {
+		return 2
+	}
 	if f.seeds > 0 && (f.trace != "" || f.html != "") {
-		fmt.Fprintln(simErr, "kanna sim: --trace and --html write one run; use them with --seed alone, e.g. to replay a failing seed of a sweep")
+		fmt.Fprintln(stderr, "kanna sim: --trace and --html write one run; use them with --seed alone, e.g. to replay a failing seed of a sweep")
 		return 2
 	}
 	if _, err := f.htmlOptions(); err != nil {
-		fmt.Fprintf(simErr, "kanna sim: %v\n", err)
+		simFailed(err)
 		return 2
 	}
 	if f.seeds > 0 {
 		return sweep(f)
 	}
 	return single(f)
+}
+
+// minSimDuration is the shortest run less one tick: the run ends with a liveness phase of at least
+// five seconds with every fault healed (tests/sim Options.Liveness), and a run must be longer
+// than that phase.
+const minSimDuration = 5 * time.Second
+
+const simHelp = `
+Runs seeded, deterministic simulations of a whole cluster: Raft and gossip cores of every node in
+one thread, on a simulated network and disks that drop, delay, reorder, partition, crash and lose
+unsynced writes, while clients play Hangman. Checkers test Raft's safety properties and
+linearizability after every step, then a final phase heals every fault and checks liveness.
+
+The same seed replays the same run byte for byte (see trace_hash). A failing seed prints the
+command that replays it, with --trace and --html to study it. --seeds sweeps many seeds on every
+core. The teaching bugs (--bug list) break Raft on purpose, to show the checkers catch them.`
+
+// listBugs prints the teaching bugs, one a line or, with --json, one JSON array.
+func listBugs(asJSON bool) {
+	if !asJSON {
+		for _, b := range sim.Bugs {
+			fmt.Fprintf(stdout, "%-28s %s (caught by %s within %d seeds)\n", b.Name, b.Help, b.Expect, b.Seeds)
+		}
+		return
+	}
+	type bugJSON struct {
+		Name     string   `json:"name"`
+		Help     string   `json:"help"`
+		CaughtBy string   `json:"caught_by"`
+		Seeds    int      `json:"seeds"`
+		Faults   []string `json:"faults"`
+	}
+	out := make([]bugJSON, 0, len(sim.Bugs))
+	for _, b := range sim.Bugs {
+		out = append(out, bugJSON{Name: b.Name, Help: b.Help, CaughtBy: b.Expect, Seeds: b.Seeds, Faults: b.Faults})
+	}
+	printJSON(stdout, out)
 }
 
 func (f simFlags) options(seed int64) sim.Options {
@@ -134,7 +180,7 @@ func (f simFlags) options(seed int64) sim.Options {
 
 // replay is the command that reruns one seed exactly.
 func (f simFlags) replay(seed int64) string {
-	cmd := fmt.Sprintf("kanna sim --seed %d --nodes %d --duration %v", seed, f.nodes, f.duration)
+	cmd := fmt.Sprintf("%s sim --seed %d --nodes %d --duration %v", self, seed, f.nodes, f.duration)
 	if f.clients != 0 {
 		cmd += fmt.Sprintf(" --clients %d", f.clients)
 	}
@@ -178,7 +224,7 @@ func single(f simFlags) int {
 	if f.trace != "" {
 		var err error
 		if traceFile, err = os.Create(f.trace); err != nil {
-			fmt.Fprintf(simErr, "kanna sim: create trace file: %v\n", err)
+			fmt.Fprintf(stderr, "kanna sim: create trace file: %v\n", err)
 			return 1
 		}
 		defer traceFile.Close()
@@ -188,24 +234,24 @@ func single(f simFlags) int {
 	r, err := sim.Execute(opts)
 	wall := time.Since(start)
 	if err != nil {
-		fmt.Fprintf(simErr, "kanna sim: %v\n", err)
+		simFailed(err)
 		return 2
 	}
 	if f.html != "" {
 		if err := writeHTMLFile(f, r); err != nil {
-			fmt.Fprintf(simErr, "kanna sim: %v\n", err)
+			simFailed(err)
 			return 1
 		}
 	}
 	s := summarize(f, r, wall)
 	if f.json {
-		printJSON(simOut, s)
+		printJSON(stdout, s)
 	} else {
-		fmt.Fprintf(simOut, "seed %d: %s; %d events, %.1fs simulated in %.2fs, %d/%d ops ok, %d leader changes, trace_hash %s\n",
+		fmt.Fprintf(stdout, "seed %d: %s; %d events, %.1fs simulated in %.2fs, %d/%d ops ok, %d leader changes, trace_hash %s\n",
 			s.Seed, verdict(r), s.Events, s.SimSeconds, s.WallSeconds, s.OpsOK, s.Ops, s.LeaderChanges, s.TraceHash)
-		fmt.Fprintf(simOut, "  faults: %s\n", s.Faults)
+		fmt.Fprintf(stdout, "  faults: %s\n", s.Faults)
 		if s.Linearizable == "Unknown" {
-			fmt.Fprintln(simOut, "  linearizable: not proven; porcupine's search passed its time limit (not a violation)")
+			fmt.Fprintln(stdout, "  linearizable: not proven; porcupine's search passed its time limit (not a violation)")
 		}
 	}
 	if r.Failed() {
@@ -253,6 +299,12 @@ func writeHTMLFile(f simFlags, r *sim.Run) error {
 	return out.Close()
 }
 
+// simFailed prints an error of `kanna sim`. Errors of package sim start with "sim: ", which the
+// command's own prefix already says.
+func simFailed(err error) {
+	fmt.Fprintf(stderr, "kanna sim: %s\n", strings.TrimPrefix(err.Error(), "sim: "))
+}
+
 func verdict(r *sim.Run) string {
 	if r.Failed() {
 		return "VIOLATION"
@@ -261,11 +313,11 @@ func verdict(r *sim.Run) string {
 }
 
 func reportFailure(f simFlags, r *sim.Run) {
-	fmt.Fprintf(simErr, "seed %d violated %d invariant(s):\n", r.Options.Seed, len(r.Violations))
+	fmt.Fprintf(stderr, "seed %d violated %d invariant(s):\n", r.Options.Seed, len(r.Violations))
 	for _, v := range r.Violations {
-		fmt.Fprintf(simErr, "  %s\n", v)
+		fmt.Fprintf(stderr, "  %s\n", v)
 	}
-	fmt.Fprintf(simErr, "replay: %s --trace seed-%d.trace --html seed-%d.html\n", f.replay(r.Options.Seed), r.Options.Seed, r.Options.Seed)
+	fmt.Fprintf(stderr, "replay: %s --trace seed-%d.trace --html seed-%d.html\n", f.replay(r.Options.Seed), r.Options.Seed, r.Options.Seed)
 }
 
 func printJSON(w io.Writer, v any) {
@@ -321,7 +373,7 @@ func sweep(f simFlags) int {
 		}
 		s := summarize(f, d.run, d.wall)
 		if f.json {
-			printJSON(simOut, s)
+			printJSON(stdout, s)
 		}
 		agg.Events += s.Events
 		agg.SimSeconds += s.SimSeconds
@@ -332,9 +384,9 @@ func sweep(f simFlags) int {
 			agg.FailedSeeds = append(agg.FailedSeeds, s.Seed)
 		}
 	}
-	fmt.Fprintln(simErr)
+	fmt.Fprintln(stderr)
 	if runErr != nil {
-		fmt.Fprintf(simErr, "kanna sim: %v\n", runErr)
+		simFailed(runErr)
 		return 2 // the remaining workers stop once the seeds they hold are done
 	}
 	wg.Wait()
@@ -344,9 +396,9 @@ func sweep(f simFlags) int {
 		agg.SimPerWall = agg.SimSeconds / agg.WallSeconds
 	}
 	if f.json {
-		printJSON(simOut, agg)
+		printJSON(stdout, agg)
 	} else {
-		fmt.Fprintf(simOut, "%d seeds from %d: %d failed; %.0fs simulated in %.1fs (%.0fx real time on %d workers), %d ops ok, %d leader changes\n",
+		fmt.Fprintf(stdout, "%d seeds from %d: %d failed; %.0fs simulated in %.1fs (%.0fx real time on %d workers), %d ops ok, %d leader changes\n",
 			agg.Seeds, f.seed, agg.Failed, agg.SimSeconds, agg.WallSeconds, agg.SimPerWall, workers, agg.OpsOK, agg.LeaderChanges)
 	}
 	for _, r := range failed {
@@ -362,6 +414,6 @@ func sweep(f simFlags) int {
 func progress(doneCount, total, failed int, start time.Time) {
 	const width = 30
 	filled := doneCount * width / total
-	fmt.Fprintf(simErr, "\r[%s%s] %d/%d seeds, %d failed, %.0fs",
+	fmt.Fprintf(stderr, "\r[%s%s] %d/%d seeds, %d failed, %.0fs",
 		strings.Repeat("#", filled), strings.Repeat(".", width-filled), doneCount, total, failed, time.Since(start).Seconds())
 }

@@ -7,9 +7,7 @@
 package main
 
 import (
-	"flag"
 	"fmt"
-	"os"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -35,12 +33,16 @@ func runGossipSim(args []string) int {
 	d := gossipsim.DefaultOptions(0, 1)
 	o := d
 	var jsonOut bool
-	fs := flag.NewFlagSet("sim --gossip-only", flag.ContinueOnError)
+	fs := newFlags("sim --gossip-only", gossipSimHelp,
+		"kanna sim --gossip-only --members 100                     a crash among 100 members, no other fault",
+		"kanna sim --gossip-only --members 1000 --loss 0.05 --json",
+		"kanna sim --gossip-only --members 50 --pause --lifeguard=false   a paused member under plain SWIM",
+		"kanna sim --gossip-only --members 20 --partition 5 --crash-at -1s")
 	fs.Bool("gossip-only", true, "simulate the gossip core alone (this mode)")
-	fs.IntVar(&o.Members, "members", 50, "cluster size")
+	fs.IntVar(&o.Members, "members", 50, "cluster size, at least 2")
 	fs.Int64Var(&o.Seed, "seed", d.Seed, "the seed of the run")
 	fs.DurationVar(&o.Duration, "duration", d.Duration, "simulated length of the run")
-	fs.Float64Var(&o.Loss, "loss", 0, "share of messages lost while faults last, e.g. 0.05")
+	fs.Float64Var(&o.Loss, "loss", 0, "share of messages lost while faults last, from 0 up to but not including 1, e.g. 0.05")
 	fs.BoolVar(&o.Pause, "pause", false, "freeze one member (the middle one) for --pause-for in every --pause-every while faults last")
 	fs.DurationVar(&o.PauseFor, "pause-for", d.PauseFor, "length of each pause")
 	fs.DurationVar(&o.PauseEvery, "pause-every", d.PauseEvery, "period of the pauses")
@@ -54,7 +56,27 @@ func runGossipSim(args []string) int {
 	fs.DurationVar(&o.Jitter, "jitter", d.Jitter, "extra delay drawn uniformly from [0, jitter)")
 	fs.DurationVar(&o.StaleDeadBound, "stale-dead-bound", d.StaleDeadBound, "how long a live, reachable member may stay dead in a view")
 	fs.BoolVar(&jsonOut, "json", false, "print one JSON object")
-	if err := fs.Parse(args); err != nil {
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	var loss error
+	if o.Loss < 0 || o.Loss >= 1 {
+		loss = fmt.Errorf("--loss %v: must be at least 0 and less than 1, e.g. 0.05", o.Loss)
+	}
+	if !checkFlags("sim --gossip-only",
+		atLeast("members", o.Members, 2),
+		longerThan("duration", o.Duration, 0),
+		loss,
+		longerThan("pause-for", o.PauseFor, 0),
+		longerThan("pause-every", o.PauseEvery, o.PauseFor),
+		between("partition", o.Partition, 0, max(0, o.Members-1)),
+		notNegative("partition-at", o.PartitionAt),
+		notNegative("faults-end", o.FaultsEnd),
+		notNegative("warmup", o.Warmup),
+		notNegative("latency", o.Latency),
+		notNegative("jitter", o.Jitter),
+		longerThan("stale-dead-bound", o.StaleDeadBound, 0),
+	) {
 		return 2
 	}
 	if o.FaultsEnd > o.Duration {
@@ -67,20 +89,28 @@ func runGossipSim(args []string) int {
 	r, err := gossipsim.Run(o)
 	wall := time.Since(start)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "kanna sim --gossip-only: %v\n", err)
+		fmt.Fprintf(stderr, "kanna sim --gossip-only: %s\n", strings.TrimPrefix(err.Error(), "gossip sim: "))
 		return 2
 	}
 	if jsonOut {
-		printJSON(os.Stdout, r)
+		printJSON(stdout, r)
 	} else {
 		printGossipResult(r, o, wall)
 	}
 	if r.ViolationCount > 0 {
-		fmt.Fprintf(os.Stderr, "seed %d violated %d check(s); replay: kanna sim %s\n", r.Seed, r.ViolationCount, strings.Join(args, " "))
+		fmt.Fprintf(stderr, "seed %d violated %d check(s); replay: %s sim %s\n", r.Seed, r.ViolationCount, self, strings.Join(args, " "))
 		return 1
 	}
 	return 0
 }
+
+const gossipSimHelp = `
+Simulates the gossip core alone (SWIM with the Lifeguard extensions, package gossip) at up to
+thousands of members, in one thread, and measures what the SWIM and Lifeguard papers measure: how
+long until the survivors declare a crashed member dead, how fast that news spreads, messages per
+member per second, and healthy members falsely declared dead under loss, pauses and a partition.
+Faults last until --faults-end; the rest of the run must bring every view back to the truth.
+The same flags replay the same run exactly.`
 
 func printGossipResult(r *gossipsim.Result, o gossipsim.Options, wall time.Duration) {
 	secs := func(v *float64, unit string) string {
@@ -93,22 +123,22 @@ func printGossipResult(r *gossipsim.Result, o gossipsim.Options, wall time.Durat
 	if !r.Lifeguard {
 		mode = "SWIM (no Lifeguard)"
 	}
-	fmt.Printf("gossip sim, seed %d: %d members, %s, loss %.0f%%, pause %v, partition %d; %.0fs simulated in %.1fs\n",
+	fmt.Fprintf(stdout, "gossip sim, seed %d: %d members, %s, loss %.0f%%, pause %v, partition %d; %.0fs simulated in %.1fs\n",
 		r.Seed, r.Members, mode, 100*r.Loss, r.Pause, r.Partition, r.SimSeconds, wall.Seconds())
 	if o.CrashAt >= 0 {
-		fmt.Printf("  crash at %v: first survivor marked it dead after %s, the last after %s; dead news spread in %s\n",
+		fmt.Fprintf(stdout, "  crash at %v: first survivor marked it dead after %s, the last after %s; dead news spread in %s\n",
 			o.CrashAt, secs(r.FirstDetectS, "s"), secs(r.AllDetectS, "s"), secs(r.DisseminationPeriods, "periods"))
 	}
-	fmt.Printf("  false positives: %d healthy members declared dead (%d declarations, %d suspicions); paused member declared dead %d times\n",
+	fmt.Fprintf(stdout, "  false positives: %d healthy members declared dead (%d declarations, %d suspicions); paused member declared dead %d times\n",
 		r.FalsePositives, r.FalsePositiveEvents, r.FalseSuspicionEvents, r.PausedDeclaredDead)
-	fmt.Printf("  messages: %.2f per member per second after warmup\n", r.MsgsPerMemberPerS)
-	fmt.Printf("  views matched the truth %s after faults ended\n", secs(r.ConvergedS, "s"))
+	fmt.Fprintf(stdout, "  messages: %.2f per member per second after warmup\n", r.MsgsPerMemberPerS)
+	fmt.Fprintf(stdout, "  views matched the truth %s after faults ended\n", secs(r.ConvergedS, "s"))
 	if r.ViolationCount == 0 {
-		fmt.Println("  violations: none")
+		fmt.Fprintln(stdout, "  violations: none")
 		return
 	}
-	fmt.Printf("  violations: %d\n", r.ViolationCount)
+	fmt.Fprintf(stdout, "  violations: %d\n", r.ViolationCount)
 	for _, v := range r.Violations {
-		fmt.Printf("    %s\n", v)
+		fmt.Fprintf(stdout, "    %s\n", v)
 	}
 }

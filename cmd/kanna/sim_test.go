@@ -4,7 +4,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -15,12 +14,7 @@ import (
 // runSimCaptured runs `kanna sim` with args and returns its exit status, stdout and stderr.
 func runSimCaptured(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	oldOut, oldErr := simOut, simErr
-	simOut, simErr = &out, &errOut
-	t.Cleanup(func() { simOut, simErr = oldOut, oldErr })
-	code := runSim(args)
-	return code, out.String(), errOut.String()
+	return captured(t, func() int { return runSim(args) })
 }
 
 func TestSimOneSeedPrintsItsSummaryAsJSON(t *testing.T) {

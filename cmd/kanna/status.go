@@ -7,10 +7,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -28,25 +26,36 @@ func init() {
 }
 
 func runStatus(args []string) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	addr := fs.String("addr", "", "address (host:port) of any member of the cluster")
+	fs := newFlags("status", statusHelp,
+		"kanna status --addr 127.0.0.1:7001",
+		"kanna status --addr 127.0.0.1:7002 --cluster-key \"$KANNA_KEY\" --timeout 10s")
+	addr := fs.String("addr", "", "address (host:port) of any member of the cluster (required)")
 	key := fs.String("cluster-key", "", "the cluster's key (default: the nodes' development key)")
-	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for each node's answer")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for each node's answer, a positive duration")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *addr == "" {
-		fmt.Fprintln(os.Stderr, "kanna status: --addr is required: the host:port of any member, e.g. 127.0.0.1:7001")
+		fmt.Fprintln(stderr, "kanna status: --addr is required: the host:port of any member, e.g. 127.0.0.1:7001")
+		return 2
+	}
+	if !checkFlags("status", longerThan("timeout", *timeout, 0)) {
 		return 2
 	}
 	report, err := collectStatus(context.Background(), *addr, *key, *timeout)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "kanna status: %v\n", err)
+		fmt.Fprintf(stderr, "kanna status: %v\n", err)
 		return 1
 	}
-	report.render(os.Stdout)
+	report.render(stdout)
 	return 0
 }
+
+const statusHelp = `
+Prints one table of a cluster's members as its nodes see themselves: gossip state, suffrage (voter
+or learner), Raft role and term, commit and applied index, and whether the leader heard from each
+within the last election timeout. It asks the node at --addr for the member list, then every
+listed member for its own status; a member that does not answer is shown as unreachable.`
 
 // statusReport is what `kanna status` learned: the member list from one node and each member's
 // own status, or why it did not answer.

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -23,17 +22,19 @@ func init() {
 }
 
 func runWeb(args []string) int {
-	fs := flag.NewFlagSet("web", flag.ContinueOnError)
+	fs := newFlags("web", webHelp,
+		"kanna web --nodes 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003",
+		"kanna web --addr 127.0.0.1:9090 --nodes 127.0.0.1:7001 --control http://127.0.0.1:41234")
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP address to serve the pages and websockets on")
 	nodes := fs.String("nodes", "", "comma-separated gRPC addresses of the nodes (host:port,...); required")
 	key := fs.String("cluster-key", "", "the cluster's key, sent on every call (default: the nodes' development key "+server.DevClusterKey+")")
 	control := fs.String("control", "", "URL of the control endpoint that kanna demo prints; enables the dashboard's crash and restart buttons")
 	origins := fs.String("allow-origin", "", "comma-separated extra origins (https://host[:port]) whose pages may open websockets")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *nodes == "" {
-		fmt.Fprintln(os.Stderr, "kanna web: --nodes is required: give the gRPC address of at least one node, e.g. --nodes 127.0.0.1:7001")
+		fmt.Fprintln(stderr, "kanna web: --nodes is required: give the gRPC address of at least one node, e.g. --nodes 127.0.0.1:7001")
 		return 2
 	}
 	if *key == "" {
@@ -50,7 +51,7 @@ func runWeb(args []string) int {
 	if *control != "" {
 		ctl, err := web.NewHTTPControl(*control)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "kanna web: %v\n", err)
+			fmt.Fprintf(stderr, "kanna web: %v\n", err)
 			return 2
 		}
 		cfg.Control = ctl
@@ -58,11 +59,17 @@ func runWeb(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := webMain(ctx, *addr, cfg); err != nil {
-		fmt.Fprintf(os.Stderr, "kanna web: %v\n", err)
+		fmt.Fprintf(stderr, "kanna web: %v\n", err)
 		return 1
 	}
 	return 0
 }
+
+const webHelp = `
+Serves the web frontend of a running cluster on one HTTP address: the Hangman game at / and the
+cluster dashboard at /dashboard, with websockets that push every room's state as the cluster
+commits it. It talks gRPC to the nodes given with --nodes; any of them serves the game, and when
+one cannot help, the next one is tried.`
 
 // webMain serves until ctx ends.
 func webMain(ctx context.Context, addr string, cfg web.Config) error {
@@ -77,7 +84,7 @@ func webMain(ctx context.Context, addr string, cfg web.Config) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Printf("Kanna web: game at http://%s/  dashboard at http://%s/dashboard\n", ln.Addr(), ln.Addr())
+	fmt.Fprintf(stdout, "Kanna web: game at http://%s/  dashboard at http://%s/dashboard\n", ln.Addr(), ln.Addr())
 	select {
 	case <-ctx.Done():
 	case err := <-served:
