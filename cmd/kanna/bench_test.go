@@ -28,5 +28,5 @@ func TestBenchInProcessPlaysThroughTheEngineOfItsOwnNode(t *testing.T) {
 func TestBenchInProcessRefusesNodeFlagsItCannotParse(t *testing.T) {
 	opt := benchOptions{nodes: 1, load: loadgen.Options{Clients: 1, Duration: time.Second, Payload: 8}, extra: []string{"--tick", "-1s"}}
 	_, err := benchInProcess(context.Background(), opt, io.Discard)
-	require.ErrorContains(t, err, "--tick")
+	require.ErrorContains(t, err, "--tick -1s: must be a positive duration")
 }

@@ -88,14 +88,23 @@ func (e exitStatus) Error() string {
 // checkFlags prints each non-nil error as a line of its own, prefixed with the command, and
 // reports whether there was none.
 func checkFlags(cmd string, errs ...error) bool {
-	ok := true
-	for _, err := range errs {
-		if err != nil {
-			fmt.Fprintf(stderr, "kanna %s: %v\n", cmd, err)
-			ok = false
-		}
+	err := flagErrors(errs...)
+	if err != nil {
+		printError(cmd, err)
 	}
-	return ok
+	return err == nil
+}
+
+// flagErrors joins the non-nil errors, one a line; nil when there is none.
+func flagErrors(errs ...error) error {
+	return errors.Join(errs...)
+}
+
+// printError prints err as `kanna cmd: ...`, each of its lines with that prefix.
+func printError(cmd string, err error) {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(stderr, "kanna %s: %s\n", cmd, line)
+	}
 }
 
 // atLeast accepts v >= lo.

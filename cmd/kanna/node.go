@@ -85,7 +85,7 @@ func parseNodeFlags(args []string) (cfg server.Config, logger *slog.Logger, code
 		return cfg, nil, int(done), false
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "kanna node: %v\n", err)
+		printError("node", err)
 		return cfg, nil, 2, false
 	}
 	return cfg, logger, 0, true
@@ -116,13 +116,13 @@ func nodeConfig(args []string) (server.Config, *slog.Logger, error) {
 	if code, ok := parseFlags(fs, args); !ok {
 		return server.Config{}, nil, exitStatus(code)
 	}
-	if !checkFlags("node",
+	if err := flagErrors(
 		atLeast("snapshot-every", *snapshotEvery, 1),
 		notNegative("reap-after", *reapAfter),
 		longerThan("tick", *tick, 0),
 		atLeast("election-ticks", *electionTicks, 3),
-	) {
-		return server.Config{}, nil, exitStatus(2)
+	); err != nil {
+		return server.Config{}, nil, err
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
