@@ -7,26 +7,43 @@
 #
 # Idempotent and quiet when protoc is already there. The package index is refreshed only when the
 # first install attempt fails, so a machine with a fresh index makes no extra round trip.
+#
+# Installing needs root, or sudo that asks no password. Without either, outside CI, it says what
+# to run and exits 0: only `make proto` and `make proto-check` need protoc, and they say so
+# themselves. In CI (CI=true) a protoc that cannot be installed fails.
 set -euo pipefail
 
 if command -v protoc >/dev/null 2>&1; then
 	exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-	echo "deps-proto: protoc is missing and apt-get is not available; install protoc (package" \
-		"protobuf-compiler or from your OS vendor) and put it on PATH" >&2
-	exit 1
-fi
+how="apt-get install -y --no-install-recommends protobuf-compiler"
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-	if ! command -v sudo >/dev/null 2>&1; then
-		echo "deps-proto: protoc is missing and installing it needs root; run as root or install" \
-			"sudo, or run: apt-get install -y protobuf-compiler" >&2
+# cannot explains why protoc is not installed: an error in CI or under make proto, a note
+# elsewhere.
+cannot() {
+	if [ "${CI:-}" = "true" ]; then
+		echo "deps-proto: $1; install protoc ($how) and put it on PATH" >&2
 		exit 1
 	fi
-	sudo="sudo"
+	echo "deps-proto: $1. make proto and make proto-check need it; to use them, install it as" \
+		"root ($how, or sudo $how)." >&2
+	exit 0
+}
+
+if ! command -v apt-get >/dev/null 2>&1; then
+	cannot "protoc is missing and apt-get is not available"
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+	if ! command -v sudo >/dev/null 2>&1; then
+		cannot "protoc is missing, and installing it needs root: this user is not root and there is no sudo"
+	fi
+	if ! sudo -n true >/dev/null 2>&1; then
+		cannot "protoc is missing, and installing it needs root: sudo here asks for a password"
+	fi
+	sudo=(sudo -n)
 fi
 
 export DEBIAN_FRONTEND=noninteractive
@@ -41,15 +58,13 @@ run() {
 	fi
 }
 
-install() { run $sudo apt-get install -y -q --no-install-recommends protobuf-compiler; }
+install() { run "${sudo[@]}" apt-get install -y -q --no-install-recommends protobuf-compiler; }
 
 if ! install; then
 	echo "deps-proto: apt-get install protobuf-compiler failed (above); refreshing the package" \
 		"index and retrying" >&2
-	if ! run $sudo apt-get update -q || ! install; then
-		echo "deps-proto: could not install protobuf-compiler; install protoc by hand and put it" \
-			"on PATH" >&2
-		exit 1
+	if ! run "${sudo[@]}" apt-get update -q || ! install; then
+		cannot "could not install protobuf-compiler (apt-get's output is above)"
 	fi
 fi
 

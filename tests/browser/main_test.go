@@ -5,8 +5,9 @@
 // is photographed into tests/artifacts/.
 //
 // The tests run against two stacks: the fake cluster of web/fakenode (fast, no processes), and
-// `kanna demo` of the built binary, real node processes and all, as `make demo` runs it. Without chromium the tests skip, except in CI (CI=true), where a missing
-// browser is a failure: scripts/deps.sh installs it.
+// `kanna demo` of the built binary, real node processes and all, as `make demo` runs it. Without
+// chromium the tests skip, saying why, except in CI (CI=true), where a missing browser is a
+// failure: scripts/deps-browser.sh installs it where it can (as root or with sudo).
 //
 // This file finds the browser and holds the helpers.
 package browser
@@ -37,7 +38,8 @@ func chromiumPath(t *testing.T) string {
 			return p
 		}
 	}
-	msg := "no chromium on $PATH (looked for chromium, chromium-browser, google-chrome): install it with `apt-get install -y chromium` (scripts/deps.sh does) or set KANNA_CHROMIUM"
+	msg := "no chromium on $PATH (looked for chromium, chromium-browser, google-chrome): install it as root with " +
+		"`apt-get install -y --no-install-recommends chromium` (make test does, as root or with sudo) or set KANNA_CHROMIUM"
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
