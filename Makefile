@@ -2,11 +2,12 @@
 GO      ?= go
 BIN     := bin/kanna
 PKGS    := ./...
-# The hashicorp/raft peer of the cluster benchmarks is a module of its own (so Kanna's module does
-# not depend on it); ./... of the root module does not reach it, so it is vetted and tested apart.
-PEER    := tests/peers/hashiraft
+# The peer systems of the benchmarks, hashicorp/raft and hashicorp/memberlist, are modules of their
+# own (so Kanna's module depends on neither); ./... of the root module does not reach them, so
+# they are vetted, checked and tested apart.
+PEERS   := tests/peers/hashiraft tests/peers/memberlist
 
-.PHONY: build test vet fmt-check staticcheck lint demo sim bench bench-cluster e2e proto proto-check deps
+.PHONY: build test vet fmt-check staticcheck lint demo sim bench bench-cluster bench-gossip e2e proto proto-check deps
 
 build:
 	$(GO) build -o $(BIN) ./cmd/kanna
@@ -26,7 +27,7 @@ STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSIO
 test: deps fmt-check vet staticcheck
 	$(GO) test -race -count=1 -timeout 10m $$($(GO) list $(PKGS) | grep -v -e /tests/e2e -e /tests/browser)
 	$(GO) test -race -count=1 -timeout 8m -p 1 $(TIMED_PKGS)
-	cd $(PEER) && $(GO) test -race -count=1 -timeout 5m ./...
+	for p in $(PEERS); do (cd $$p && $(GO) test -race -count=1 -timeout 5m ./...) || exit 1; done
 
 deps:
 	@bash scripts/deps.sh
@@ -37,7 +38,7 @@ fmt-check:
 
 vet:
 	$(GO) vet $(PKGS)
-	cd $(PEER) && $(GO) vet ./...
+	for p in $(PEERS); do (cd $$p && $(GO) vet ./...) || exit 1; done
 
 staticcheck:
 	$(STATICCHECK) $(PKGS)
@@ -64,6 +65,13 @@ BENCH_FLAGS ?= --nodes 3 --clients 64 --duration 10s --payload 16
 ROUNDS ?= 1
 bench-cluster:
 	GO=$(GO) bash scripts/bench-cluster.sh $(ROUNDS) $(BENCH_FLAGS)
+
+# hashicorp/memberlist (tests/peers/memberlist, a module of its own) with N members on loopback,
+# one stopped without a leave: one JSON line with its join and crash-detection times, the peer side
+# of docs/gossip.md's comparison.
+N ?= 16
+bench-gossip:
+	cd tests/peers/memberlist && $(GO) run . -n $(N)
 
 # End-to-end tests on real `kanna node` processes of the built binary (also run by `make test`).
 e2e:
