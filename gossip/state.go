@@ -9,7 +9,10 @@
 
 package gossip
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+)
 
 // apply takes one piece of news about one member.
 func (n *Node) apply(u Update) {
@@ -46,7 +49,7 @@ func (n *Node) aliveNode(u Update) {
 		return
 	}
 	prev := cur.Member
-	cur.Member = u.Member
+	overwrite(cur, u.Member)
 	cur.suspicion = nil
 	n.liveChanged = true
 	n.queue.enqueue(u)
@@ -88,8 +91,7 @@ func (n *Node) suspectNode(u Update) {
 		n.suspects = append(n.suspects, cur)
 		cur.watched = true
 	}
-	cur.Member = u.Member
-	cur.State = StateSuspect
+	overwrite(cur, u.Member)
 	n.liveChanged = true
 	cur.suspicion = n.newSuspicion(u.From)
 	n.queue.enqueue(Update{Member: cur.Member, From: u.From})
@@ -118,7 +120,7 @@ func (n *Node) deadNode(u Update) {
 	if !known || !precedes(u.Member.State, u.Member.Incarnation, cur.State, cur.Incarnation) {
 		return
 	}
-	cur.Member = u.Member
+	overwrite(cur, u.Member)
 	cur.suspicion = nil
 	n.liveChanged = true
 	n.queue.enqueue(u)
@@ -178,9 +180,36 @@ func (n *Node) applyAboutSelf(u Update) {
 		}
 		return
 	}
-	self.Incarnation = inc + 1
+	raiseIncarnation(self, inc+1)
 	n.queue.enqueue(Update{Member: self.copy(), From: n.cfg.ID})
 	if n.cfg.LocalHealth {
 		n.awareness.apply(1)
 	}
+}
+
+// overwrite replaces what this member believes about cur with m, which must be newer news under
+// the precedence rules (member.go): a higher incarnation, or a higher-ranked state of the same one.
+// Older news that got through would undo a refutation or revive the dead, and spread from here.
+func overwrite(cur *member, m Member) {
+	if !precedes(m.State, m.Incarnation, cur.State, cur.Incarnation) {
+		panic(invariantf("member %s would go from %v at incarnation %d back to %v at incarnation %d",
+			cur.ID, cur.State, cur.Incarnation, m.State, m.Incarnation))
+	}
+	cur.Member = m
+}
+
+// raiseIncarnation moves this member's own record to incarnation inc, which must be higher: only a
+// higher incarnation overrides the news it refutes (SWIM §4.2), and a lower one would make this
+// member's own announcements lose to its past.
+func raiseIncarnation(self *member, inc uint64) {
+	if inc <= self.Incarnation {
+		panic(invariantf("own incarnation going from %d to %d; it may only rise", self.Incarnation, inc))
+	}
+	self.Incarnation = inc
+}
+
+// invariantf formats the message of a panic raised when an invariant of the protocol breaks: that
+// is a bug in the core, never a condition to handle.
+func invariantf(format string, args ...any) string {
+	return "gossip: invariant violated: " + fmt.Sprintf(format, args...)
 }

@@ -199,6 +199,11 @@ func (n *Node) requestVotes(t MessageType, term uint64, ctx []byte) {
 
 // reset prepares a role change: a new term forgets the vote; every role starts with fresh timers.
 func (n *Node) reset(term uint64) {
+	if term < n.term {
+		// Paper Figure 2: currentTerm only grows. A server that went back could vote twice in a
+		// term it already voted in.
+		panic(invariantf("term going backwards from %d to %d", n.term, term))
+	}
 	if term != n.term {
 		n.term = term
 		n.vote = None

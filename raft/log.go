@@ -90,6 +90,16 @@ func (l *raftLog) append(ents []Entry) (truncated bool) {
 		panic(fmt.Sprintf("raft: log: cannot append at index %d to a log holding [%d, %d]",
 			first, l.firstIndex(), l.lastIndex()))
 	}
+	for i, e := range ents {
+		if e.Index != first+uint64(i) {
+			panic(invariantf("log: appended entries are not contiguous: index %d follows index %d", e.Index, ents[i-1].Index))
+		}
+	}
+	if first <= l.committed {
+		// Paper §5.4 (State Machine Safety): a committed entry is never replaced, since every
+		// server may already have applied it.
+		panic(invariantf("log: an append at index %d would replace committed entries (commit index %d)", first, l.committed))
+	}
 	truncated = first <= l.lastIndex()
 	l.entries = append(l.entries[:first-l.firstIndex()], ents...)
 	if l.stabled >= first {
@@ -205,6 +215,9 @@ func (l *raftLog) stableTo(i, t uint64) {
 
 // appliedTo records that the state machine holds every entry up to i.
 func (l *raftLog) appliedTo(i uint64) {
+	if i > l.committed {
+		panic(invariantf("log: applied index %d is past the commit index %d; only committed entries may be applied", i, l.committed))
+	}
 	if i > l.applied {
 		l.applied = i
 	}
@@ -220,6 +233,9 @@ func (l *raftLog) compact(snap Snapshot) {
 // restore replaces the whole log with a snapshot received from the leader (paper §7,
 // InstallSnapshot step 7: "discard the entire log").
 func (l *raftLog) restore(snap Snapshot) {
+	if snap.Meta.Index < l.committed {
+		panic(invariantf("log: a snapshot at index %d would move the commit index back from %d", snap.Meta.Index, l.committed))
+	}
 	l.entries = nil
 	l.snapshot = snap
 	l.committed = snap.Meta.Index

@@ -133,6 +133,7 @@ func mustConfChange(e Entry) ConfChange {
 // once. If the append replaced entries, the configuration is recomputed, which rolls back a
 // change whose entry was truncated away.
 func (n *Node) appendToLog(ents []Entry) {
+	n.checkTermsAscend(ents)
 	if n.log.append(ents) {
 		n.setConfig(n.configAt(n.log.lastIndex()))
 		return
@@ -141,6 +142,26 @@ func (n *Node) appendToLog(ents []Entry) {
 		if e.Type == EntryConfChange {
 			n.setConfig(n.conf.apply(mustConfChange(e)))
 		}
+	}
+}
+
+// checkTermsAscend panics if ents, appended to the log, would make its terms go down: a leader
+// appends entries of its own term after entries of no later term, and followers copy its log, so
+// the terms along any log never decrease (paper §5.3). A teaching bug that loses storage can break
+// this, and then the simulator's checkers, not a panic, must show the damage.
+func (n *Node) checkTermsAscend(ents []Entry) {
+	if len(ents) == 0 || n.bugsOn() {
+		return
+	}
+	prev, err := n.log.term(ents[0].Index - 1)
+	if err != nil {
+		return // the entry before is compacted, and the log's own append check says the rest
+	}
+	for _, e := range ents {
+		if e.Term < prev {
+			panic(invariantf("log: entry %d of term %d would follow an entry of term %d", e.Index, e.Term, prev))
+		}
+		prev = e.Term
 	}
 }
 

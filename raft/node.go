@@ -265,6 +265,11 @@ func (n *Node) AdvanceAsync(rd Ready) {
 		n.log.writtenTo(last.Index, last.Term)
 	}
 	if len(rd.CommittedEntries) > 0 {
+		if first := rd.CommittedEntries[0].Index; first != n.log.applied+1 {
+			// The state machine must apply every entry once, in log order: a Ready advanced twice,
+			// or out of turn, would skip or repeat commands.
+			panic(invariantf("committed entries from index %d applied after index %d", first, n.log.applied))
+		}
 		n.log.appliedTo(rd.CommittedEntries[len(rd.CommittedEntries)-1].Index)
 	}
 }
