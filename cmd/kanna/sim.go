@@ -366,7 +366,6 @@ func sweep(f simFlags) int {
 	var runErr error
 	for i := range f.seeds {
 		d := <-results[i]
-		progress(i+1, f.seeds, len(failed), start)
 		if d.err != nil {
 			runErr = d.err
 			break
@@ -383,8 +382,11 @@ func sweep(f simFlags) int {
 			failed = append(failed, d.run)
 			agg.FailedSeeds = append(agg.FailedSeeds, s.Seed)
 		}
+		progress(i+1, f.seeds, len(failed), start)
 	}
-	fmt.Fprintln(stderr)
+	if isTerminal(stderr) {
+		fmt.Fprintln(stderr) // end the bar's line
+	}
 	if runErr != nil {
 		simFailed(runErr)
 		return 2 // the remaining workers stop once the seeds they hold are done
@@ -410,10 +412,27 @@ func sweep(f simFlags) int {
 	return 0
 }
 
-// progress draws a one-line progress bar on stderr.
+// progress draws a one-line progress bar on stderr when it is a terminal; into a file or a pipe
+// (a CI log) it writes a line at every tenth of the sweep instead of a bar redrawn per seed.
 func progress(doneCount, total, failed int, start time.Time) {
+	if !isTerminal(stderr) {
+		if doneCount*10/total != (doneCount-1)*10/total {
+			fmt.Fprintf(stderr, "%d/%d seeds, %d failed, %.0fs\n", doneCount, total, failed, time.Since(start).Seconds())
+		}
+		return
+	}
 	const width = 30
 	filled := doneCount * width / total
 	fmt.Fprintf(stderr, "\r[%s%s] %d/%d seeds, %d failed, %.0fs",
 		strings.Repeat("#", filled), strings.Repeat(".", width-filled), doneCount, total, failed, time.Since(start).Seconds())
+}
+
+// isTerminal reports whether w is a terminal, where a line can be redrawn with \r.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -36,8 +36,10 @@ func TestSimOneSeedPrintsItsSummaryAsJSON(t *testing.T) {
 }
 
 func TestSimSweepPrintsEverySeedInOrderThenTheAggregate(t *testing.T) {
-	code, out, _ := runSimCaptured(t, "--seeds", "4", "--seed", "10", "--nodes", "3", "--duration", "6s", "--json")
+	code, out, errOut := runSimCaptured(t, "--seeds", "4", "--seed", "10", "--nodes", "3", "--duration", "6s", "--json")
 	require.Equal(t, 0, code)
+	require.NotContains(t, errOut, "\r", "into a file or pipe, progress comes as lines, not a redrawn bar")
+	require.Regexp(t, `^1/4 seeds, 0 failed, \d+s\n2/4 seeds, 0 failed, \d+s\n3/4 seeds, 0 failed, \d+s\n4/4 seeds, 0 failed, \d+s\n$`, errOut)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	require.Len(t, lines, 5)
 	for i, line := range lines[:4] {
