@@ -42,6 +42,7 @@ vet:
 
 staticcheck:
 	$(STATICCHECK) $(PKGS)
+	for p in $(PEERS); do (cd $$p && $(STATICCHECK) ./...) || exit 1; done
 
 lint: fmt-check vet staticcheck proto-check
 

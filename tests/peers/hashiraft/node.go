@@ -38,9 +38,8 @@ type nodeConfig struct {
 	id       uint64
 	dir      string
 	raftAddr string
-	// bootstrap makes this node found the cluster alone and then add peers as voters.
+	// bootstrap makes this node found the cluster alone; it then adds the nodes of --peers as voters.
 	bootstrap bool
-	peers     map[uint64]string // id -> raft address, the bootstrap node's to add
 }
 
 // fsm applies committed commands to the game. The leader keeps the room as it is after each of
