@@ -20,7 +20,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 )
@@ -30,18 +29,17 @@ import (
 func newFlags(name, description string, examples ...string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { helpPage(fs.Output(), fs, description, examples) }
+	fs.Usage = func() { helpPage(fs, description, examples) }
 	return fs
 }
 
-func helpPage(w io.Writer, fs *flag.FlagSet, description string, examples []string) {
+// helpPage writes the help page of fs to its output.
+func helpPage(fs *flag.FlagSet, description string, examples []string) {
+	w := fs.Output()
 	fmt.Fprintf(w, "usage: %s %s [flags]\n\n", self, fs.Name())
 	fmt.Fprintln(w, strings.TrimSpace(description))
 	fmt.Fprintln(w, "\nflags:")
-	out := fs.Output()
-	fs.SetOutput(w)
 	fs.PrintDefaults()
-	fs.SetOutput(out)
 	if len(examples) > 0 {
 		fmt.Fprintln(w, "\nexamples:")
 		for _, e := range examples {
