@@ -24,10 +24,20 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 # Everything CI checks: formatting, vet, staticcheck, then the whole suite under the race detector.
+# The three groups of tests run even when an earlier one failed, so one run shows every failure
+# (and every skipped test, with why); the exit status is non-zero if any failed.
 test: deps fmt-check vet staticcheck
-	$(GO) test -race -count=1 -timeout 10m $$($(GO) list $(PKGS) | grep -v -e /tests/e2e -e /tests/browser)
-	$(GO) test -race -count=1 -timeout 8m -p 1 $(TIMED_PKGS)
-	for p in $(PEERS); do (cd $$p && $(GO) test -race -count=1 -timeout 5m ./...) || exit 1; done
+	@rc=0; \
+	echo "== every package but the timed ones, under the race detector"; \
+	$(GO) test -race -count=1 -timeout 10m $$($(GO) list $(PKGS) | grep -v -e /tests/e2e -e /tests/browser) || rc=1; \
+	echo "== the timed packages, one at a time: $(TIMED_PKGS)"; \
+	$(GO) test -race -count=1 -timeout 8m -p 1 $(TIMED_PKGS) || rc=1; \
+	for p in $(PEERS); do \
+		echo "== $$p"; \
+		(cd $$p && $(GO) test -race -count=1 -timeout 5m ./...) || rc=1; \
+	done; \
+	if [ $$rc -ne 0 ]; then echo "make test: some tests FAILED (the FAIL lines above say which)"; fi; \
+	exit $$rc
 
 deps:
 	@bash scripts/deps.sh
