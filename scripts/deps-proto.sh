@@ -9,8 +9,9 @@
 # first install attempt fails, so a machine with a fresh index makes no extra round trip.
 #
 # Installing needs root, or sudo that asks no password. Without either, outside CI, it says what
-# to run and exits 0: only `make proto` and `make proto-check` need protoc, and they say so
-# themselves. In CI (CI=true) a protoc that cannot be installed fails.
+# to run and exits 0: the test of the generated code (proto/kannapb) then skips, saying why, and
+# `make proto` and `make proto-check` stop, saying so. In CI (CI=true) a protoc that cannot be
+# installed fails.
 set -euo pipefail
 
 if command -v protoc >/dev/null 2>&1; then
@@ -26,8 +27,8 @@ cannot() {
 		echo "deps-proto: $1; install protoc ($how) and put it on PATH" >&2
 		exit 1
 	fi
-	echo "deps-proto: $1. make proto and make proto-check need it; to use them, install it as" \
-		"root ($how, or sudo $how)." >&2
+	echo "deps-proto: $1. The test of the generated code in proto/kannapb will skip, and make proto" \
+		"and make proto-check need it. To run them, install it as root ($how, or sudo $how)." >&2
 	exit 0
 }
 
