@@ -1,5 +1,6 @@
 # Kanna: `make demo` runs a local cluster, `make test` runs every test.
 GO      ?= go
+SHELL   := /bin/bash
 BIN     := bin/kanna
 PKGS    := ./...
 # The peer systems of the benchmarks, hashicorp/raft and hashicorp/memberlist, are modules of their
@@ -30,8 +31,10 @@ test: deps fmt-check vet staticcheck
 	@rc=0; \
 	echo "== every package but the timed ones, under the race detector"; \
 	$(GO) test -race -count=1 -timeout 10m $$($(GO) list $(PKGS) | grep -v -e /tests/e2e -e /tests/browser) || rc=1; \
-	echo "== the timed packages, one at a time: $(TIMED_PKGS)"; \
-	$(GO) test -race -count=1 -timeout 8m -p 1 $(TIMED_PKGS) || rc=1; \
+	echo "== the timed packages, one at a time, each test with its result and a skipped one with why: $(TIMED_PKGS)"; \
+	set -o pipefail; \
+	$(GO) test -v -race -count=1 -timeout 8m -p 1 $(TIMED_PKGS) | grep -v -E '^=== (RUN|PAUSE|CONT|NAME)' || rc=1; \
+	set +o pipefail; \
 	for p in $(PEERS); do \
 		echo "== $$p"; \
 		(cd $$p && $(GO) test -race -count=1 -timeout 5m ./...) || rc=1; \
