@@ -301,8 +301,12 @@ func (n *Node) Status() Status {
 		LastIndex:  n.log.lastIndex(),
 		FirstIndex: n.log.firstIndex(),
 		ConfState:  n.conf.confState(),
+
+		ElectionElapsed: n.electionElapsed,
+		ElectionTimeout: n.randomizedElectionTimeout,
 	}
 	if n.role == Leader {
+		s.ElectionTimeout = n.cfg.ElectionTick // the check-quorum period (thesis §6.2)
 		s.Progress = make(map[uint64]Progress, len(n.prs))
 		for id, pr := range n.prs {
 			s.Progress[id] = pr.public()
@@ -310,6 +314,11 @@ func (n *Node) Status() Status {
 	}
 	return s
 }
+
+// Entries returns a copy of the log's entries [lo, hi), durable or not, for a dashboard to draw:
+// hi is capped at the last index plus one, and lo below the first index (compacted into the
+// snapshot) is an ErrCompacted.
+func (n *Node) Entries(lo, hi uint64) ([]Entry, error) { return n.log.slice(lo, hi, noLimit) }
 
 // send queues m for the next Ready, stamped with this server as sender and, unless the caller set
 // one, its current term.

@@ -166,3 +166,24 @@ func TestStringers(t *testing.T) {
 	require.Contains(t, Message{Type: MsgApp, From: 1, To: 2}.String(), "MsgApp 1->2")
 	require.Contains(t, (&NotLeaderError{}).Error(), "no leader is known")
 }
+
+func TestStatusReportsTheElectionTimerAndEntriesReadsTheLog(t *testing.T) {
+	n := newTestNode(t, 1, []uint64{1, 2, 3}, 2, 1, 1, 2)
+	st := n.Status()
+	require.Equal(t, 0, st.ElectionElapsed)
+	require.GreaterOrEqual(t, st.ElectionTimeout, n.cfg.ElectionTick)
+	require.Less(t, st.ElectionTimeout, 2*n.cfg.ElectionTick)
+	n.Tick()
+	n.Tick()
+	require.Equal(t, 2, n.Status().ElectionElapsed)
+
+	ents, err := n.Entries(2, 100)
+	require.NoError(t, err)
+	require.Equal(t, []uint64{2, 3}, []uint64{ents[0].Index, ents[1].Index})
+	require.Equal(t, []uint64{1, 2}, []uint64{ents[0].Term, ents[1].Term})
+	ents[0].Term = 99
+	again, _ := n.Entries(2, 3)
+	require.Equal(t, uint64(1), again[0].Term, "Entries returns a copy")
+	_, err = n.Entries(0, 2)
+	require.ErrorIs(t, err, ErrCompacted)
+}

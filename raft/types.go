@@ -270,6 +270,14 @@ type Status struct {
 	FirstIndex uint64
 	ConfState  ConfState
 	Progress   map[uint64]Progress // only on the leader
+
+	// ElectionElapsed counts the ticks since a follower last heard from a valid leader (or since
+	// a candidate started its round); on the leader, since its last check-quorum. When it reaches
+	// ElectionTimeout, a follower or candidate starts an election (paper §5.2).
+	ElectionElapsed int
+	// ElectionTimeout is this term's randomized election timeout, in ticks (paper §5.2: drawn
+	// anew so that split votes are rare).
+	ElectionTimeout int
 }
 
 // NotLeaderError is returned when a follower or candidate is asked to do what only a leader can.
