@@ -31,15 +31,24 @@ type clusterService struct {
 }
 
 // Status reports the node's Raft state, log bounds, gossip view and drop rules.
-func (c *clusterService) Status(ctx context.Context, _ *kannapb.StatusRequest) (*kannapb.NodeStatus, error) {
+func (c *clusterService) Status(ctx context.Context, req *kannapb.StatusRequest) (*kannapb.NodeStatus, error) {
 	n := c.n
 	out := &kannapb.NodeStatus{Id: n.id, Address: n.addr, DropRules: n.faults.list()}
+	var tail []raft.Entry
 	if err := n.query(ctx, func() {
 		st := n.engine.Status()
 		out.Role, out.Term, out.Vote, out.Leader = nodeRole(st.Role), st.Term, st.Vote, st.Lead
 		out.Commit, out.Applied = st.Commit, n.engine.Applied()
 		out.FirstIndex, out.LastIndex = st.FirstIndex, st.LastIndex
 		out.Voters, out.Learners = st.ConfState.Voters, st.ConfState.Learners
+		tick := n.cfg.TickInterval.Milliseconds()
+		out.ElectionElapsedMs, out.ElectionTimeoutMs = uint32(int64(st.ElectionElapsed)*tick), uint32(int64(st.ElectionTimeout)*tick)
+		out.RaftSent, out.RaftReceived = n.loop.raftSent, n.loop.raftReceived
+		out.GossipSent, out.GossipReceived = n.loop.gossipSent, n.loop.gossipRecved
+		if want := uint64(min(req.GetLogTail(), maxLogTail)); want > 0 && st.LastIndex >= st.FirstIndex {
+			lo := max(st.FirstIndex, (st.LastIndex+1)-min(want, st.LastIndex))
+			tail, _ = n.engine.Raft().Entries(lo, st.LastIndex+1)
+		}
 		ids := make([]uint64, 0, len(st.Progress))
 		for id := range st.Progress {
 			ids = append(ids, id)
@@ -62,7 +71,48 @@ func (c *clusterService) Status(ctx context.Context, _ *kannapb.StatusRequest) (
 		return nil, toStatus(err)
 	}
 	slices.SortFunc(out.GossipMembers, func(a, b *kannapb.GossipMember) int { return cmp.Compare(a.Id, b.Id) })
+	// Entries are described here, off the loop: decoding them is the costly part.
+	for _, e := range tail {
+		kind, text := describeEntry(e)
+		out.Log = append(out.Log, &kannapb.LogEntry{Index: e.Index, Term: e.Term, Kind: kind, Text: text})
+	}
 	return out, nil
+}
+
+// maxLogTail bounds the entries one Status call returns.
+const maxLogTail = 200
+
+// Events streams the node's events: those still held after the caller's position, then each new
+// one as it happens.
+func (c *clusterService) Events(req *kannapb.EventsRequest, stream grpc.ServerStreamingServer[kannapb.ClusterEvent]) error {
+	l := c.n.events
+	boot, after := req.GetBoot(), req.GetAfter()
+	for {
+		evs, lost, changed := l.since(boot, after)
+		if lost > 0 {
+			gap := &kannapb.ClusterEvent{Node: l.node, Boot: l.boot, UnixMicros: time.Now().UnixMicro(),
+				Kind: kannapb.ClusterEventKind_CLUSTER_EVENT_KIND_GAP, Text: fmt.Sprintf("%d events of node %d were missed", lost, l.node)}
+			if err := stream.Send(gap); err != nil {
+				return err
+			}
+		}
+		for _, r := range evs {
+			if err := stream.Send(l.proto(r)); err != nil {
+				return err
+			}
+			boot, after = l.boot, r.seq
+		}
+		if len(evs) == 0 {
+			boot = l.boot
+		}
+		select {
+		case <-changed:
+		case <-stream.Context().Done():
+			return stream.Context().Err()
+		case <-c.n.done:
+			return status.Error(codes.Unavailable, "node stopped")
+		}
+	}
 }
 
 // Members joins the Raft configuration with the gossip view.

@@ -24,11 +24,13 @@
 package server
 
 import (
+	"fmt"
 	"github.com/kanna-cluster/kanna/server/engine"
 	"strconv"
 	"time"
 
 	"github.com/kanna-cluster/kanna/gossip"
+	"github.com/kanna-cluster/kanna/proto/kannapb"
 	"github.com/kanna-cluster/kanna/raft"
 )
 
@@ -50,6 +52,13 @@ type loopState struct {
 	watchers map[string]map[*watcher]struct{}
 	members  membershipState
 	seeds    []string
+
+	// What the Events stream and Status report: the role, leader and term last told, and message
+	// counts since start.
+	told                     raft.SoftState
+	toldTerm                 uint64
+	raftSent, raftReceived   uint64
+	gossipSent, gossipRecved uint64
 }
 
 // waitResult is what a caller waiting on a proposal or read receives.
@@ -104,6 +113,7 @@ func (n *Node) run() {
 		case <-ticker.C:
 			n.tick()
 		case m := <-n.raftIn:
+			n.loop.raftReceived++
 			n.engine.Step(m)
 		case g := <-n.gossipIn:
 			n.stepGossip(g)
@@ -124,6 +134,7 @@ func (n *Node) drain() {
 	for range maxDrain {
 		select {
 		case m := <-n.raftIn:
+			n.loop.raftReceived++
 			n.engine.Step(m)
 		case g := <-n.gossipIn:
 			n.stepGossip(g)
@@ -203,6 +214,7 @@ func (n *Node) joinSeeds() {
 // stepGossip hands a gossip message to the core; the answer to a push-pull goes back on the
 // call that carried it instead of as a packet.
 func (n *Node) stepGossip(g gossipInput) {
+	n.loop.gossipRecved++
 	if err := n.gossip.Step(g.msg); err != nil {
 		n.logger().Warn("gossip: message refused", "from", g.msg.From, "err", err)
 	}
@@ -225,15 +237,22 @@ func (n *Node) stepGossip(g gossipInput) {
 		// tells the waiting call so at once instead of at its deadline.
 		g.reply <- gossip.Message{}
 	}
+	n.loop.gossipSent += uint64(len(rest))
 	n.tr.sendGossip(rest)
 }
 
 // flushGossip sends what the gossip core wants sent and acts on its events.
 func (n *Node) flushGossip() {
-	n.tr.sendGossip(n.gossip.Outbox())
+	out := n.gossip.Outbox()
+	n.loop.gossipSent += uint64(len(out))
+	n.tr.sendGossip(out)
 	for _, e := range n.gossip.Events() {
 		id := parseID(e.Member.ID)
 		n.logger().Info("gossip: member "+e.Type.String(), "member", e.Member.ID, "addr", e.Member.Addr, "incarnation", e.Member.Incarnation)
+		if e.Type != gossip.EventUpdated {
+			n.events.add(eventRec{at: time.Now(), kind: kannapb.ClusterEventKind_CLUSTER_EVENT_KIND_GOSSIP, term: n.term.Load(),
+				text: fmt.Sprintf("node %d's gossip: node %s %s", n.id, e.Member.ID, gossipWords[e.Type])})
+		}
 		if id == 0 || id == n.id {
 			continue
 		}
@@ -264,6 +283,8 @@ func (n *Node) handleReady() error {
 		if out.SoftState != nil {
 			n.loop.role = out.SoftState.Role
 		}
+		n.loop.raftSent += uint64(len(out.Messages))
+		n.tellEvents(out)
 		applied := n.engine.Applied()
 		early := n.loop.role == raft.Leader && out.Snapshot == nil && n.loop.heldInflight == 0 &&
 			(out.HardState.IsEmpty() || (out.HardState.Term == n.loop.saved.Term && out.HardState.Vote == n.loop.saved.Vote))
@@ -311,6 +332,43 @@ func (n *Node) deliver(out engine.Output, applied uint64) {
 		}
 	}
 	n.notifyWatchers(out)
+}
+
+// gossipWords says a gossip event as the end of a sentence about the member.
+var gossipWords = map[gossip.EventType]string{
+	gossip.EventJoined:    "joined (alive)",
+	gossip.EventSuspect:   "is suspect: a probe went unanswered",
+	gossip.EventFailed:    "is dead: the suspicion timed out unrefuted",
+	gossip.EventLeft:      "left",
+	gossip.EventRecovered: "is alive again: it refuted the suspicion",
+}
+
+// tellEvents records, for the Events stream, what an Output shows happened: a new term, a new
+// role or leader, and on the leader each entry committed.
+func (n *Node) tellEvents(out engine.Output) {
+	now := time.Now()
+	term := n.loop.toldTerm
+	if t := out.HardState.Term; t > term {
+		term = t
+		n.loop.toldTerm = t
+		n.events.add(eventRec{at: now, kind: kannapb.ClusterEventKind_CLUSTER_EVENT_KIND_TERM, term: t,
+			text: fmt.Sprintf("node %d moved to term %d", n.id, t)})
+	}
+	if s := out.SoftState; s != nil && *s != n.loop.told {
+		n.loop.told = *s
+		n.events.add(eventRec{at: now, kind: kannapb.ClusterEventKind_CLUSTER_EVENT_KIND_ROLE, term: term, text: roleText(n.id, *s, term)})
+	}
+	if n.loop.role != raft.Leader {
+		return
+	}
+	for i := range out.Applied {
+		ae := out.Applied[i]
+		kind := kannapb.ClusterEventKind_CLUSTER_EVENT_KIND_COMMIT
+		if ae.Type == raft.EntryConfChange {
+			kind = kannapb.ClusterEventKind_CLUSTER_EVENT_KIND_MEMBERSHIP
+		}
+		n.events.add(eventRec{at: now, kind: kind, term: term, index: ae.Index, entry: &ae})
+	}
 }
 
 // memberID is the gossip name of a Raft id.

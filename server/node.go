@@ -62,7 +62,8 @@ type Node struct {
 	faults *faults
 	wal    *wal.WAL
 	book   *addressBook
-	lock   *os.File // the data folder's lock, held while the node runs
+	lock   *os.File  // the data folder's lock, held while the node runs
+	events *eventLog // what the Events stream tells watchers (events.go)
 
 	// Owned by the loop goroutine.
 	engine *engine.Engine
@@ -100,6 +101,7 @@ func NewNode(cfg Config) (*Node, error) {
 		toWriter: make(chan writeBatch, maxInflightWrites), fromWriter: make(chan writeDone, maxInflightWrites),
 	}
 	n.log = cfg.Logger.With("node", cfg.ID)
+	n.events = newEventLog(cfg.ID, time.Now())
 
 	if err := checkNodeID(cfg.DataDir, cfg.ID); err != nil {
 		return nil, err
@@ -148,6 +150,7 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	if restored != nil {
 		n.loop.saved = restored.HardState
+		n.loop.toldTerm = restored.HardState.Term
 		n.term.Store(restored.HardState.Term)
 	}
 
@@ -201,6 +204,8 @@ func NewNode(cfg Config) (*Node, error) {
 		mode = "join an existing cluster"
 	}
 	n.logger().Info("node ready", "addr", n.addr, "data", cfg.DataDir, "mode", mode, "join", cfg.Join)
+	n.events.add(eventRec{at: time.Now(), kind: kannapb.ClusterEventKind_CLUSTER_EVENT_KIND_START, term: n.term.Load(),
+		text: fmt.Sprintf("node %d started to %s", cfg.ID, mode)})
 	return n, nil
 }
 

@@ -316,9 +316,146 @@ func (Direction) EnumDescriptor() ([]byte, []int) {
 	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{4}
 }
 
+// LogEntryKind says what a log entry carries.
+type LogEntryKind int32
+
+const (
+	// LOG_ENTRY_KIND_UNSPECIFIED is never sent by a node.
+	LogEntryKind_LOG_ENTRY_KIND_UNSPECIFIED LogEntryKind = 0
+	// LOG_ENTRY_KIND_COMMAND is a game command (create a room, join, guess, new round).
+	LogEntryKind_LOG_ENTRY_KIND_COMMAND LogEntryKind = 1
+	// LOG_ENTRY_KIND_NOOP is the empty entry a new leader appends to commit its predecessors'
+	// entries (paper §5.4.2, §8).
+	LogEntryKind_LOG_ENTRY_KIND_NOOP LogEntryKind = 2
+	// LOG_ENTRY_KIND_CONF_CHANGE adds or removes one member (thesis §4.1).
+	LogEntryKind_LOG_ENTRY_KIND_CONF_CHANGE LogEntryKind = 3
+)
+
+// Enum value maps for LogEntryKind.
+var (
+	LogEntryKind_name = map[int32]string{
+		0: "LOG_ENTRY_KIND_UNSPECIFIED",
+		1: "LOG_ENTRY_KIND_COMMAND",
+		2: "LOG_ENTRY_KIND_NOOP",
+		3: "LOG_ENTRY_KIND_CONF_CHANGE",
+	}
+	LogEntryKind_value = map[string]int32{
+		"LOG_ENTRY_KIND_UNSPECIFIED": 0,
+		"LOG_ENTRY_KIND_COMMAND":     1,
+		"LOG_ENTRY_KIND_NOOP":        2,
+		"LOG_ENTRY_KIND_CONF_CHANGE": 3,
+	}
+)
+
+func (x LogEntryKind) Enum() *LogEntryKind {
+	p := new(LogEntryKind)
+	*p = x
+	return p
+}
+
+func (x LogEntryKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LogEntryKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_kanna_v1_cluster_proto_enumTypes[5].Descriptor()
+}
+
+func (LogEntryKind) Type() protoreflect.EnumType {
+	return &file_kanna_v1_cluster_proto_enumTypes[5]
+}
+
+func (x LogEntryKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LogEntryKind.Descriptor instead.
+func (LogEntryKind) EnumDescriptor() ([]byte, []int) {
+	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{5}
+}
+
+// ClusterEventKind names what a ClusterEvent reports.
+type ClusterEventKind int32
+
+const (
+	// CLUSTER_EVENT_KIND_UNSPECIFIED is never sent by a node.
+	ClusterEventKind_CLUSTER_EVENT_KIND_UNSPECIFIED ClusterEventKind = 0
+	// CLUSTER_EVENT_KIND_START: the node started (or restarted from its data).
+	ClusterEventKind_CLUSTER_EVENT_KIND_START ClusterEventKind = 1
+	// CLUSTER_EVENT_KIND_TERM: the node moved to a new term.
+	ClusterEventKind_CLUSTER_EVENT_KIND_TERM ClusterEventKind = 2
+	// CLUSTER_EVENT_KIND_ROLE: the node's role changed: it became a pre-candidate, a candidate,
+	// a follower, or won an election and leads.
+	ClusterEventKind_CLUSTER_EVENT_KIND_ROLE ClusterEventKind = 3
+	// CLUSTER_EVENT_KIND_COMMIT: the node, as leader, saw an entry committed (sent by the leader
+	// only, so each entry is told once).
+	ClusterEventKind_CLUSTER_EVENT_KIND_COMMIT ClusterEventKind = 4
+	// CLUSTER_EVENT_KIND_MEMBERSHIP: a configuration change was applied on the node.
+	ClusterEventKind_CLUSTER_EVENT_KIND_MEMBERSHIP ClusterEventKind = 5
+	// CLUSTER_EVENT_KIND_GOSSIP: the node's gossip view of a member changed (joined, suspect,
+	// dead, alive again, left).
+	ClusterEventKind_CLUSTER_EVENT_KIND_GOSSIP ClusterEventKind = 6
+	// CLUSTER_EVENT_KIND_GAP: events were lost before this one because the watcher fell behind.
+	ClusterEventKind_CLUSTER_EVENT_KIND_GAP ClusterEventKind = 7
+)
+
+// Enum value maps for ClusterEventKind.
+var (
+	ClusterEventKind_name = map[int32]string{
+		0: "CLUSTER_EVENT_KIND_UNSPECIFIED",
+		1: "CLUSTER_EVENT_KIND_START",
+		2: "CLUSTER_EVENT_KIND_TERM",
+		3: "CLUSTER_EVENT_KIND_ROLE",
+		4: "CLUSTER_EVENT_KIND_COMMIT",
+		5: "CLUSTER_EVENT_KIND_MEMBERSHIP",
+		6: "CLUSTER_EVENT_KIND_GOSSIP",
+		7: "CLUSTER_EVENT_KIND_GAP",
+	}
+	ClusterEventKind_value = map[string]int32{
+		"CLUSTER_EVENT_KIND_UNSPECIFIED": 0,
+		"CLUSTER_EVENT_KIND_START":       1,
+		"CLUSTER_EVENT_KIND_TERM":        2,
+		"CLUSTER_EVENT_KIND_ROLE":        3,
+		"CLUSTER_EVENT_KIND_COMMIT":      4,
+		"CLUSTER_EVENT_KIND_MEMBERSHIP":  5,
+		"CLUSTER_EVENT_KIND_GOSSIP":      6,
+		"CLUSTER_EVENT_KIND_GAP":         7,
+	}
+)
+
+func (x ClusterEventKind) Enum() *ClusterEventKind {
+	p := new(ClusterEventKind)
+	*p = x
+	return p
+}
+
+func (x ClusterEventKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ClusterEventKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_kanna_v1_cluster_proto_enumTypes[6].Descriptor()
+}
+
+func (ClusterEventKind) Type() protoreflect.EnumType {
+	return &file_kanna_v1_cluster_proto_enumTypes[6]
+}
+
+func (x ClusterEventKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ClusterEventKind.Descriptor instead.
+func (ClusterEventKind) EnumDescriptor() ([]byte, []int) {
+	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{6}
+}
+
 // StatusRequest asks the node called for its status.
 type StatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// log_tail asks for the last log_tail entries of the node's log in NodeStatus.log (at most
+	// 200); 0 asks for none.
+	LogTail       uint32 `protobuf:"varint,1,opt,name=log_tail,json=logTail,proto3" json:"log_tail,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -351,6 +488,13 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
 	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *StatusRequest) GetLogTail() uint32 {
+	if x != nil {
+		return x.LogTail
+	}
+	return 0
 }
 
 // NodeStatus is one node's picture of itself and of the cluster.
@@ -390,9 +534,26 @@ type NodeStatus struct {
 	// higher means this node doubts its own timeliness and probes more slowly.
 	LocalHealth uint32 `protobuf:"varint,15,opt,name=local_health,json=localHealth,proto3" json:"local_health,omitempty"`
 	// drop_rules are the fault-injection rules in force on this node.
-	DropRules     []*DropRule `protobuf:"bytes,16,rep,name=drop_rules,json=dropRules,proto3" json:"drop_rules,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	DropRules []*DropRule `protobuf:"bytes,16,rep,name=drop_rules,json=dropRules,proto3" json:"drop_rules,omitempty"`
+	// log is the end of this node's log, as many entries as StatusRequest.log_tail asked for
+	// (fewer when the log, past the snapshot, is shorter), in index order.
+	Log []*LogEntry `protobuf:"bytes,17,rep,name=log,proto3" json:"log,omitempty"`
+	// election_elapsed_ms is the time since this node last heard from a leader (a follower), since
+	// it started its round (a candidate), or since its last check-quorum (the leader, thesis §6.2),
+	// counted in whole ticks.
+	ElectionElapsedMs uint32 `protobuf:"varint,18,opt,name=election_elapsed_ms,json=electionElapsedMs,proto3" json:"election_elapsed_ms,omitempty"`
+	// election_timeout_ms is when election_elapsed_ms starts an election: this term's randomized
+	// timeout (paper §5.2); on the leader, the check-quorum period.
+	ElectionTimeoutMs uint32 `protobuf:"varint,19,opt,name=election_timeout_ms,json=electionTimeoutMs,proto3" json:"election_timeout_ms,omitempty"`
+	// raft_sent and raft_received count the Raft messages this node has sent and stepped since it
+	// started; two Status calls give a rate.
+	RaftSent     uint64 `protobuf:"varint,20,opt,name=raft_sent,json=raftSent,proto3" json:"raft_sent,omitempty"`
+	RaftReceived uint64 `protobuf:"varint,21,opt,name=raft_received,json=raftReceived,proto3" json:"raft_received,omitempty"`
+	// gossip_sent and gossip_received count the gossip packets likewise.
+	GossipSent     uint64 `protobuf:"varint,22,opt,name=gossip_sent,json=gossipSent,proto3" json:"gossip_sent,omitempty"`
+	GossipReceived uint64 `protobuf:"varint,23,opt,name=gossip_received,json=gossipReceived,proto3" json:"gossip_received,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *NodeStatus) Reset() {
@@ -537,6 +698,294 @@ func (x *NodeStatus) GetDropRules() []*DropRule {
 	return nil
 }
 
+func (x *NodeStatus) GetLog() []*LogEntry {
+	if x != nil {
+		return x.Log
+	}
+	return nil
+}
+
+func (x *NodeStatus) GetElectionElapsedMs() uint32 {
+	if x != nil {
+		return x.ElectionElapsedMs
+	}
+	return 0
+}
+
+func (x *NodeStatus) GetElectionTimeoutMs() uint32 {
+	if x != nil {
+		return x.ElectionTimeoutMs
+	}
+	return 0
+}
+
+func (x *NodeStatus) GetRaftSent() uint64 {
+	if x != nil {
+		return x.RaftSent
+	}
+	return 0
+}
+
+func (x *NodeStatus) GetRaftReceived() uint64 {
+	if x != nil {
+		return x.RaftReceived
+	}
+	return 0
+}
+
+func (x *NodeStatus) GetGossipSent() uint64 {
+	if x != nil {
+		return x.GossipSent
+	}
+	return 0
+}
+
+func (x *NodeStatus) GetGossipReceived() uint64 {
+	if x != nil {
+		return x.GossipReceived
+	}
+	return 0
+}
+
+// LogEntry is one entry of a node's log, described for people.
+type LogEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// index is the entry's position in the log.
+	Index uint64 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// term is the term of the leader that created it.
+	Term uint64 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	// kind says what it carries.
+	Kind LogEntryKind `protobuf:"varint,3,opt,name=kind,proto3,enum=kanna.v1.LogEntryKind" json:"kind,omitempty"`
+	// text says it in words: "alice guessed e in room Foo", "no-op of the new leader", "add node 4
+	// as a voter".
+	Text          string `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogEntry) Reset() {
+	*x = LogEntry{}
+	mi := &file_kanna_v1_cluster_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogEntry) ProtoMessage() {}
+
+func (x *LogEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_kanna_v1_cluster_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogEntry.ProtoReflect.Descriptor instead.
+func (*LogEntry) Descriptor() ([]byte, []int) {
+	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *LogEntry) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *LogEntry) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *LogEntry) GetKind() LogEntryKind {
+	if x != nil {
+		return x.Kind
+	}
+	return LogEntryKind_LOG_ENTRY_KIND_UNSPECIFIED
+}
+
+func (x *LogEntry) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+// EventsRequest says where a watcher's stream starts.
+type EventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// boot and after are the boot and seq of the last event the watcher has. When boot is this
+	// node's current boot, the stream starts after that seq; otherwise (0, or a previous run of the
+	// node) it starts with the oldest event the node holds.
+	Boot          uint64 `protobuf:"varint,1,opt,name=boot,proto3" json:"boot,omitempty"`
+	After         uint64 `protobuf:"varint,2,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventsRequest) Reset() {
+	*x = EventsRequest{}
+	mi := &file_kanna_v1_cluster_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventsRequest) ProtoMessage() {}
+
+func (x *EventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kanna_v1_cluster_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventsRequest.ProtoReflect.Descriptor instead.
+func (*EventsRequest) Descriptor() ([]byte, []int) {
+	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *EventsRequest) GetBoot() uint64 {
+	if x != nil {
+		return x.Boot
+	}
+	return 0
+}
+
+func (x *EventsRequest) GetAfter() uint64 {
+	if x != nil {
+		return x.After
+	}
+	return 0
+}
+
+// ClusterEvent is one thing that happened on one node.
+type ClusterEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// node is the id of the node it happened on.
+	Node uint64 `protobuf:"varint,1,opt,name=node,proto3" json:"node,omitempty"`
+	// boot identifies this run of the node (its start time in Unix microseconds); seq numbers
+	// the events of one boot from 1.
+	Boot uint64 `protobuf:"varint,2,opt,name=boot,proto3" json:"boot,omitempty"`
+	Seq  uint64 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	// unix_micros is when it happened, by the node's clock.
+	UnixMicros int64 `protobuf:"varint,4,opt,name=unix_micros,json=unixMicros,proto3" json:"unix_micros,omitempty"`
+	// kind says what happened.
+	Kind ClusterEventKind `protobuf:"varint,5,opt,name=kind,proto3,enum=kanna.v1.ClusterEventKind" json:"kind,omitempty"`
+	// term is the node's term when it happened.
+	Term uint64 `protobuf:"varint,6,opt,name=term,proto3" json:"term,omitempty"`
+	// index is the log index concerned (COMMIT, MEMBERSHIP), else 0.
+	Index uint64 `protobuf:"varint,7,opt,name=index,proto3" json:"index,omitempty"`
+	// text says it in words: "node 2 won the election for term 3 with votes from 1, 2".
+	Text          string `protobuf:"bytes,8,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterEvent) Reset() {
+	*x = ClusterEvent{}
+	mi := &file_kanna_v1_cluster_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterEvent) ProtoMessage() {}
+
+func (x *ClusterEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_kanna_v1_cluster_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterEvent.ProtoReflect.Descriptor instead.
+func (*ClusterEvent) Descriptor() ([]byte, []int) {
+	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ClusterEvent) GetNode() uint64 {
+	if x != nil {
+		return x.Node
+	}
+	return 0
+}
+
+func (x *ClusterEvent) GetBoot() uint64 {
+	if x != nil {
+		return x.Boot
+	}
+	return 0
+}
+
+func (x *ClusterEvent) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ClusterEvent) GetUnixMicros() int64 {
+	if x != nil {
+		return x.UnixMicros
+	}
+	return 0
+}
+
+func (x *ClusterEvent) GetKind() ClusterEventKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ClusterEventKind_CLUSTER_EVENT_KIND_UNSPECIFIED
+}
+
+func (x *ClusterEvent) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *ClusterEvent) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ClusterEvent) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
 // PeerProgress is the leader's replication state for one follower.
 type PeerProgress struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -561,7 +1010,7 @@ type PeerProgress struct {
 
 func (x *PeerProgress) Reset() {
 	*x = PeerProgress{}
-	mi := &file_kanna_v1_cluster_proto_msgTypes[2]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +1022,7 @@ func (x *PeerProgress) String() string {
 func (*PeerProgress) ProtoMessage() {}
 
 func (x *PeerProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_cluster_proto_msgTypes[2]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +1035,7 @@ func (x *PeerProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerProgress.ProtoReflect.Descriptor instead.
 func (*PeerProgress) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{2}
+	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PeerProgress) GetId() uint64 {
@@ -656,7 +1105,7 @@ type GossipMember struct {
 
 func (x *GossipMember) Reset() {
 	*x = GossipMember{}
-	mi := &file_kanna_v1_cluster_proto_msgTypes[3]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -668,7 +1117,7 @@ func (x *GossipMember) String() string {
 func (*GossipMember) ProtoMessage() {}
 
 func (x *GossipMember) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_cluster_proto_msgTypes[3]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -681,7 +1130,7 @@ func (x *GossipMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipMember.ProtoReflect.Descriptor instead.
 func (*GossipMember) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{3}
+	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GossipMember) GetId() uint64 {
@@ -721,7 +1170,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_kanna_v1_cluster_proto_msgTypes[4]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +1182,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_cluster_proto_msgTypes[4]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +1195,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{4}
+	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{7}
 }
 
 // MembersResponse is the membership as one node sees it.
@@ -764,7 +1213,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_kanna_v1_cluster_proto_msgTypes[5]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -776,7 +1225,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_cluster_proto_msgTypes[5]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -789,7 +1238,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{5}
+	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *MembersResponse) GetMembers() []*Member {
@@ -833,7 +1282,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_kanna_v1_cluster_proto_msgTypes[6]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +1294,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_cluster_proto_msgTypes[6]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +1307,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{6}
+	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Member) GetId() uint64 {
@@ -908,7 +1357,7 @@ type TransferLeadershipRequest struct {
 
 func (x *TransferLeadershipRequest) Reset() {
 	*x = TransferLeadershipRequest{}
-	mi := &file_kanna_v1_cluster_proto_msgTypes[7]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -920,7 +1369,7 @@ func (x *TransferLeadershipRequest) String() string {
 func (*TransferLeadershipRequest) ProtoMessage() {}
 
 func (x *TransferLeadershipRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_cluster_proto_msgTypes[7]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +1382,7 @@ func (x *TransferLeadershipRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeadershipRequest.ProtoReflect.Descriptor instead.
 func (*TransferLeadershipRequest) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{7}
+	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TransferLeadershipRequest) GetTo() uint64 {
@@ -956,7 +1405,7 @@ type TransferLeadershipResponse struct {
 
 func (x *TransferLeadershipResponse) Reset() {
 	*x = TransferLeadershipResponse{}
-	mi := &file_kanna_v1_cluster_proto_msgTypes[8]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1417,7 @@ func (x *TransferLeadershipResponse) String() string {
 func (*TransferLeadershipResponse) ProtoMessage() {}
 
 func (x *TransferLeadershipResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_cluster_proto_msgTypes[8]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1430,7 @@ func (x *TransferLeadershipResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeadershipResponse.ProtoReflect.Descriptor instead.
 func (*TransferLeadershipResponse) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{8}
+	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TransferLeadershipResponse) GetLeader() uint64 {
@@ -1009,7 +1458,7 @@ type RemoveServerRequest struct {
 
 func (x *RemoveServerRequest) Reset() {
 	*x = RemoveServerRequest{}
-	mi := &file_kanna_v1_cluster_proto_msgTypes[9]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1021,7 +1470,7 @@ func (x *RemoveServerRequest) String() string {
 func (*RemoveServerRequest) ProtoMessage() {}
 
 func (x *RemoveServerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_cluster_proto_msgTypes[9]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1034,7 +1483,7 @@ func (x *RemoveServerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveServerRequest.ProtoReflect.Descriptor instead.
 func (*RemoveServerRequest) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{9}
+	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RemoveServerRequest) GetId() uint64 {
@@ -1059,7 +1508,7 @@ type RemoveServerResponse struct {
 
 func (x *RemoveServerResponse) Reset() {
 	*x = RemoveServerResponse{}
-	mi := &file_kanna_v1_cluster_proto_msgTypes[10]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1071,7 +1520,7 @@ func (x *RemoveServerResponse) String() string {
 func (*RemoveServerResponse) ProtoMessage() {}
 
 func (x *RemoveServerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_cluster_proto_msgTypes[10]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1084,7 +1533,7 @@ func (x *RemoveServerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveServerResponse.ProtoReflect.Descriptor instead.
 func (*RemoveServerResponse) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{10}
+	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RemoveServerResponse) GetVoters() []uint64 {
@@ -1123,7 +1572,7 @@ type DropTrafficRequest struct {
 
 func (x *DropTrafficRequest) Reset() {
 	*x = DropTrafficRequest{}
-	mi := &file_kanna_v1_cluster_proto_msgTypes[11]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1135,7 +1584,7 @@ func (x *DropTrafficRequest) String() string {
 func (*DropTrafficRequest) ProtoMessage() {}
 
 func (x *DropTrafficRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_cluster_proto_msgTypes[11]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1148,7 +1597,7 @@ func (x *DropTrafficRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropTrafficRequest.ProtoReflect.Descriptor instead.
 func (*DropTrafficRequest) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{11}
+	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DropTrafficRequest) GetToPeers() []uint64 {
@@ -1183,7 +1632,7 @@ type DropTrafficResponse struct {
 
 func (x *DropTrafficResponse) Reset() {
 	*x = DropTrafficResponse{}
-	mi := &file_kanna_v1_cluster_proto_msgTypes[12]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1644,7 @@ func (x *DropTrafficResponse) String() string {
 func (*DropTrafficResponse) ProtoMessage() {}
 
 func (x *DropTrafficResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_cluster_proto_msgTypes[12]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1208,7 +1657,7 @@ func (x *DropTrafficResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropTrafficResponse.ProtoReflect.Descriptor instead.
 func (*DropTrafficResponse) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{12}
+	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DropTrafficResponse) GetDropRules() []*DropRule {
@@ -1229,7 +1678,7 @@ type HealRequest struct {
 
 func (x *HealRequest) Reset() {
 	*x = HealRequest{}
-	mi := &file_kanna_v1_cluster_proto_msgTypes[13]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1241,7 +1690,7 @@ func (x *HealRequest) String() string {
 func (*HealRequest) ProtoMessage() {}
 
 func (x *HealRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_cluster_proto_msgTypes[13]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1254,7 +1703,7 @@ func (x *HealRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealRequest.ProtoReflect.Descriptor instead.
 func (*HealRequest) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{13}
+	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HealRequest) GetPeers() []uint64 {
@@ -1275,7 +1724,7 @@ type HealResponse struct {
 
 func (x *HealResponse) Reset() {
 	*x = HealResponse{}
-	mi := &file_kanna_v1_cluster_proto_msgTypes[14]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1287,7 +1736,7 @@ func (x *HealResponse) String() string {
 func (*HealResponse) ProtoMessage() {}
 
 func (x *HealResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_cluster_proto_msgTypes[14]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1300,7 +1749,7 @@ func (x *HealResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealResponse.ProtoReflect.Descriptor instead.
 func (*HealResponse) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{14}
+	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *HealResponse) GetDropRules() []*DropRule {
@@ -1325,7 +1774,7 @@ type DropRule struct {
 
 func (x *DropRule) Reset() {
 	*x = DropRule{}
-	mi := &file_kanna_v1_cluster_proto_msgTypes[15]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1337,7 +1786,7 @@ func (x *DropRule) String() string {
 func (*DropRule) ProtoMessage() {}
 
 func (x *DropRule) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_cluster_proto_msgTypes[15]
+	mi := &file_kanna_v1_cluster_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1350,7 +1799,7 @@ func (x *DropRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropRule.ProtoReflect.Descriptor instead.
 func (*DropRule) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{15}
+	return file_kanna_v1_cluster_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DropRule) GetPeer() uint64 {
@@ -1378,8 +1827,9 @@ var File_kanna_v1_cluster_proto protoreflect.FileDescriptor
 
 const file_kanna_v1_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\x16kanna/v1/cluster.proto\x12\bkanna.v1\"\x0f\n" +
-	"\rStatusRequest\"\x8d\x04\n" +
+	"\x16kanna/v1/cluster.proto\x12\bkanna.v1\"*\n" +
+	"\rStatusRequest\x12\x19\n" +
+	"\blog_tail\x18\x01 \x01(\rR\alogTail\"\x9f\x06\n" +
 	"\n" +
 	"NodeStatus\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
@@ -1401,7 +1851,33 @@ const file_kanna_v1_cluster_proto_rawDesc = "" +
 	"\x0egossip_members\x18\x0e \x03(\v2\x16.kanna.v1.GossipMemberR\rgossipMembers\x12!\n" +
 	"\flocal_health\x18\x0f \x01(\rR\vlocalHealth\x121\n" +
 	"\n" +
-	"drop_rules\x18\x10 \x03(\v2\x12.kanna.v1.DropRuleR\tdropRules\"\xc7\x01\n" +
+	"drop_rules\x18\x10 \x03(\v2\x12.kanna.v1.DropRuleR\tdropRules\x12$\n" +
+	"\x03log\x18\x11 \x03(\v2\x12.kanna.v1.LogEntryR\x03log\x12.\n" +
+	"\x13election_elapsed_ms\x18\x12 \x01(\rR\x11electionElapsedMs\x12.\n" +
+	"\x13election_timeout_ms\x18\x13 \x01(\rR\x11electionTimeoutMs\x12\x1b\n" +
+	"\traft_sent\x18\x14 \x01(\x04R\braftSent\x12#\n" +
+	"\rraft_received\x18\x15 \x01(\x04R\fraftReceived\x12\x1f\n" +
+	"\vgossip_sent\x18\x16 \x01(\x04R\n" +
+	"gossipSent\x12'\n" +
+	"\x0fgossip_received\x18\x17 \x01(\x04R\x0egossipReceived\"t\n" +
+	"\bLogEntry\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x12\n" +
+	"\x04term\x18\x02 \x01(\x04R\x04term\x12*\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x16.kanna.v1.LogEntryKindR\x04kind\x12\x12\n" +
+	"\x04text\x18\x04 \x01(\tR\x04text\"9\n" +
+	"\rEventsRequest\x12\x12\n" +
+	"\x04boot\x18\x01 \x01(\x04R\x04boot\x12\x14\n" +
+	"\x05after\x18\x02 \x01(\x04R\x05after\"\xd7\x01\n" +
+	"\fClusterEvent\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\x04R\x04node\x12\x12\n" +
+	"\x04boot\x18\x02 \x01(\x04R\x04boot\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\x04R\x03seq\x12\x1f\n" +
+	"\vunix_micros\x18\x04 \x01(\x03R\n" +
+	"unixMicros\x12.\n" +
+	"\x04kind\x18\x05 \x01(\x0e2\x1a.kanna.v1.ClusterEventKindR\x04kind\x12\x12\n" +
+	"\x04term\x18\x06 \x01(\x04R\x04term\x12\x14\n" +
+	"\x05index\x18\a \x01(\x04R\x05index\x12\x12\n" +
+	"\x04text\x18\b \x01(\tR\x04text\"\xc7\x01\n" +
 	"\fPeerProgress\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x14\n" +
 	"\x05match\x18\x02 \x01(\x04R\x05match\x12\x12\n" +
@@ -1478,14 +1954,29 @@ const file_kanna_v1_cluster_proto_rawDesc = "" +
 	"\tDirection\x12\x19\n" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12DIRECTION_OUTBOUND\x10\x01\x12\x15\n" +
-	"\x11DIRECTION_INBOUND\x10\x022\xb5\x03\n" +
+	"\x11DIRECTION_INBOUND\x10\x02*\x83\x01\n" +
+	"\fLogEntryKind\x12\x1e\n" +
+	"\x1aLOG_ENTRY_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16LOG_ENTRY_KIND_COMMAND\x10\x01\x12\x17\n" +
+	"\x13LOG_ENTRY_KIND_NOOP\x10\x02\x12\x1e\n" +
+	"\x1aLOG_ENTRY_KIND_CONF_CHANGE\x10\x03*\x8b\x02\n" +
+	"\x10ClusterEventKind\x12\"\n" +
+	"\x1eCLUSTER_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18CLUSTER_EVENT_KIND_START\x10\x01\x12\x1b\n" +
+	"\x17CLUSTER_EVENT_KIND_TERM\x10\x02\x12\x1b\n" +
+	"\x17CLUSTER_EVENT_KIND_ROLE\x10\x03\x12\x1d\n" +
+	"\x19CLUSTER_EVENT_KIND_COMMIT\x10\x04\x12!\n" +
+	"\x1dCLUSTER_EVENT_KIND_MEMBERSHIP\x10\x05\x12\x1d\n" +
+	"\x19CLUSTER_EVENT_KIND_GOSSIP\x10\x06\x12\x1a\n" +
+	"\x16CLUSTER_EVENT_KIND_GAP\x10\a2\xf2\x03\n" +
 	"\aCluster\x127\n" +
 	"\x06Status\x12\x17.kanna.v1.StatusRequest\x1a\x14.kanna.v1.NodeStatus\x12>\n" +
 	"\aMembers\x12\x18.kanna.v1.MembersRequest\x1a\x19.kanna.v1.MembersResponse\x12_\n" +
 	"\x12TransferLeadership\x12#.kanna.v1.TransferLeadershipRequest\x1a$.kanna.v1.TransferLeadershipResponse\x12M\n" +
 	"\fRemoveServer\x12\x1d.kanna.v1.RemoveServerRequest\x1a\x1e.kanna.v1.RemoveServerResponse\x12J\n" +
 	"\vDropTraffic\x12\x1c.kanna.v1.DropTrafficRequest\x1a\x1d.kanna.v1.DropTrafficResponse\x125\n" +
-	"\x04Heal\x12\x15.kanna.v1.HealRequest\x1a\x16.kanna.v1.HealResponseB6Z4github.com/kanna-cluster/kanna/proto/kannapb;kannapbb\x06proto3"
+	"\x04Heal\x12\x15.kanna.v1.HealRequest\x1a\x16.kanna.v1.HealResponse\x12;\n" +
+	"\x06Events\x12\x17.kanna.v1.EventsRequest\x1a\x16.kanna.v1.ClusterEvent0\x01B6Z4github.com/kanna-cluster/kanna/proto/kannapb;kannapbb\x06proto3"
 
 var (
 	file_kanna_v1_cluster_proto_rawDescOnce sync.Once
@@ -1499,62 +1990,72 @@ func file_kanna_v1_cluster_proto_rawDescGZIP() []byte {
 	return file_kanna_v1_cluster_proto_rawDescData
 }
 
-var file_kanna_v1_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_kanna_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_kanna_v1_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_kanna_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_kanna_v1_cluster_proto_goTypes = []any{
 	(NodeRole)(0),                      // 0: kanna.v1.NodeRole
 	(MemberState)(0),                   // 1: kanna.v1.MemberState
 	(Suffrage)(0),                      // 2: kanna.v1.Suffrage
 	(TrafficClass)(0),                  // 3: kanna.v1.TrafficClass
 	(Direction)(0),                     // 4: kanna.v1.Direction
-	(*StatusRequest)(nil),              // 5: kanna.v1.StatusRequest
-	(*NodeStatus)(nil),                 // 6: kanna.v1.NodeStatus
-	(*PeerProgress)(nil),               // 7: kanna.v1.PeerProgress
-	(*GossipMember)(nil),               // 8: kanna.v1.GossipMember
-	(*MembersRequest)(nil),             // 9: kanna.v1.MembersRequest
-	(*MembersResponse)(nil),            // 10: kanna.v1.MembersResponse
-	(*Member)(nil),                     // 11: kanna.v1.Member
-	(*TransferLeadershipRequest)(nil),  // 12: kanna.v1.TransferLeadershipRequest
-	(*TransferLeadershipResponse)(nil), // 13: kanna.v1.TransferLeadershipResponse
-	(*RemoveServerRequest)(nil),        // 14: kanna.v1.RemoveServerRequest
-	(*RemoveServerResponse)(nil),       // 15: kanna.v1.RemoveServerResponse
-	(*DropTrafficRequest)(nil),         // 16: kanna.v1.DropTrafficRequest
-	(*DropTrafficResponse)(nil),        // 17: kanna.v1.DropTrafficResponse
-	(*HealRequest)(nil),                // 18: kanna.v1.HealRequest
-	(*HealResponse)(nil),               // 19: kanna.v1.HealResponse
-	(*DropRule)(nil),                   // 20: kanna.v1.DropRule
+	(LogEntryKind)(0),                  // 5: kanna.v1.LogEntryKind
+	(ClusterEventKind)(0),              // 6: kanna.v1.ClusterEventKind
+	(*StatusRequest)(nil),              // 7: kanna.v1.StatusRequest
+	(*NodeStatus)(nil),                 // 8: kanna.v1.NodeStatus
+	(*LogEntry)(nil),                   // 9: kanna.v1.LogEntry
+	(*EventsRequest)(nil),              // 10: kanna.v1.EventsRequest
+	(*ClusterEvent)(nil),               // 11: kanna.v1.ClusterEvent
+	(*PeerProgress)(nil),               // 12: kanna.v1.PeerProgress
+	(*GossipMember)(nil),               // 13: kanna.v1.GossipMember
+	(*MembersRequest)(nil),             // 14: kanna.v1.MembersRequest
+	(*MembersResponse)(nil),            // 15: kanna.v1.MembersResponse
+	(*Member)(nil),                     // 16: kanna.v1.Member
+	(*TransferLeadershipRequest)(nil),  // 17: kanna.v1.TransferLeadershipRequest
+	(*TransferLeadershipResponse)(nil), // 18: kanna.v1.TransferLeadershipResponse
+	(*RemoveServerRequest)(nil),        // 19: kanna.v1.RemoveServerRequest
+	(*RemoveServerResponse)(nil),       // 20: kanna.v1.RemoveServerResponse
+	(*DropTrafficRequest)(nil),         // 21: kanna.v1.DropTrafficRequest
+	(*DropTrafficResponse)(nil),        // 22: kanna.v1.DropTrafficResponse
+	(*HealRequest)(nil),                // 23: kanna.v1.HealRequest
+	(*HealResponse)(nil),               // 24: kanna.v1.HealResponse
+	(*DropRule)(nil),                   // 25: kanna.v1.DropRule
 }
 var file_kanna_v1_cluster_proto_depIdxs = []int32{
 	0,  // 0: kanna.v1.NodeStatus.role:type_name -> kanna.v1.NodeRole
-	7,  // 1: kanna.v1.NodeStatus.progress:type_name -> kanna.v1.PeerProgress
-	8,  // 2: kanna.v1.NodeStatus.gossip_members:type_name -> kanna.v1.GossipMember
-	20, // 3: kanna.v1.NodeStatus.drop_rules:type_name -> kanna.v1.DropRule
-	1,  // 4: kanna.v1.GossipMember.state:type_name -> kanna.v1.MemberState
-	11, // 5: kanna.v1.MembersResponse.members:type_name -> kanna.v1.Member
-	2,  // 6: kanna.v1.Member.suffrage:type_name -> kanna.v1.Suffrage
-	1,  // 7: kanna.v1.Member.state:type_name -> kanna.v1.MemberState
-	3,  // 8: kanna.v1.DropTrafficRequest.traffic:type_name -> kanna.v1.TrafficClass
-	20, // 9: kanna.v1.DropTrafficResponse.drop_rules:type_name -> kanna.v1.DropRule
-	20, // 10: kanna.v1.HealResponse.drop_rules:type_name -> kanna.v1.DropRule
-	4,  // 11: kanna.v1.DropRule.direction:type_name -> kanna.v1.Direction
-	3,  // 12: kanna.v1.DropRule.traffic:type_name -> kanna.v1.TrafficClass
-	5,  // 13: kanna.v1.Cluster.Status:input_type -> kanna.v1.StatusRequest
-	9,  // 14: kanna.v1.Cluster.Members:input_type -> kanna.v1.MembersRequest
-	12, // 15: kanna.v1.Cluster.TransferLeadership:input_type -> kanna.v1.TransferLeadershipRequest
-	14, // 16: kanna.v1.Cluster.RemoveServer:input_type -> kanna.v1.RemoveServerRequest
-	16, // 17: kanna.v1.Cluster.DropTraffic:input_type -> kanna.v1.DropTrafficRequest
-	18, // 18: kanna.v1.Cluster.Heal:input_type -> kanna.v1.HealRequest
-	6,  // 19: kanna.v1.Cluster.Status:output_type -> kanna.v1.NodeStatus
-	10, // 20: kanna.v1.Cluster.Members:output_type -> kanna.v1.MembersResponse
-	13, // 21: kanna.v1.Cluster.TransferLeadership:output_type -> kanna.v1.TransferLeadershipResponse
-	15, // 22: kanna.v1.Cluster.RemoveServer:output_type -> kanna.v1.RemoveServerResponse
-	17, // 23: kanna.v1.Cluster.DropTraffic:output_type -> kanna.v1.DropTrafficResponse
-	19, // 24: kanna.v1.Cluster.Heal:output_type -> kanna.v1.HealResponse
-	19, // [19:25] is the sub-list for method output_type
-	13, // [13:19] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	12, // 1: kanna.v1.NodeStatus.progress:type_name -> kanna.v1.PeerProgress
+	13, // 2: kanna.v1.NodeStatus.gossip_members:type_name -> kanna.v1.GossipMember
+	25, // 3: kanna.v1.NodeStatus.drop_rules:type_name -> kanna.v1.DropRule
+	9,  // 4: kanna.v1.NodeStatus.log:type_name -> kanna.v1.LogEntry
+	5,  // 5: kanna.v1.LogEntry.kind:type_name -> kanna.v1.LogEntryKind
+	6,  // 6: kanna.v1.ClusterEvent.kind:type_name -> kanna.v1.ClusterEventKind
+	1,  // 7: kanna.v1.GossipMember.state:type_name -> kanna.v1.MemberState
+	16, // 8: kanna.v1.MembersResponse.members:type_name -> kanna.v1.Member
+	2,  // 9: kanna.v1.Member.suffrage:type_name -> kanna.v1.Suffrage
+	1,  // 10: kanna.v1.Member.state:type_name -> kanna.v1.MemberState
+	3,  // 11: kanna.v1.DropTrafficRequest.traffic:type_name -> kanna.v1.TrafficClass
+	25, // 12: kanna.v1.DropTrafficResponse.drop_rules:type_name -> kanna.v1.DropRule
+	25, // 13: kanna.v1.HealResponse.drop_rules:type_name -> kanna.v1.DropRule
+	4,  // 14: kanna.v1.DropRule.direction:type_name -> kanna.v1.Direction
+	3,  // 15: kanna.v1.DropRule.traffic:type_name -> kanna.v1.TrafficClass
+	7,  // 16: kanna.v1.Cluster.Status:input_type -> kanna.v1.StatusRequest
+	14, // 17: kanna.v1.Cluster.Members:input_type -> kanna.v1.MembersRequest
+	17, // 18: kanna.v1.Cluster.TransferLeadership:input_type -> kanna.v1.TransferLeadershipRequest
+	19, // 19: kanna.v1.Cluster.RemoveServer:input_type -> kanna.v1.RemoveServerRequest
+	21, // 20: kanna.v1.Cluster.DropTraffic:input_type -> kanna.v1.DropTrafficRequest
+	23, // 21: kanna.v1.Cluster.Heal:input_type -> kanna.v1.HealRequest
+	10, // 22: kanna.v1.Cluster.Events:input_type -> kanna.v1.EventsRequest
+	8,  // 23: kanna.v1.Cluster.Status:output_type -> kanna.v1.NodeStatus
+	15, // 24: kanna.v1.Cluster.Members:output_type -> kanna.v1.MembersResponse
+	18, // 25: kanna.v1.Cluster.TransferLeadership:output_type -> kanna.v1.TransferLeadershipResponse
+	20, // 26: kanna.v1.Cluster.RemoveServer:output_type -> kanna.v1.RemoveServerResponse
+	22, // 27: kanna.v1.Cluster.DropTraffic:output_type -> kanna.v1.DropTrafficResponse
+	24, // 28: kanna.v1.Cluster.Heal:output_type -> kanna.v1.HealResponse
+	11, // 29: kanna.v1.Cluster.Events:output_type -> kanna.v1.ClusterEvent
+	23, // [23:30] is the sub-list for method output_type
+	16, // [16:23] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_kanna_v1_cluster_proto_init() }
@@ -1567,8 +2068,8 @@ func file_kanna_v1_cluster_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kanna_v1_cluster_proto_rawDesc), len(file_kanna_v1_cluster_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   16,
+			NumEnums:      7,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	Cluster_RemoveServer_FullMethodName       = "/kanna.v1.Cluster/RemoveServer"
 	Cluster_DropTraffic_FullMethodName        = "/kanna.v1.Cluster/DropTraffic"
 	Cluster_Heal_FullMethodName               = "/kanna.v1.Cluster/Heal"
+	Cluster_Events_FullMethodName             = "/kanna.v1.Cluster/Events"
 )
 
 // ClusterClient is the client API for Cluster service.
@@ -74,6 +75,14 @@ type ClusterClient interface {
 	// the list is empty. Healing a peer with no rule is not an error. Errors: FailedPrecondition
 	// (fault injection disabled), Unauthenticated.
 	Heal(ctx context.Context, in *HealRequest, opts ...grpc.CallOption) (*HealResponse, error)
+	// Events streams what happens on the node called, stamped when it happens: role changes and
+	// elections won (paper §5.2), new terms, entries committed (§5.3) and configuration changes
+	// applied (thesis §4.1), and gossip state changes (SWIM §4.2). The stream first replays the
+	// events the node still holds (its last 256) after the request's position, then follows new
+	// ones until the caller cancels, so a watcher that starts late still sees the start-up
+	// election. A watcher too slow to keep up is sent an event of kind GAP saying how many it
+	// missed. Errors: Unauthenticated.
+	Events(ctx context.Context, in *EventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ClusterEvent], error)
 }
 
 type clusterClient struct {
@@ -144,6 +153,25 @@ func (c *clusterClient) Heal(ctx context.Context, in *HealRequest, opts ...grpc.
 	return out, nil
 }
 
+func (c *clusterClient) Events(ctx context.Context, in *EventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ClusterEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Cluster_ServiceDesc.Streams[0], Cluster_Events_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[EventsRequest, ClusterEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Cluster_EventsClient = grpc.ServerStreamingClient[ClusterEvent]
+
 // ClusterServer is the server API for Cluster service.
 // All implementations must embed UnimplementedClusterServer
 // for forward compatibility.
@@ -187,6 +215,14 @@ type ClusterServer interface {
 	// the list is empty. Healing a peer with no rule is not an error. Errors: FailedPrecondition
 	// (fault injection disabled), Unauthenticated.
 	Heal(context.Context, *HealRequest) (*HealResponse, error)
+	// Events streams what happens on the node called, stamped when it happens: role changes and
+	// elections won (paper §5.2), new terms, entries committed (§5.3) and configuration changes
+	// applied (thesis §4.1), and gossip state changes (SWIM §4.2). The stream first replays the
+	// events the node still holds (its last 256) after the request's position, then follows new
+	// ones until the caller cancels, so a watcher that starts late still sees the start-up
+	// election. A watcher too slow to keep up is sent an event of kind GAP saying how many it
+	// missed. Errors: Unauthenticated.
+	Events(*EventsRequest, grpc.ServerStreamingServer[ClusterEvent]) error
 	mustEmbedUnimplementedClusterServer()
 }
 
@@ -214,6 +250,9 @@ func (UnimplementedClusterServer) DropTraffic(context.Context, *DropTrafficReque
 }
 func (UnimplementedClusterServer) Heal(context.Context, *HealRequest) (*HealResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Heal not implemented")
+}
+func (UnimplementedClusterServer) Events(*EventsRequest, grpc.ServerStreamingServer[ClusterEvent]) error {
+	return status.Error(codes.Unimplemented, "method Events not implemented")
 }
 func (UnimplementedClusterServer) mustEmbedUnimplementedClusterServer() {}
 func (UnimplementedClusterServer) testEmbeddedByValue()                 {}
@@ -344,6 +383,17 @@ func _Cluster_Heal_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Cluster_Events_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(EventsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ClusterServer).Events(m, &grpc.GenericServerStream[EventsRequest, ClusterEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Cluster_EventsServer = grpc.ServerStreamingServer[ClusterEvent]
+
 // Cluster_ServiceDesc is the grpc.ServiceDesc for Cluster service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -376,6 +426,12 @@ var Cluster_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Cluster_Heal_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Events",
+			Handler:       _Cluster_Events_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "kanna/v1/cluster.proto",
 }
