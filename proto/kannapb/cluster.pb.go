@@ -545,12 +545,14 @@ type NodeStatus struct {
 	// election_timeout_ms is when election_elapsed_ms starts an election: this term's randomized
 	// timeout (paper §5.2); on the leader, the check-quorum period.
 	ElectionTimeoutMs uint32 `protobuf:"varint,19,opt,name=election_timeout_ms,json=electionTimeoutMs,proto3" json:"election_timeout_ms,omitempty"`
-	// raft_sent and raft_received count the Raft messages this node has sent and stepped since it
-	// started; two Status calls give a rate.
-	RaftSent     uint64 `protobuf:"varint,20,opt,name=raft_sent,json=raftSent,proto3" json:"raft_sent,omitempty"`
+	// raft_sent counts the Raft messages this node has sent since it started; two Status calls
+	// give a rate.
+	RaftSent uint64 `protobuf:"varint,20,opt,name=raft_sent,json=raftSent,proto3" json:"raft_sent,omitempty"`
+	// raft_received counts the Raft messages this node has stepped since it started.
 	RaftReceived uint64 `protobuf:"varint,21,opt,name=raft_received,json=raftReceived,proto3" json:"raft_received,omitempty"`
-	// gossip_sent and gossip_received count the gossip packets likewise.
-	GossipSent     uint64 `protobuf:"varint,22,opt,name=gossip_sent,json=gossipSent,proto3" json:"gossip_sent,omitempty"`
+	// gossip_sent counts the gossip packets this node has sent since it started.
+	GossipSent uint64 `protobuf:"varint,22,opt,name=gossip_sent,json=gossipSent,proto3" json:"gossip_sent,omitempty"`
+	// gossip_received counts the gossip packets this node has stepped since it started.
 	GossipReceived uint64 `protobuf:"varint,23,opt,name=gossip_received,json=gossipReceived,proto3" json:"gossip_received,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -824,10 +826,11 @@ func (x *LogEntry) GetText() string {
 // EventsRequest says where a watcher's stream starts.
 type EventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// boot and after are the boot and seq of the last event the watcher has. When boot is this
-	// node's current boot, the stream starts after that seq; otherwise (0, or a previous run of the
-	// node) it starts with the oldest event the node holds.
-	Boot          uint64 `protobuf:"varint,1,opt,name=boot,proto3" json:"boot,omitempty"`
+	// boot is the boot of the last event the watcher has. When it is this node's current boot, the
+	// stream starts after seq `after`; otherwise (0, or a previous run of the node) it starts with
+	// the oldest event the node holds.
+	Boot uint64 `protobuf:"varint,1,opt,name=boot,proto3" json:"boot,omitempty"`
+	// after is the seq of the last event the watcher has.
 	After         uint64 `protobuf:"varint,2,opt,name=after,proto3" json:"after,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -882,10 +885,10 @@ type ClusterEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// node is the id of the node it happened on.
 	Node uint64 `protobuf:"varint,1,opt,name=node,proto3" json:"node,omitempty"`
-	// boot identifies this run of the node (its start time in Unix microseconds); seq numbers
-	// the events of one boot from 1.
+	// boot identifies this run of the node (its start time in Unix microseconds).
 	Boot uint64 `protobuf:"varint,2,opt,name=boot,proto3" json:"boot,omitempty"`
-	Seq  uint64 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	// seq numbers the events of one boot from 1; 0 for GAP.
+	Seq uint64 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
 	// unix_micros is when it happened, by the node's clock.
 	UnixMicros int64 `protobuf:"varint,4,opt,name=unix_micros,json=unixMicros,proto3" json:"unix_micros,omitempty"`
 	// kind says what happened.
@@ -894,7 +897,7 @@ type ClusterEvent struct {
 	Term uint64 `protobuf:"varint,6,opt,name=term,proto3" json:"term,omitempty"`
 	// index is the log index concerned (COMMIT, MEMBERSHIP), else 0.
 	Index uint64 `protobuf:"varint,7,opt,name=index,proto3" json:"index,omitempty"`
-	// text says it in words: "node 2 won the election for term 3 with votes from 1, 2".
+	// text says it in words: "node 2 won the election for term 3".
 	Text          string `protobuf:"bytes,8,opt,name=text,proto3" json:"text,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
