@@ -30,7 +30,7 @@ type eventRec struct {
 	kind  kannapb.ClusterEventKind
 	term  uint64
 	index uint64
-	text  string        // set unless entry is
+	text  string               // set unless entry is
 	entry *engine.AppliedEntry // a committed entry, described when sent
 }
 
