@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -51,6 +52,21 @@ type Command struct {
 	Player string `json:"player,omitempty"` // join, guess
 	Letter string `json:"letter,omitempty"` // guess: one letter a-z, either case
 	Word   string `json:"word,omitempty"`   // create_room, new_round: filled in by the proposer
+}
+
+// Describe says the command in words, as a log viewer shows it: "alice guessed e in room Foo".
+func (c Command) Describe() string {
+	switch c.Kind {
+	case KindCreateRoom:
+		return "room " + c.Room + " created"
+	case KindJoin:
+		return c.Player + " joined room " + c.Room
+	case KindGuess:
+		return c.Player + " guessed " + strings.ToLower(c.Letter) + " in room " + c.Room
+	case KindNewRound:
+		return "new round in room " + c.Room
+	}
+	return string(c.Kind) + " in room " + c.Room
 }
 
 // NeedsWord reports whether the proposer must fill in Word before proposing c.

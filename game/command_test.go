@@ -92,3 +92,14 @@ func FuzzDecodeCommand(f *testing.F) {
 		require.Equal(t, cmd.Encode(), again.Encode())
 	})
 }
+
+func TestDescribeSaysACommandInWords(t *testing.T) {
+	for c, want := range map[Command]string{
+		{Kind: KindCreateRoom, Room: "Foo"}:                          "room Foo created",
+		{Kind: KindJoin, Room: "Foo", Player: "alice"}:               "alice joined room Foo",
+		{Kind: KindGuess, Room: "Foo", Player: "alice", Letter: "E"}: "alice guessed e in room Foo",
+		{Kind: KindNewRound, Room: "Foo"}:                            "new round in room Foo",
+	} {
+		require.Equal(t, want, c.Describe())
+	}
+}

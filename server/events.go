@@ -10,7 +10,6 @@ package server
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -109,7 +108,7 @@ func describeEntry(e raft.Entry) (kannapb.LogEntryKind, string) {
 	if err != nil {
 		return kannapb.LogEntryKind_LOG_ENTRY_KIND_COMMAND, "unreadable command: " + err.Error()
 	}
-	return kannapb.LogEntryKind_LOG_ENTRY_KIND_COMMAND, describeCommand(cmd)
+	return kannapb.LogEntryKind_LOG_ENTRY_KIND_COMMAND, cmd.Describe()
 }
 
 // describeApplied says what an applied entry carried and, for a command, what the game made of it.
@@ -123,7 +122,7 @@ func describeApplied(ae engine.AppliedEntry) string {
 	if ae.Command.Kind == "" {
 		return "unreadable command, refused by the game"
 	}
-	text := describeCommand(ae.Command)
+	text := ae.Command.Describe()
 	switch r := ae.Result; {
 	case r.Err != nil:
 		text += " (refused: " + r.Err.Error() + ")"
@@ -135,21 +134,6 @@ func describeApplied(ae engine.AppliedEntry) string {
 		text += " (a miss)"
 	}
 	return text
-}
-
-// describeCommand says a game command in words: "alice guessed e in room Foo".
-func describeCommand(c game.Command) string {
-	switch c.Kind {
-	case game.KindCreateRoom:
-		return "room " + c.Room + " created"
-	case game.KindJoin:
-		return c.Player + " joined room " + c.Room
-	case game.KindGuess:
-		return c.Player + " guessed " + strings.ToLower(c.Letter) + " in room " + c.Room
-	case game.KindNewRound:
-		return "new round in room " + c.Room
-	}
-	return string(c.Kind) + " in room " + c.Room
 }
 
 // describeConfChange says a configuration change in words: "add node 4 as a voter".

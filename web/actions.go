@@ -36,6 +36,7 @@ func (c *conn) handle(req request) {
 		// resends the writes it had no answer to, in their seq order.
 		c.enter(req.Room, req.Player)
 		c.ok(req, req.Room)
+		c.srv.dash.sendHealth(c)
 	case typeWatchCluster:
 		c.mu.Lock()
 		c.cluster = true
@@ -45,6 +46,7 @@ func (c *conn) handle(req request) {
 			c.srv.dash.unsubscribe(c)
 		}
 		c.ok(req, "")
+		c.srv.dash.sendHealth(c)
 	case typeControl:
 		err = c.srv.dash.control(ctx, req)
 		if err == nil {

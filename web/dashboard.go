@@ -1,11 +1,13 @@
-// The dashboard's data: every node's Status polled a few times a second while someone watches, and
-// a card per node sent to each dashboard: its Raft state (Raft paper Figure 2: currentTerm,
-// votedFor, commitIndex, lastApplied; the leader's matchIndex per follower) and its SWIM view
-// (SWIM §4.2). events.go turns the difference between two polls into the event log; control.go
-// holds the buttons.
+// The dashboard's data: every node's Status polled a few times a second from the moment the web
+// server starts, and a card per node sent to each dashboard: its Raft state (Raft paper Figure 2:
+// currentTerm, votedFor, commitIndex, lastApplied; the leader's nextIndex and matchIndex per
+// follower), the tail of its log, its election timer and message rates, and its SWIM view (SWIM
+// §4.2). The same polls judge the cluster's health for the game page. events.go follows the
+// nodes' event streams; control.go holds the buttons.
 package web
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"sync"
@@ -20,6 +22,9 @@ import (
 // maxEvents bounds the event log kept for a dashboard that opens later.
 const maxEvents = 200
 
+// logTail is how many of each node's last log entries a dashboard draws.
+const logTail = 40
+
 // dashboard polls the nodes and fans out what it sees.
 type dashboard struct {
 	srv  *Server
@@ -29,9 +34,13 @@ type dashboard struct {
 	subs   map[*conn]struct{}
 	cards  []nodeCard // one per configured node, in --nodes order
 	events []event
-	seen   bool   // cards hold at least one poll
-	term   uint64 // the highest term seen
-	config string // the leader's configuration, as text
+	seen   bool              // cards hold at least one poll
+	term   uint64            // the highest term the nodes reported
+	won    map[uint64]uint64 // term -> the node that won it
+	health []byte            // the last health message sent
+
+	troubled      bool   // health was not ok at the last poll
+	troubleCommit uint64 // the highest commit index when the trouble began
 }
 
 // nodeCard is one node as the dashboard shows it.
@@ -55,6 +64,22 @@ type nodeCard struct {
 	LocalHealth uint32         `json:"local_health"`
 	DropRules   []dropRuleJSON `json:"drop_rules"`
 	Progress    []progressJSON `json:"progress"`
+	Log         []logEntryJSON `json:"log"`
+	ElectionMs  uint32         `json:"election_elapsed_ms"`
+	TimeoutMs   uint32         `json:"election_timeout_ms"`
+	RaftRate    float64        `json:"raft_per_s"`   // Raft messages sent and received per second
+	GossipRate  float64        `json:"gossip_per_s"` // gossip packets likewise
+
+	counted  time.Time // when the counters below were read
+	raftMsgs uint64
+	gossip   uint64
+}
+
+type logEntryJSON struct {
+	Index uint64 `json:"index"`
+	Term  uint64 `json:"term"`
+	Kind  string `json:"kind"` // command, noop, conf_change
+	Text  string `json:"text"`
 }
 
 type gossipJSON struct {
@@ -80,9 +105,11 @@ type progressJSON struct {
 
 // event is one line of the event log.
 type event struct {
-	Time string `json:"time"` // RFC 3339 with milliseconds, UTC
-	Kind string `json:"kind"` // election, term, membership, gossip, node, action
+	Time string `json:"time"` // RFC 3339 with milliseconds, UTC: when it happened
+	Kind string `json:"kind"` // start, term, role, election, commit, membership, gossip, gap, node, action
 	Text string `json:"text"`
+	Node uint64 `json:"node,omitempty"` // the node that told it; 0 for the web server's own
+	Term uint64 `json:"term,omitempty"`
 }
 
 type clusterMsg struct {
@@ -97,7 +124,7 @@ type eventsMsg struct {
 }
 
 func newDashboard(s *Server) *dashboard {
-	d := &dashboard{srv: s, wake: make(chan struct{}, 1), subs: map[*conn]struct{}{}}
+	d := &dashboard{srv: s, wake: make(chan struct{}, 1), subs: map[*conn]struct{}{}, won: map[uint64]uint64{}}
 	for _, n := range s.pool.nodes {
 		d.cards = append(d.cards, nodeCard{Address: n.addr, Role: "unknown"})
 	}
@@ -132,17 +159,21 @@ func (d *dashboard) clusterLocked() []byte {
 	return encode(clusterMsg{Type: typeCluster, Nodes: d.cards, Control: d.srv.cfg.Control != nil})
 }
 
-// run polls while at least one dashboard is open, and sleeps otherwise.
+// run follows every node's events and polls every node's status until ctx ends.
 func (d *dashboard) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for i := range d.srv.pool.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.follow(ctx, i)
+		}()
+	}
 	tick := time.NewTicker(d.srv.cfg.StatusInterval)
 	defer tick.Stop()
 	for {
-		d.mu.Lock()
-		watched := len(d.subs) > 0
-		d.mu.Unlock()
-		if watched {
-			d.poll(ctx)
-		}
+		d.poll(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -153,8 +184,15 @@ func (d *dashboard) run(ctx context.Context) {
 }
 
 // poll asks every node for its Status at once, updates the cards, logs what changed and sends the
-// result to every dashboard.
+// result to every dashboard, and the cluster's health to every page when it changed. The log's
+// tail is asked for only while a dashboard is open.
 func (d *dashboard) poll(ctx context.Context) {
+	d.mu.Lock()
+	var tail uint32
+	if len(d.subs) > 0 {
+		tail = logTail
+	}
+	d.mu.Unlock()
 	nodes := d.srv.pool.nodes
 	statuses := make([]*kannapb.NodeStatus, len(nodes))
 	errs := make([]error, len(nodes))
@@ -165,7 +203,7 @@ func (d *dashboard) poll(ctx context.Context) {
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(ctx, statusTimeout(d.srv.cfg.StatusInterval))
 			defer cancel()
-			statuses[i], errs[i] = n.cluster.Status(cctx, &kannapb.StatusRequest{})
+			statuses[i], errs[i] = n.cluster.Status(cctx, &kannapb.StatusRequest{LogTail: tail})
 		}()
 	}
 	wg.Wait()
@@ -177,32 +215,40 @@ func (d *dashboard) poll(ctx context.Context) {
 	var evs []event
 	for i := range nodes {
 		prev := d.cards[i]
-		next := cardOf(prev, statuses[i], errs[i])
+		next := cardOf(prev, statuses[i], errs[i], now)
 		if d.seen {
 			evs = append(evs, diffCards(prev, next)...)
 		}
 		d.cards[i] = next
 	}
-	// A new term starts before anyone wins it: list it first.
-	evs = append(d.clusterEventsLocked(), evs...)
 	d.seen = true
 	for i := range evs {
-		evs[i].Time = now.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+		evs[i].Time = stamp(now)
 	}
-	d.events = append(d.events, evs...)
-	if len(d.events) > maxEvents {
-		d.events = append([]event{}, d.events[len(d.events)-maxEvents:]...)
-	}
-	msgs := [][]byte{d.clusterLocked()}
-	if len(evs) > 0 {
-		msgs = append(msgs, encode(eventsMsg{Type: typeEvents, Events: evs}))
-	}
+	cluster := d.clusterLocked()
+	h := encode(d.healthLocked())
+	changed := !bytes.Equal(h, d.health)
+	d.health = h
 	subs := d.subsLocked()
 	d.mu.Unlock()
+	d.add(evs...)
 	for _, c := range subs {
-		for _, m := range msgs {
-			c.send(m)
+		c.send(cluster)
+	}
+	if changed {
+		for _, c := range d.srv.openConns() {
+			c.send(h)
 		}
+	}
+}
+
+// sendHealth sends the cluster's health as last judged to one page, if a poll has judged it.
+func (d *dashboard) sendHealth(c *conn) {
+	d.mu.Lock()
+	h := d.health
+	d.mu.Unlock()
+	if h != nil {
+		c.send(h)
 	}
 }
 
@@ -223,19 +269,12 @@ func (d *dashboard) subsLocked() []*conn {
 
 // record logs an event that the dashboard itself caused (a button pressed).
 func (d *dashboard) record(kind, text string) {
-	ev := event{Time: time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00"), Kind: kind, Text: text}
-	d.mu.Lock()
-	d.events = append(d.events, ev)
-	subs := d.subsLocked()
-	d.mu.Unlock()
-	msg := encode(eventsMsg{Type: typeEvents, Events: []event{ev}})
-	for _, c := range subs {
-		c.send(msg)
-	}
+	d.add(event{Time: stamp(time.Now()), Kind: kind, Text: text})
 }
 
-// cardOf builds a node's card from its Status, or marks it down keeping what it last said.
-func cardOf(prev nodeCard, s *kannapb.NodeStatus, err error) nodeCard {
+// cardOf builds a node's card from its Status, or marks it down keeping what it last said. Message
+// rates come from the counters' change since the previous card of the same run of the node.
+func cardOf(prev nodeCard, s *kannapb.NodeStatus, err error, now time.Time) nodeCard {
 	if err != nil {
 		prev.Up, prev.Error = false, shortError(err)
 		return prev
@@ -246,7 +285,17 @@ func cardOf(prev nodeCard, s *kannapb.NodeStatus, err error) nodeCard {
 		FirstIndex: s.GetFirstIndex(), LastIndex: s.GetLastIndex(),
 		Voters: append([]uint64{}, s.GetVoters()...), Learners: append([]uint64{}, s.GetLearners()...),
 		Gossip: []gossipJSON{}, LocalHealth: s.GetLocalHealth(), DropRules: []dropRuleJSON{},
-		Progress: []progressJSON{},
+		Progress: []progressJSON{}, Log: []logEntryJSON{},
+		ElectionMs: s.GetElectionElapsedMs(), TimeoutMs: s.GetElectionTimeoutMs(),
+		counted: now, raftMsgs: s.GetRaftSent() + s.GetRaftReceived(), gossip: s.GetGossipSent() + s.GetGossipReceived(),
+	}
+	if secs := now.Sub(prev.counted).Seconds(); prev.Up && prev.ID == c.ID && secs > 0 && c.raftMsgs >= prev.raftMsgs && c.gossip >= prev.gossip {
+		c.RaftRate = float64(c.raftMsgs-prev.raftMsgs) / secs
+		c.GossipRate = float64(c.gossip-prev.gossip) / secs
+	}
+	for _, e := range s.GetLog() {
+		c.Log = append(c.Log, logEntryJSON{Index: e.GetIndex(), Term: e.GetTerm(),
+			Kind: strings.ToLower(strings.TrimPrefix(e.GetKind().String(), "LOG_ENTRY_KIND_")), Text: e.GetText()})
 	}
 	if s.GetLastIndex()+1 > s.GetFirstIndex() {
 		c.LogSize = s.GetLastIndex() + 1 - s.GetFirstIndex()

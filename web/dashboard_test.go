@@ -68,6 +68,42 @@ func TestDashboardShowsACardPerNodeWithItsRaftAndGossipState(t *testing.T) {
 	require.Equal(t, "follower", card(nodes, 2)["role"])
 }
 
+func TestDashboardCardsCarryTheLogTailAndTheEventsReplayTheStartUpElection(t *testing.T) {
+	r := newRig(t, 3, nil)
+	g := r.open("game")
+	g.ok("create_room", map[string]any{"room": "Foo"})
+	g.ok("join_room", map[string]any{"room": "Foo", "player": "alice"})
+	g.ok("guess", map[string]any{"room": "Foo", "player": "alice", "letter": "e"})
+
+	d := r.open("dash")
+	d.ok("watch_cluster", nil)
+	d.eventText("node 1 won the election for term 1")
+	d.eventText("committed: alice guessed e in room Foo")
+	nodes := d.cards(func(nodes []any) bool {
+		l := card(nodes, 1)["log"].([]any)
+		return len(l) > 0 && l[len(l)-1].(map[string]any)["text"] == "alice guessed e in room Foo"
+	})
+	last := card(nodes, 1)["log"].([]any)
+	require.Equal(t, card(nodes, 1)["last_index"], last[len(last)-1].(map[string]any)["index"])
+	require.Equal(t, "command", last[len(last)-1].(map[string]any)["kind"])
+}
+
+func TestGamePagesAreToldWhenTheClusterLosesItsMajorityAndWhenItCommitsAgain(t *testing.T) {
+	r := newRig(t, 3, nil)
+	g := r.open("game")
+	g.ok("create_room", map[string]any{"room": "Foo"})
+	g.ok("watch_room", map[string]any{"room": "Foo"})
+	g.expect("health", func(m map[string]any) bool { return m["state"] == "ok" })
+
+	require.NoError(t, r.cluster.Crash(1))
+	require.NoError(t, r.cluster.Crash(2))
+	m := g.expect("health", func(m map[string]any) bool { return m["state"] == "no_majority" })
+	require.Equal(t, "waiting for a majority (1 of 3 up): the cluster needs 2 to commit a guess", m["text"])
+
+	require.NoError(t, r.cluster.Restart(2))
+	g.expect("health", func(m map[string]any) bool { return m["state"] == "ok" })
+}
+
 func TestCrashingTheLeaderFromTheDashboardShowsANewLeader(t *testing.T) {
 	r := newRig(t, 3, nil)
 	d := r.open("dash")
@@ -81,7 +117,7 @@ func TestCrashingTheLeaderFromTheDashboardShowsANewLeader(t *testing.T) {
 	d.eventText("node 1 stopped answering")
 	d.eventText("node 2 won the election for term 2")
 	d.eventText("term 2 began")
-	d.eventText("node 2 sees node 1 as dead")
+	d.eventText("node 2's gossip: node 1 is dead")
 
 	d.ok("control", map[string]any{"action": "restart", "node": 1})
 	d.eventText("node 1 answers again")

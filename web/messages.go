@@ -36,6 +36,7 @@ const (
 	typeRooms   = "rooms"
 	typeCluster = "cluster"
 	typeEvents  = "events"
+	typeHealth  = "health"
 )
 
 // Error codes the server sends in an "error" message. The first six mirror the gRPC codes a node

@@ -182,6 +182,17 @@ func (s *Server) forget(c *conn) {
 	s.mu.Unlock()
 }
 
+// openConns lists the open websockets.
+func (s *Server) openConns() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
 // connections counts the open websockets; tests use it.
 func (s *Server) connections() int {
 	s.mu.Lock()

@@ -42,7 +42,9 @@ type Cluster struct {
 	created  map[string]uint64 // room -> index of the command that created it
 	changed  chan struct{}     // closed and replaced after every apply and every fault
 	nodes    []*Node
-	calls    map[string]int // RPC name -> calls served, for tests
+	calls    map[string]int      // RPC name -> calls served, for tests
+	log      []*kannapb.LogEntry // every entry "committed", from index 1
+	wasUp    map[uint64]bool     // node -> connected at the last settle, for gossip events
 }
 
 // Node is one fake node.
@@ -56,13 +58,16 @@ type Node struct {
 	isolated bool
 	applied  uint64 // frozen while isolated
 	watchers int    // Watch streams open on this node
+	boot     uint64 // this run's start, as a real node's Events stream stamps it
+	events   []*kannapb.ClusterEvent
 }
 
 // Start starts n nodes on loopback, node 1 leading in term 1. A non-empty key is required on
 // every call as "kanna-cluster-key", as a real node started with --cluster-key does.
 func Start(n int, key string) (*Cluster, error) {
 	c := &Cluster{key: key, state: game.NewState(), rnd: rand.New(rand.NewSource(1)), term: 1, leader: 1,
-		modified: map[string]uint64{}, created: map[string]uint64{}, changed: make(chan struct{}), calls: map[string]int{}}
+		modified: map[string]uint64{}, created: map[string]uint64{}, changed: make(chan struct{}), calls: map[string]int{},
+		wasUp: map[uint64]bool{}}
 	for i := 1; i <= n; i++ {
 		node := &Node{ID: uint64(i), c: c}
 		c.nodes = append(c.nodes, node)
@@ -189,6 +194,11 @@ func (n *Node) listen(addr string) error {
 	kannapb.RegisterClusterServer(srv, &clusterServer{n: n})
 	n.c.mu.Lock()
 	n.Addr, n.srv, n.up, n.isolated = ln.Addr().String(), srv, true, false
+	n.boot, n.events = uint64(time.Now().UnixMicro()), nil
+	n.tellLocked(kannapb.ClusterEventKind_CLUSTER_EVENT_KIND_START, fmt.Sprintf("node %d started", n.ID))
+	if n.ID == n.c.leader {
+		n.tellLocked(kannapb.ClusterEventKind_CLUSTER_EVENT_KIND_ROLE, fmt.Sprintf("node %d won the election for term %d and leads", n.ID, n.c.term))
+	}
 	n.c.settleLocked()
 	n.c.mu.Unlock()
 	go func() { _ = srv.Serve(ln) }()
@@ -231,10 +241,35 @@ func (c *Cluster) settleLocked() {
 		if c.leader != 0 {
 			c.leader = 0
 			c.term++
+			for _, n := range connected {
+				n.tellLocked(kannapb.ClusterEventKind_CLUSTER_EVENT_KIND_TERM, fmt.Sprintf("node %d moved to term %d", n.ID, c.term))
+			}
 		}
 	case !leaderOK:
 		c.leader = connected[0].ID
 		c.term++
+		l := connected[0]
+		l.tellLocked(kannapb.ClusterEventKind_CLUSTER_EVENT_KIND_TERM, fmt.Sprintf("node %d moved to term %d", l.ID, c.term))
+		l.tellLocked(kannapb.ClusterEventKind_CLUSTER_EVENT_KIND_ROLE, fmt.Sprintf("node %d won the election for term %d and leads", l.ID, c.term))
+		c.appendLocked(&kannapb.LogEntry{Kind: kannapb.LogEntryKind_LOG_ENTRY_KIND_NOOP, Text: "no-op of the new leader"})
+		for _, n := range connected {
+			n.applied = c.index
+		}
+	}
+	for _, m := range c.nodes {
+		if m.connected() == c.wasUp[m.ID] {
+			continue
+		}
+		c.wasUp[m.ID] = m.connected()
+		word := "is dead: the suspicion timed out unrefuted"
+		if m.connected() {
+			word = "is alive again: it refuted the suspicion"
+		}
+		for _, n := range connected {
+			if n != m {
+				n.tellLocked(kannapb.ClusterEventKind_CLUSTER_EVENT_KIND_GOSSIP, fmt.Sprintf("node %d's gossip: node %d %s", n.ID, m.ID, word))
+			}
+		}
 	}
 	close(c.changed)
 	c.changed = make(chan struct{})
@@ -250,7 +285,7 @@ func (c *Cluster) apply(n *Node, cmd game.Command) (*kannapb.RoomState, error) {
 	if cmd.NeedsWord() {
 		cmd.Word = game.PickWord(c.rnd)
 	}
-	c.index++
+	c.appendLocked(&kannapb.LogEntry{Kind: kannapb.LogEntryKind_LOG_ENTRY_KIND_COMMAND, Text: cmd.Describe()})
 	res := c.state.Apply(cmd)
 	for _, m := range c.nodes {
 		if m.connected() {
@@ -267,6 +302,24 @@ func (c *Cluster) apply(n *Node, cmd game.Command) (*kannapb.RoomState, error) {
 	close(c.changed)
 	c.changed = make(chan struct{})
 	return c.roomLocked(n, cmd.Room)
+}
+
+// appendLocked "commits" an entry in the current term, as the leader tells it.
+func (c *Cluster) appendLocked(e *kannapb.LogEntry) {
+	c.index++
+	e.Index, e.Term = c.index, c.term
+	c.log = append(c.log, e)
+	for _, m := range c.nodes {
+		if m.ID == c.leader && m.connected() {
+			m.tellLocked(kannapb.ClusterEventKind_CLUSTER_EVENT_KIND_COMMIT, fmt.Sprintf("entry %d of term %d committed: %s", e.Index, e.Term, e.Text))
+		}
+	}
+}
+
+// tellLocked records an event on n's stream.
+func (n *Node) tellLocked(kind kannapb.ClusterEventKind, text string) {
+	n.events = append(n.events, &kannapb.ClusterEvent{Node: n.ID, Boot: n.boot, Seq: uint64(len(n.events) + 1),
+		UnixMicros: time.Now().UnixMicro(), Kind: kind, Term: n.c.term, Text: text})
 }
 
 // roomLocked is room as node n shows it.

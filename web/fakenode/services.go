@@ -110,13 +110,16 @@ type clusterServer struct {
 	n *Node
 }
 
-func (s *clusterServer) Status(context.Context, *kannapb.StatusRequest) (*kannapb.NodeStatus, error) {
+func (s *clusterServer) Status(_ context.Context, r *kannapb.StatusRequest) (*kannapb.NodeStatus, error) {
 	s.n.c.count("Status")
 	c := s.n.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := &kannapb.NodeStatus{Id: s.n.ID, Address: s.n.Addr, Role: kannapb.NodeRole_NODE_ROLE_FOLLOWER, Term: c.term,
-		Commit: s.n.applied, Applied: s.n.applied, FirstIndex: 1, LastIndex: s.n.applied}
+		Commit: s.n.applied, Applied: s.n.applied, FirstIndex: 1, LastIndex: s.n.applied,
+		ElectionTimeoutMs: 1000}
+	from := max(0, int(s.n.applied)-int(r.GetLogTail()))
+	st.Log = append(st.Log, c.log[from:s.n.applied]...)
 	if s.n.isolated {
 		// Cut off, it has campaigned in vain and sits in a term of its own with no leader.
 		st.Role, st.Term = kannapb.NodeRole_NODE_ROLE_CANDIDATE, c.term+1
@@ -140,6 +143,38 @@ func (s *clusterServer) Status(context.Context, *kannapb.StatusRequest) (*kannap
 		}
 	}
 	return st, nil
+}
+
+// Events replays the node's events after the caller's position, then follows new ones until the
+// node stops.
+func (s *clusterServer) Events(r *kannapb.EventsRequest, stream grpc.ServerStreamingServer[kannapb.ClusterEvent]) error {
+	c := s.n.c
+	after := r.GetAfter()
+	for {
+		c.mu.Lock()
+		if !s.n.up {
+			c.mu.Unlock()
+			return status.Error(codes.Unavailable, "node shutting down")
+		}
+		if r.GetBoot() != s.n.boot {
+			after = 0
+		}
+		r = &kannapb.EventsRequest{Boot: s.n.boot}
+		evs := append([]*kannapb.ClusterEvent{}, s.n.events[min(after, uint64(len(s.n.events))):]...)
+		changed := c.changed
+		c.mu.Unlock()
+		for _, ev := range evs {
+			if err := stream.Send(ev); err != nil {
+				return err
+			}
+			after = ev.GetSeq()
+		}
+		select {
+		case <-stream.Context().Done():
+			return stream.Context().Err()
+		case <-changed:
+		}
+	}
 }
 
 func (s *clusterServer) DropTraffic(_ context.Context, r *kannapb.DropTrafficRequest) (*kannapb.DropTrafficResponse, error) {
