@@ -97,6 +97,10 @@ func (c *conn) fail(req request, err error) {
 	if s, ok := status.FromError(err); ok {
 		msg = s.Message()
 	}
+	if code == codeUnavailable {
+		// gRPC's words ("context deadline exceeded") mean nothing to a player.
+		msg = "the cluster did not answer in time: it may be electing a leader, or fewer than a majority of its nodes are up; try again"
+	}
 	c.send(encode(errorMsg{Type: typeError, Seq: req.Seq, Code: code, Message: msg, Room: req.Room}))
 }
 

@@ -22,6 +22,9 @@ import (
 // maxEvents bounds the event log kept for a dashboard that opens later.
 const maxEvents = 200
 
+// rateWindow is how long the message counters run before a rate is computed from them.
+const rateWindow = 2 * time.Second
+
 // logTail is how many of each node's last log entries a dashboard draws.
 const logTail = 40
 
@@ -273,7 +276,7 @@ func (d *dashboard) record(kind, text string) {
 }
 
 // cardOf builds a node's card from its Status, or marks it down keeping what it last said. Message
-// rates come from the counters' change since the previous card of the same run of the node.
+// rates come from the counters' change over rateWindow, within one run of the node.
 func cardOf(prev nodeCard, s *kannapb.NodeStatus, err error, now time.Time) nodeCard {
 	if err != nil {
 		prev.Up, prev.Error = false, shortError(err)
@@ -289,7 +292,15 @@ func cardOf(prev nodeCard, s *kannapb.NodeStatus, err error, now time.Time) node
 		ElectionMs: s.GetElectionElapsedMs(), TimeoutMs: s.GetElectionTimeoutMs(),
 		counted: now, raftMsgs: s.GetRaftSent() + s.GetRaftReceived(), gossip: s.GetGossipSent() + s.GetGossipReceived(),
 	}
-	if secs := now.Sub(prev.counted).Seconds(); prev.Up && prev.ID == c.ID && secs > 0 && c.raftMsgs >= prev.raftMsgs && c.gossip >= prev.gossip {
+	switch secs := now.Sub(prev.counted).Seconds(); {
+	case !prev.Up || prev.ID != c.ID || c.raftMsgs < prev.raftMsgs || c.gossip < prev.gossip:
+		// A new run of the node, or its first answer: its counters start here.
+	case secs < rateWindow.Seconds():
+		// Gossip sends a packet or two a second: measured over one poll, most polls would
+		// say zero. Keep the baseline and the last rates until the window has passed.
+		c.counted, c.raftMsgs, c.gossip = prev.counted, prev.raftMsgs, prev.gossip
+		c.RaftRate, c.GossipRate = prev.RaftRate, prev.GossipRate
+	default:
 		c.RaftRate = float64(c.raftMsgs-prev.raftMsgs) / secs
 		c.GossipRate = float64(c.gossip-prev.gossip) / secs
 	}

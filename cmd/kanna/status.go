@@ -1,5 +1,5 @@
 // `kanna status`: one table of a cluster's members as its nodes see themselves: gossip state (SWIM
-// §4.2), Raft role and term (Raft paper Figure 2, §5.1), commit and applied index (§5.3), and how
+// §4.2), Raft role and term (Raft paper Figure 2, §5.1), commit, applied and last index (§5.3), and how
 // recently the leader heard from each (check-quorum, Ongaro's thesis §6.2). It asks one node for
 // the member list (Cluster.Members), then every listed member for its own Status.
 package main
@@ -145,18 +145,18 @@ func (r *statusReport) render(w io.Writer) {
 		leaderStatus = st
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tADDRESS\tGOSSIP\tSUFFRAGE\tROLE\tTERM\tCOMMIT\tAPPLIED\tLAST CONTACT")
+	fmt.Fprintln(tw, "ID\tADDRESS\tGOSSIP\tSUFFRAGE\tROLE\tTERM\tCOMMIT\tAPPLIED\tLAST INDEX\tLAST CONTACT")
 	members := append([]*kannapb.Member(nil), r.members.Members...)
 	sort.Slice(members, func(i, j int) bool { return members[i].Id < members[j].Id })
 	for _, m := range members {
 		st := r.statuses[m.Id]
-		role, term, commit, applied := "unreachable", "-", "-", "-"
+		role, term, commit, applied, last := "unreachable", "-", "-", "-", "-"
 		if st != nil {
 			role = roleName(st.Role)
-			term, commit, applied = fmt.Sprint(st.Term), fmt.Sprint(st.Commit), fmt.Sprint(st.Applied)
+			term, commit, applied, last = fmt.Sprint(st.Term), fmt.Sprint(st.Commit), fmt.Sprint(st.Applied), fmt.Sprint(st.LastIndex)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Id, orDash(m.Address), enumName(m.State.String(), "MEMBER_STATE_"),
-			enumName(m.Suffrage.String(), "SUFFRAGE_"), role, term, commit, applied, lastContact(m.Id, leaderStatus))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Id, orDash(m.Address), enumName(m.State.String(), "MEMBER_STATE_"),
+			enumName(m.Suffrage.String(), "SUFFRAGE_"), role, term, commit, applied, last, lastContact(m.Id, leaderStatus))
 	}
 	_ = tw.Flush()
 	if leader == 0 {

@@ -79,11 +79,11 @@ func threeNodeCluster(t *testing.T, key string) string {
 	t.Helper()
 	members := &kannapb.MembersResponse{Leader: 1, ServedBy: 1}
 	leader := &standInCluster{key: key, members: members, status: &kannapb.NodeStatus{
-		Id: 1, Role: kannapb.NodeRole_NODE_ROLE_LEADER, Term: 7, Leader: 1, Commit: 120, Applied: 120,
+		Id: 1, Role: kannapb.NodeRole_NODE_ROLE_LEADER, Term: 7, Leader: 1, Commit: 120, Applied: 120, LastIndex: 121,
 		Progress: []*kannapb.PeerProgress{{Id: 2, Match: 120, RecentActive: true}, {Id: 3, Match: 80}},
 	}}
 	follower := &standInCluster{key: key, members: members, status: &kannapb.NodeStatus{
-		Id: 2, Role: kannapb.NodeRole_NODE_ROLE_FOLLOWER, Term: 7, Leader: 1, Commit: 119, Applied: 118,
+		Id: 2, Role: kannapb.NodeRole_NODE_ROLE_FOLLOWER, Term: 7, Leader: 1, Commit: 119, Applied: 118, LastIndex: 120,
 	}}
 	leaderAddr, followerAddr := serveCluster(t, leader), serveCluster(t, follower)
 	members.Members = []*kannapb.Member{
@@ -101,15 +101,15 @@ func TestStatusShowsEachMemberAsItSeesItselfSortedByID(t *testing.T) {
 	var out bytes.Buffer
 	report.render(&out)
 	lines := strings.Split(out.String(), "\n")
-	require.Equal(t, []string{"ID", "ADDRESS", "GOSSIP", "SUFFRAGE", "ROLE", "TERM", "COMMIT", "APPLIED", "LAST", "CONTACT"}, strings.Fields(lines[0]))
+	require.Equal(t, []string{"ID", "ADDRESS", "GOSSIP", "SUFFRAGE", "ROLE", "TERM", "COMMIT", "APPLIED", "LAST", "INDEX", "LAST", "CONTACT"}, strings.Fields(lines[0]))
 
 	row1 := strings.Fields(lines[1])
-	require.Equal(t, []string{"1", addr, "alive", "voter", "leader", "7", "120", "120", "self", "(leader)"}, row1)
+	require.Equal(t, []string{"1", addr, "alive", "voter", "leader", "7", "120", "120", "121", "self", "(leader)"}, row1)
 	row2 := strings.Fields(lines[2])
-	require.Equal(t, []string{"2", "alive", "voter", "follower", "7", "119", "118", "within", "election", "timeout"},
+	require.Equal(t, []string{"2", "alive", "voter", "follower", "7", "119", "118", "120", "within", "election", "timeout"},
 		append(row2[:1:1], row2[2:]...))
 	row3 := strings.Fields(lines[3])
-	require.Equal(t, []string{"3", "dead", "voter", "unreachable", "-", "-", "-", "silent", "for", "an", "election", "timeout"},
+	require.Equal(t, []string{"3", "dead", "voter", "unreachable", "-", "-", "-", "-", "silent", "for", "an", "election", "timeout"},
 		append(row3[:1:1], row3[2:]...))
 	require.Contains(t, out.String(), "leader: node 1 (member list from node 1)")
 	require.Regexp(t, `node 3: .* is unreachable`, out.String())

@@ -27,6 +27,8 @@ import (
 type stack struct {
 	name string
 	base string // the web server's URL, "http://127.0.0.1:port"
+	// member is the address of one node, for `kanna status --addr` (demo only).
+	member string
 }
 
 // serveWeb starts a web server for nodes and returns its URL.
@@ -110,18 +112,27 @@ func demoStack(t *testing.T) stack {
 		}
 	})
 
-	urls := make(chan string, 1)
+	urls := make(chan stack, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
+		var s stack
 		for sc.Scan() {
 			if m := gameURL.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
+				s.base = m[1]
+			}
+			if m := statusLine.FindStringSubmatch(sc.Text()); m != nil {
+				s.member = m[1]
+			}
+			if s.base != "" && s.member != "" {
+				s.name = "demo"
+				urls <- s
+				s = stack{}
 			}
 		}
 	}()
 	select {
-	case base := <-urls:
-		return stack{name: "demo", base: base}
+	case s := <-urls:
+		return s
 	case err := <-exited:
 		require.FailNowf(t, "kanna demo exited", "before printing the game's URL: %v\n%s", err, stderr.String())
 	case <-time.After(2 * time.Minute):
@@ -132,3 +143,7 @@ func demoStack(t *testing.T) stack {
 
 // gameURL finds the game's address in what `kanna demo` prints ("game:   http://127.0.0.1:PORT/").
 var gameURL = regexp.MustCompile(`^game:\s+(http://[^\s/]+)/?\s*$`)
+
+// statusLine finds a node's address in what `kanna demo` prints ("cluster status:   kanna status
+// --addr 127.0.0.1:PORT").
+var statusLine = regexp.MustCompile(`^cluster status:\s+kanna status --addr (\S+)\s*$`)

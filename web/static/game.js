@@ -18,6 +18,9 @@ const page = {
   joined: false,
   state: null,
   lastServed: "",
+  pending: "",  // the letter sent and not yet answered
+  failed: null, // {letter, why}: the last guess that did not go through, until retried
+  health: null, // the cluster's health, as the server last judged it
 };
 
 const sock = new KannaSocket({
@@ -49,7 +52,9 @@ function toast(text) {
 }
 
 function receive(msg) {
-  if (msg.type === "room" && msg.state.room === page.room) {
+  if (msg.type === "health") {
+    showHealth(msg);
+  } else if (msg.type === "room" && msg.state.room === page.room) {
     render(msg.state);
   } else if (msg.type === "error" && msg.code === "not_found" && msg.room === page.room && !msg.seq) {
     $("status").textContent = `Room “${page.room}” does not exist yet.`;
@@ -57,6 +62,29 @@ function receive(msg) {
   } else if (msg.type === "error") {
     toast(describe(msg));
   }
+}
+
+// showHealth puts up or takes down the banner that says why guesses cannot commit right now.
+function showHealth(h) {
+  page.health = h;
+  const el = $("health");
+  if (!el) return;
+  el.hidden = h.state === "ok";
+  el.dataset.state = h.state;
+  el.textContent = h.state === "ok" ? "" : h.text + (h.state === "no_majority"
+    ? ". Guesses wait until enough nodes are back: restart one from the dashboard."
+    : " Guesses wait for it; this usually takes about a second.");
+  if (page.state) showStatus(page.state);
+}
+
+// inWords says why a request failed, for a player: never gRPC's text.
+function inWords(err) {
+  if (err && err.code === "unavailable") {
+    const h = page.health;
+    if (h && h.state === "no_majority") return `the cluster has no majority (${h.up} of ${h.voters} nodes up), so nothing can be committed`;
+    return "the cluster did not commit it in time (it was probably electing a leader)";
+  }
+  return describe(err);
 }
 
 // ---- lobby ----
@@ -149,10 +177,14 @@ function setupGame() {
     if (/^[a-z]$/i.test(ev.key)) {
       ev.preventDefault();
       guess(ev.key.toLowerCase());
+    } else if (ev.key === "Enter" && page.failed && document.activeElement !== $("retry")) {
+      ev.preventDefault();
+      guess(page.failed.letter);
     } else if (ev.key === "Enter" && !$("new-round").hidden && document.activeElement === document.body) {
       newRound();
     }
   });
+  $("retry").addEventListener("click", () => page.failed && guess(page.failed.letter));
 }
 
 function showJoinForm(error = "") {
@@ -190,15 +222,21 @@ async function join(player) {
 async function guess(letter) {
   if (!page.joined) return showJoinForm("Pick a name to play.");
   if (!page.state || page.state.status !== "playing") return;
-  if (page.state.guessed_letters.includes(letter)) return;
+  if (page.state.guessed_letters.includes(letter) || page.pending === letter) return;
   const key = document.querySelector(`#keyboard button[data-letter="${letter}"]`);
   key?.classList.add("sending");
+  page.pending = letter;
+  page.failed = null;
+  render(page.state);
   try {
     await sock.request("guess", { letter });
   } catch (err) {
-    toast(describe(err));
+    page.failed = { letter, why: inWords(err) };
   } finally {
     key?.classList.remove("sending");
+    if (page.pending === letter) page.pending = "";
+    render(page.state);
+    if (page.failed) $("retry").focus();
   }
 }
 
@@ -278,13 +316,19 @@ function render(s) {
     key.setAttribute("aria-label", `Guess ${l.toUpperCase()}` + (tried ? (inWord(l) ? ", in the word" : ", not in the word") : ""));
   }
 
+  if (page.failed && s.guessed_letters.includes(page.failed.letter)) page.failed = null; // it went through after all
   const tried = $("tried");
   tried.replaceChildren();
-  if (s.guessed_letters.length === 0) tried.textContent = "none yet";
+  if (s.guessed_letters.length === 0 && !page.pending) tried.textContent = "none yet";
   for (const l of s.guessed_letters) {
     const span = document.createElement("span");
     span.className = "letter " + (inWord(l) ? "hit" : "miss");
     span.textContent = l;
+    tried.append(span);
+  }
+  if (page.pending && !s.guessed_letters.includes(page.pending)) {
+    const span = Object.assign(document.createElement("span"), { className: "letter pending", textContent: page.pending });
+    span.title = "sent, waiting for a majority of nodes to commit it";
     tried.append(span);
   }
 
@@ -300,15 +344,12 @@ function render(s) {
   const count = Object.assign(document.createElement("span"), { className: "count", textContent: `${s.lives_left} of ${s.max_lives} lives left` });
   $("lives").replaceChildren(hearts, count);
 
-  const status = $("status");
-  status.className = "status " + s.status;
-  if (s.status === "won") status.textContent = `Won! The word was “${s.word}”.`;
-  else if (s.status === "lost") status.textContent = `Kanna fainted. The word was “${s.word}”.`;
-  else if (!page.joined) status.textContent = "Watching. Join to guess.";
-  else status.textContent = "Guess a letter: type it or press a key.";
+  showStatus(s);
   const nr = $("new-round");
   const wasHidden = nr.hidden;
   nr.hidden = !over || !page.joined;
+  $("retry").hidden = !page.failed || over;
+  if (page.failed) $("retry").textContent = `Try ${page.failed.letter.toUpperCase()} again (Enter)`;
   if (wasHidden && !nr.hidden) nr.focus();
   // A new round hands the focus back to the keyboard, so keyboard players never hunt for it.
   if (newRound && page.joined && (document.activeElement === document.body || document.activeElement === nr)) {
@@ -341,6 +382,23 @@ function render(s) {
     el.classList.add("flash");
   }
   page.lastServed = served;
+}
+
+// showStatus writes the line under the word: the round's end, a guess on its way or failed, or
+// what to do next.
+function showStatus(s) {
+  const status = $("status");
+  status.className = "status " + s.status;
+  const L = (l) => l.toUpperCase();
+  const h = page.health;
+  if (s.status === "won") status.textContent = `Won! The word was “${s.word}”.`;
+  else if (s.status === "lost") status.textContent = `Kanna fainted. The word was “${s.word}”.`;
+  else if (!page.joined) status.textContent = "Watching. Join to guess.";
+  else if (page.pending) status.textContent = `${L(page.pending)} sent: waiting for a majority of nodes to commit it…`;
+  else if (page.failed) status.textContent = `${L(page.failed.letter)} did not go through: ${page.failed.why}. Press Enter or ${L(page.failed.letter)} to try again.`;
+  else if (h && h.state !== "ok") status.textContent = "Guesses will wait until the cluster commits again.";
+  else status.textContent = "Guess a letter: type it or press a key.";
+  if (page.failed) status.className += " failed";
 }
 
 if (page.room) setupGame();
