@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -242,6 +243,11 @@ func single(f simFlags) int {
 			simFailed(err)
 			return 1
 		}
+		path, err := filepath.Abs(f.html)
+		if err != nil {
+			path = f.html
+		}
+		fmt.Fprintf(stderr, "wrote %s: open it in a browser\n", path)
 	}
 	s := summarize(f, r, wall)
 	if f.json {

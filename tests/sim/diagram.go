@@ -44,6 +44,10 @@ type diagram struct {
 
 	TypeColors map[string]string `json:"typeColors"`
 	RoleColors map[string]string `json:"roleColors"`
+
+	// Logs is every node's log over time up to the window's end (logview.go), from the run's
+	// start, so the page can rebuild the logs at any moment of the window.
+	Logs []logFrame `json:"logs"`
 }
 
 // arrow is one message: sent at At by From, delivered (or dropped) at End to To. Times in ms.
@@ -152,7 +156,11 @@ func buildDiagram(run *Run, opts HTMLOptions) diagram {
 				continue
 			}
 			d.closeSegment(e.Node, l, at)
+			words := roleWords(l, e)
 			l.change(e)
+			if e.Kind == EventRole {
+				e.Detail = words
+			}
 		}
 		if e.Kind != EventSend && e.Kind != EventDeliver && e.Kind != EventDrop && e.Kind != EventCommit &&
 			e.Kind != EventCall && e.Kind != EventReturn && inWindow(e.At) {
@@ -162,7 +170,43 @@ func buildDiagram(run *Run, opts HTMLOptions) diagram {
 	for _, n := range d.Nodes {
 		d.closeSegment(n, lanes[n], d.To)
 	}
+	for _, f := range run.logs {
+		if f.At > d.To {
+			break
+		}
+		d.Logs = append(d.Logs, f)
+	}
 	return d
+}
+
+// roleWords says a role event as a person reads it, from the lane before it and the trace's
+// "Follower->Candidate lead=0": "term 4→5: Follower → Candidate, no leader known".
+func roleWords(before *lane, e Event) string {
+	from, rest, ok := strings.Cut(e.Detail, "->")
+	if !ok {
+		return e.Detail
+	}
+	to, lead, _ := strings.Cut(rest, " ")
+	var b strings.Builder
+	if e.Term != before.term {
+		fmt.Fprintf(&b, "term %d→%d: ", before.term, e.Term)
+	} else {
+		fmt.Fprintf(&b, "term %d: ", e.Term)
+	}
+	if from == to {
+		b.WriteString("still " + to)
+	} else {
+		b.WriteString(from + " → " + to)
+	}
+	switch lead = strings.TrimPrefix(lead, "lead="); {
+	case to == "Leader":
+		b.WriteString(", won the election")
+	case lead == "0" || lead == "":
+		b.WriteString(", no leader known")
+	default:
+		b.WriteString(", follows node " + lead)
+	}
+	return b.String()
 }
 
 // lane is what a node is from At on.

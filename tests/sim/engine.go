@@ -28,6 +28,8 @@ type engine interface {
 	Ready() output
 	Advance()
 	Status() raft.Status
+	// Entries returns the log's entries [lo, hi), for the diagram's log panel.
+	Entries(lo, hi uint64) ([]raft.Entry, error)
 	// GameSnapshot returns the encoded game state, for comparing replicas at the end of a run.
 	GameSnapshot() []byte
 }

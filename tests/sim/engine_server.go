@@ -31,11 +31,14 @@ func newServerEngine(cfg engineConfig) (engine, error) {
 	return &serverEngine{e: e}, nil
 }
 
-func (s *serverEngine) Tick()                { s.e.Tick() }
-func (s *serverEngine) Step(m raft.Message)  { s.e.Step(m) }
-func (s *serverEngine) HasReady() bool       { return s.e.HasReady() }
-func (s *serverEngine) Advance()             { s.e.Advance(s.last) }
-func (s *serverEngine) Status() raft.Status  { return s.e.Status() }
+func (s *serverEngine) Tick()               { s.e.Tick() }
+func (s *serverEngine) Step(m raft.Message) { s.e.Step(m) }
+func (s *serverEngine) HasReady() bool      { return s.e.HasReady() }
+func (s *serverEngine) Advance()            { s.e.Advance(s.last) }
+func (s *serverEngine) Status() raft.Status { return s.e.Status() }
+func (s *serverEngine) Entries(lo, hi uint64) ([]raft.Entry, error) {
+	return s.e.Raft().Entries(lo, hi)
+}
 func (s *serverEngine) GameSnapshot() []byte { return s.e.Game().Snapshot() }
 
 func (s *serverEngine) Propose(cmd game.Command) (uint64, error) {

@@ -1,7 +1,8 @@
 // The HTML page of a run: one self-contained file (inline CSS, JavaScript and SVG, nothing
 // loaded from anywhere) holding the run's space-time diagram (diagram.go lays it out, diagram.js
-// draws it), a control to step through it event by event, and, when porcupine found the history
-// not linearizable, porcupine's own visualization of it in an iframe.
+// draws it), every node's log at the selected moment (logview.go), a control to step through it
+// event by event, and, when porcupine found the history not linearizable, porcupine's own
+// visualization of it in an iframe.
 
 package sim
 
@@ -58,32 +59,39 @@ type pageData struct {
 }
 
 var page = template.Must(template.New("run").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>kanna sim seed {{.Run.Options.Seed}}</title>
+<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>kanna sim seed {{.Run.Options.Seed}}</title>
 <style>{{.CSS}}</style></head><body>
-<header>
+<header id="head">
 <h1>kanna sim --seed {{.Run.Options.Seed}}{{if .Run.Options.Bug}} --bug {{.Run.Options.Bug}}{{end}}</h1>
-<p class="summary">{{.Run.Options.Nodes}} nodes, {{printf "%.1f" .Run.SimTime.Seconds}} s simulated, {{.Run.EventCount}} events, {{.Run.OpsOK}}/{{len .Run.History}} ops ok, {{.Run.LeaderChanges}} leader changes;
-faults: {{.Run.Mix}}; porcupine: {{.PorcupineRes}}<br>trace_hash {{.Run.TraceHash}}</p>
-{{if .Run.Violations}}<div class="violations"><b>Violations</b><ul>{{range .Run.Violations}}<li>{{.}}</li>{{end}}</ul></div>{{end}}
-<p class="window">Window {{.From}} to {{.To}}: {{.Drawn}} of {{.Total}} messages drawn.{{if .Capped}} <b>Capped:</b> only the first {{.Drawn}} messages of the window are drawn; pick another window with <code>--html-window FROM:TO</code> (e.g. <code>--html-window 12s:15s</code>) or raise <code>--html-max</code>.{{end}}</p>
-<div class="legend" id="legend"><span class="label">messages (click to hide):</span>
+<span class="summary">{{.Run.Options.Nodes}} nodes, {{printf "%.1f" .Run.SimTime.Seconds}} s simulated, {{.Run.EventCount}} events, {{.Run.OpsOK}}/{{len .Run.History}} ops ok, {{.Run.LeaderChanges}} leader changes; porcupine: {{.PorcupineRes}}
+<details class="more"><summary>more</summary>faults: {{.Run.Mix}}<br>trace_hash {{.Run.TraceHash}}<br>Window {{.From}} to {{.To}}: {{.Drawn}} of {{.Total}} messages drawn.</details></span>
+{{if .Capped}}<p class="window"><b>Capped:</b> only the first {{.Drawn}} of {{.Total}} messages of the window are drawn; pick another window with <code>--html-window FROM:TO</code> (e.g. <code>--html-window 12s:15s</code>) or raise <code>--html-max</code>.</p>{{end}}
+{{if .Run.Violations}}<div class="violations"><b>Violations</b> (End selects the first){{range .Run.Violations}}<div>{{.}}</div>{{end}}</div>{{end}}
+</header>
+<div id="main" class="main">
+<div class="left">
+<div id="lanes" class="lanes"></div>
+<div id="scroll" class="scroll"><svg id="diagram" xmlns="http://www.w3.org/2000/svg"></svg></div>
+</div>
+<aside class="side">
+<div class="controls">
+<button id="first" title="first event (Home)">|◀</button><button id="prev" title="previous event (← or k)">◀</button><button id="next" title="next event (→ or j)">▶</button><button id="last" title="the violation, else the last event (End)">▶|</button>
+<button id="prevMark" title="previous role change or fault (↑)">◀ fault/role</button><button id="nextMark" title="next role change or fault (↓)">fault/role ▶</button>
+<br>zoom <button id="zoomOut" title="zoom out (-)">−</button><span id="scale"></span><button id="zoomIn" title="zoom in (+)">+</button>
+window <input id="from" size="5"> to <input id="to" size="5"> ms <button id="apply">show</button> <button id="all">all</button>
+</div>
+<div id="detail" class="detail">Step with ◀ ▶ or the arrow keys; click an arrow or a mark to select it.</div>
+<h2>Logs <span id="log-at" class="muted"></span></h2>
+<div id="logpanel" class="logpanel" aria-label="every node's log at the selected moment"></div>
+<p class="logkey"><span class="lc committed" style="background:hsl(67 65% 80%)">1</span> entry of term 1, committed · <span class="lc uncommitted" style="background:hsl(134 65% 80%)">2</span> not committed · <span class="lc commit"></span> commit · <span class="lc applied"></span> applied · <span class="lc snap committed"></span> in the snapshot · ♛ leader, ✕ down</p>
+<details class="legend" id="legend" open><summary>legend</summary><span class="label">messages (click to hide):</span>
 {{range .Types}}<label class="type" data-type="{{.Name}}"><input type="checkbox" checked><svg width="26" height="10"><line x1="1" y1="5" x2="25" y2="5" stroke="{{.Color}}" stroke-width="2"/></svg>{{.Name}}</label>
 {{end}}<span class="drop-key">✕ dropped</span>
 <br><span class="label">lanes:</span>
 {{range .Roles}}<span class="role"><i style="background:{{.Color}}"></i>{{.Name}}</span>
-{{end}}<span class="fault-key">─ partition / heal / phase lines across all lanes</span></div>
-<div class="controls">
-<button id="first" title="first event (Home)">|◀</button><button id="prev" title="previous event (← or k)">◀</button><button id="next" title="next event (→ or j)">▶</button><button id="last" title="last event (End)">▶|</button>
-<button id="prevMark" title="previous role change or fault (↑)">◀ fault/role</button><button id="nextMark" title="next role change or fault (↓)">fault/role ▶</button>
-<span class="sep"></span>
-zoom <button id="zoomOut" title="zoom out (-)">−</button><span id="scale"></span><button id="zoomIn" title="zoom in (+)">+</button>
-<span class="sep"></span>
-window <input id="from" size="6"> to <input id="to" size="6"> ms <button id="apply">show</button> <button id="all">all</button>
+{{end}}<br><span class="fault-key">─ partition / heal / phase lines across all lanes</span></details>
+</aside>
 </div>
-<div id="detail" class="detail">Step with ◀ ▶ or the arrow keys; click an arrow or a mark to select it.</div>
-</header>
-<div id="lanes" class="lanes"></div>
-<div id="scroll" class="scroll"><svg id="diagram" xmlns="http://www.w3.org/2000/svg"></svg></div>
 {{if .Porcupine}}<h2 id="porcupine">Linearizability: porcupine's visualization</h2>
 <p>porcupine found no order of the client operations that one Hangman room per name could produce. Below, per room, the longest prefix it could order; the operations it could not place are the ones to read.</p>
 <iframe class="porcupine" sandbox="allow-scripts" srcdoc="{{.Porcupine}}"></iframe>{{end}}

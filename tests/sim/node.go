@@ -47,6 +47,8 @@ type node struct {
 	votedTerm   uint64 // the last durable (term, vote), to notice a new vote
 	votedFor    uint64
 	commit      uint64 // the commit index last observed
+
+	logShadow logShadow // what the diagram's log panel last recorded (logview.go)
 }
 
 func newNode(s *sim, id uint64, nodeRng *rand.Rand) *node {
@@ -301,6 +303,9 @@ func (n *node) maybeCrashAfterVote(hs raft.HardState) {
 func (n *node) observe() {
 	st := n.eng.Status()
 	now := n.s.q.now
+	if n.s.opts.KeepEvents {
+		n.recordLog(st)
+	}
 	n.s.check.commit(now, n.id, st.Commit)
 	if st.Commit > n.commit {
 		n.commit = st.Commit

@@ -91,6 +91,8 @@ type Run struct {
 	// GossipConverged is how long after healing every gossip view first showed every member
 	// alive; -1 when gossip is off or the views never converged.
 	GossipConverged time.Duration
+
+	logs []logFrame // every node's log over time, only with Options.KeepEvents
 }
 
 // Failed reports whether any checker fired.
@@ -156,6 +158,7 @@ type sim struct {
 	detail    []byte        // reused to build message details
 
 	linearizable *LinearizableReport // porcupine's verdict, once the run ended
+	logs         []logFrame          // every node's log over time, with KeepEvents (logview.go)
 
 	// Gossip beside Raft (gossip.go).
 	gossipNetRng       *rand.Rand        // the fate of gossip messages, apart from Raft's
@@ -274,6 +277,7 @@ func (s *sim) result() *Run {
 		SimTime:       s.q.now,
 		LeaderChanges: len(s.check.leaders),
 		Linearizable:  s.linearizable,
+		logs:          s.logs,
 
 		GossipMsgs:         s.gossipMsgs,
 		GossipDropped:      s.gossipDropped,
