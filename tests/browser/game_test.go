@@ -80,7 +80,7 @@ func TestCrashingTheLeaderFromTheDashboardLeavesTheGamePlayable(t *testing.T) {
 			if s.name == "demo" {
 				settled(t, game)
 				screenshot(t, game, "game-after-crash.png")
-				screenshot(t, dash, "dashboard.png")
+				screenshot(t, dash, "dashboard-after-crash.png")
 			}
 
 			// The crashed node comes back from its data folder and follows the new leader.
