@@ -44,6 +44,24 @@ func TestSimPageShowsTheViolatingLogsAtTheViolation(t *testing.T) {
 		.filter(r => r.querySelector('.lc[data-index="`+index+`"][data-term="`+term+`"]') && +r.dataset.commit >= `+index+`)
 		.map(r => r.dataset.node)`)
 	require.NotEmpty(t, holders, "some node committed entry %s of term %s", index, term)
+
+	// No label covers another.
+	overlaps := eval[[]string](t, ctx, `(() => {
+		const boxes = [...document.querySelectorAll("#diagram text.term, #diagram text.label")].map(e => [e.textContent, e.getBBox()]);
+		const out = [];
+		for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+			const [ta, a] = boxes[i], [tb, b] = boxes[j];
+			if (a.x < b.x + b.width - 1 && b.x < a.x + a.width - 1 && a.y < b.y + b.height - 1 && b.y < a.y + a.height - 1) out.push(ta + " / " + tb);
+		}
+		return out; })()`)
+	require.Empty(t, overlaps, "labels drawn over each other")
+
+	// Zooming keeps the violation selected and on the screen.
+	do(t, ctx, "zoom in", chromedp.KeyEvent("+"))
+	require.Contains(t, eval[string](t, ctx, `document.querySelector("#detail").textContent`), "violation  node")
+	require.True(t, eval[bool](t, ctx, `(() => { const r = document.querySelector("#diagram .current").getBoundingClientRect();
+		return r.top >= 0 && r.bottom <= window.innerHeight; })()`), "the violation stays on the screen after zooming in")
+	do(t, ctx, "zoom back out", chromedp.KeyEvent("-"))
 	screenshot(t, ctx, "sim.png")
 	do(t, ctx, "phone-sized viewport", chromedp.EmulateViewport(390, 844))
 	screenshot(t, ctx, "sim-phone.png")

@@ -144,6 +144,6 @@ func demoStack(t *testing.T) stack {
 // gameURL finds the game's address in what `kanna demo` prints ("game:   http://127.0.0.1:PORT/").
 var gameURL = regexp.MustCompile(`^game:\s+(http://[^\s/]+)/?\s*$`)
 
-// statusLine finds a node's address in what `kanna demo` prints ("cluster status:   kanna status
-// --addr 127.0.0.1:PORT").
-var statusLine = regexp.MustCompile(`^cluster status:\s+kanna status --addr (\S+)\s*$`)
+// statusLine finds a node's address in what `kanna demo` prints ("cluster status:   /path/to/kanna
+// status --addr 127.0.0.1:PORT").
+var statusLine = regexp.MustCompile(`^cluster status:\s+\S+ status --addr (\S+)\s*$`)

@@ -21,10 +21,10 @@
   // placer keeps labels from covering each other: a label that would overlap one already placed
   // moves down a line, a few times at most.
   let placed = [];
-  function place(x, y, text, anchorEnd) {
-    const w = text.length * 6.1, h = 11;
+  function place(x, y, text, anchorEnd, size = 10) {
+    const w = text.length * size * 0.62, h = size + 3;
     const x1 = anchorEnd ? x - w : x, x2 = x1 + w;
-    for (let tries = 0; tries < 8; tries++) {
+    for (let tries = 0; tries < 12; tries++) {
       if (!placed.some((b) => x1 < b.x2 && b.x1 < x2 && y - h < b.y && b.y - h < y)) break;
       y += h;
     }
@@ -127,7 +127,7 @@
         const gg = el("g", { class: "global mark" }, g);
         e = el("line", { x1: LEFT, x2: width, y1: y(m.at), y2: y(m.at), stroke: faultColor[m.kind] || "#666" }, gg);
         const text = m.kind + " " + m.detail.slice(0, 48);
-        el("text", { class: "label", x: width - 4, y: place(width - 4, y(m.at) - 3, text, true), "text-anchor": "end", fill: faultColor[m.kind] || "#666" }, gg, text);
+        el("text", { class: "label", x: width - 4, y: place(width - 4, y(m.at) - 3, text, true, 11), "text-anchor": "end", fill: faultColor[m.kind] || "#666" }, gg, text);
       } else {
         const x = laneX[m.node], yy = y(m.at);
         const shape = { crash: ["#d00000", "M-6,-6 L6,6 M6,-6 L-6,6"], restart: ["#2ca25f", "M-6,5 L0,-6 L6,5 z"],

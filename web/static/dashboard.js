@@ -183,12 +183,18 @@ function renderNodes() {
          ...progress.map((p) => [`node ${p.id}`, `match ${p.match} · next ${p.next}` +
            (p.match >= n.last_index ? " · up to date" : ` · ${n.last_index - p.match} behind`) + (p.recent_active ? "" : " · silent")])]
       : [["status", "not answering"], ["last error", n.error || "none"]];
-    c.stats.replaceChildren(...rows.flatMap(([k, v]) => {
+    // Rebuilt only when something in it changed: a page that rewrites itself four times a second
+    // for nothing keeps a screen reader and a browser driver busy.
+    const key = JSON.stringify(rows);
+    if (key !== c.statsKey) c.stats.replaceChildren(...rows.flatMap(([k, v]) => {
       const tip = k.startsWith("node ") ? GLOSSARY.match + " " + GLOSSARY.next : GLOSSARY[k] || "";
       return [el("dt", tip ? { title: tip } : {}, k), el("dd", { "data-key": k }, String(v))];
     }));
-    c.gossip.replaceChildren(...(n.up ? n.gossip : []).map((g) =>
+    c.statsKey = key;
+    const gossipKey = JSON.stringify(n.up ? n.gossip : []);
+    if (gossipKey !== c.gossipKey) c.gossip.replaceChildren(...(n.up ? n.gossip : []).map((g) =>
       el("li", { class: `chip ${g.state}`, title: `${GLOSSARY[g.state] || g.state} ${g.address}, incarnation ${g.incarnation}` }, `${g.id}: ${g.state}`)));
+    c.gossipKey = gossipKey;
     c.drops.textContent = n.up && n.drop_rules.length
       ? "Dropping traffic with node " + [...new Set(n.drop_rules.map((r) => r.peer))].join(", ")
       : "";
@@ -226,9 +232,14 @@ const glyph = { command: "", noop: "∅", conf_change: "⚙" };
 
 // renderLogs draws one row per node over the same window of indexes, the last ones any node has,
 // as many as fit the width.
-function renderLogs() {
+let logsKey = "";
+function renderLogs(force) {
   const box = $("logs");
   const width = box.clientWidth || 600;
+  const key = width + JSON.stringify(nodes.map((n) => [n.up, n.role, n.first_index, n.last_index, n.commit, n.applied,
+    (n.log || []).length && n.log[n.log.length - 1].term, n.progress]));
+  if (key === logsKey && force !== true) return;
+  logsKey = key;
   const cell = width < 500 ? 26 : 30;
   const cols = Math.max(6, Math.floor((width - 96) / cell));
   const up = nodes.filter((n) => n.up && n.id);
@@ -311,7 +322,7 @@ $("logs").addEventListener("mouseover", (ev) => showEntry(ev.target.closest(".ce
 function showEntry(c) {
   if (c && c.title) $("log-detail").textContent = `node ${c.closest(".logrow").dataset.node} · ${c.title}`;
 }
-window.addEventListener("resize", renderLogs);
+window.addEventListener("resize", () => renderLogs(true));
 
 // ---- events ----
 
