@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/kanna-cluster/kanna/proto/kannapb"
 )
 
 // cards waits for a cluster message for which match holds, and returns its nodes.
@@ -178,4 +180,21 @@ func TestHTTPControlPostsToTheDemoEndpoint(t *testing.T) {
 
 	_, err = NewHTTPControl("localhost:7070")
 	require.Error(t, err)
+}
+
+func TestATermThatEndsWithoutAWinnerIsSaidSo(t *testing.T) {
+	d := &dashboard{won: map[uint64]uint64{}}
+	ev := func(kind kannapb.ClusterEventKind, node, term uint64, text string) []event {
+		return d.fromNode(&kannapb.ClusterEvent{Node: node, Kind: kind, Term: term, Text: text, UnixMicros: 1})
+	}
+	termKind, roleKind := kannapb.ClusterEventKind_CLUSTER_EVENT_KIND_TERM, kannapb.ClusterEventKind_CLUSTER_EVENT_KIND_ROLE
+	require.Equal(t, "term 2 began (node 1 moved to term 2)", ev(termKind, 1, 2, "node 1 moved to term 2")[0].Text)
+	require.Empty(t, ev(termKind, 2, 2, "node 2 moved to term 2"), "a term is announced once")
+	won := ev(roleKind, 1, 2, "node 1 won the election for term 2 and leads")
+	require.Equal(t, "election", won[0].Kind)
+	require.Len(t, ev(termKind, 3, 3, "node 3 moved to term 3"), 1, "term 2 had a winner")
+	evs := ev(termKind, 2, 4, "node 2 moved to term 4")
+	require.Len(t, evs, 2)
+	require.Equal(t, "nobody won term 3: no candidate got votes from a majority before the next timeout", evs[0].Text)
+	require.Equal(t, "term 4 began (node 2 moved to term 4)", evs[1].Text)
 }
