@@ -155,7 +155,8 @@ func player(t *testing.T, base, room, name string) context.Context {
 // jsString quotes s as a JavaScript string literal.
 func jsString(s string) string { return fmt.Sprintf("%q", s) }
 
-// tried is the JavaScript test that letter shows among the letters tried.
+// tried is the JavaScript test that letter shows among the letters tried, committed: a guess still
+// on its way shows there too, marked pending.
 func tried(letter string) string {
-	return `[...document.querySelectorAll("#tried .letter")].some(e => e.textContent === ` + jsString(letter) + `)`
+	return `[...document.querySelectorAll("#tried .letter:not(.pending)")].some(e => e.textContent === ` + jsString(letter) + `)`
 }

@@ -57,8 +57,8 @@ function receive(msg) {
   } else if (msg.type === "room" && msg.state.room === page.room) {
     render(msg.state);
   } else if (msg.type === "error" && msg.code === "not_found" && msg.room === page.room && !msg.seq) {
-    $("status").textContent = `Room “${page.room}” does not exist yet.`;
-    toast(describe(msg));
+    // Joining creates it: say so in the status line, not in an error toast.
+    $("status").textContent = `Room “${page.room}” does not exist yet: join to create it.`;
   } else if (msg.type === "error") {
     toast(describe(msg));
   }
