@@ -39,8 +39,9 @@ type eventLog struct {
 
 	mu      sync.Mutex
 	seq     uint64     // the last event's seq
-	ring    []eventRec // the last eventRing events, oldest first
+	ring    []eventRec // the last eventRing events: seq s is at ring[(s-1)%eventRing]
 	changed chan struct{}
+	handed  bool // a stream holds changed: the next add closes it and makes another
 }
 
 func newEventLog(node uint64, now time.Time) *eventLog {
@@ -52,13 +53,15 @@ func (l *eventLog) add(r eventRec) {
 	l.mu.Lock()
 	l.seq++
 	r.seq = l.seq
-	if len(l.ring) == eventRing {
-		copy(l.ring, l.ring[1:])
-		l.ring = l.ring[:eventRing-1]
+	if len(l.ring) < eventRing {
+		l.ring = append(l.ring, r)
+	} else {
+		l.ring[(r.seq-1)%eventRing] = r
 	}
-	l.ring = append(l.ring, r)
-	close(l.changed)
-	l.changed = make(chan struct{})
+	if l.handed {
+		close(l.changed)
+		l.changed, l.handed = make(chan struct{}), false
+	}
 	l.mu.Unlock()
 }
 
@@ -74,11 +77,10 @@ func (l *eventLog) since(boot, after uint64) (evs []eventRec, lost uint64, chang
 	} else if after+1 < first {
 		lost = first - after - 1
 	}
-	for _, r := range l.ring {
-		if r.seq > after {
-			evs = append(evs, r)
-		}
+	for seq := max(after+1, first); seq <= l.seq; seq++ {
+		evs = append(evs, l.ring[(seq-1)%eventRing])
 	}
+	l.handed = true
 	return evs, lost, l.changed
 }
 
