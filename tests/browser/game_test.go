@@ -154,6 +154,9 @@ func TestRoundPlayedToItsEndAndRestartedByKeyboardAlone(t *testing.T) {
 	s := fakeStack(t)
 	page := player(t, s.base, "marathon", "kanna")
 	over := `!document.querySelector("#new-round").hidden`
+	// The place of the New round button is kept while it is hidden, so nothing below moves.
+	slot := `document.querySelector(".after-round").getBoundingClientRect().height`
+	before := eval[float64](t, page, slot)
 	for _, l := range "etaoinshrdlucmfwypvbgkjqxz" {
 		letter := string(l)
 		if eval[bool](t, page, over) {
@@ -164,6 +167,7 @@ func TestRoundPlayedToItsEndAndRestartedByKeyboardAlone(t *testing.T) {
 		until(t, page, letter+" lands or the round is over", tried(letter)+` || `+over)
 	}
 	until(t, page, "the round is over", over)
+	require.Equal(t, before, eval[float64](t, page, slot), "the New round button appears without moving what is below it")
 	status := eval[string](t, page, `document.querySelector("#status").textContent`)
 	require.Regexp(t, `^(Won! The word was “[a-z ]+”\.|Kanna fainted\. The word was “[a-z ]+”\.)$`, status)
 	require.True(t, eval[bool](t, page, `[...document.querySelectorAll("#keyboard button")].every(b => b.disabled)`),
