@@ -195,7 +195,7 @@ func (c *clusterService) TransferLeadership(ctx context.Context, req *kannapb.Tr
 // transferTarget checks the requested target, or picks the most up-to-date voter for 0.
 func transferTarget(st raft.Status, to uint64) (uint64, error) {
 	if to == 0 {
-		id, err := pickTransferee(st)
+		id, err := engine.PickTransferee(st)
 		if err != nil {
 			return 0, status.Error(codes.FailedPrecondition, err.Error())
 		}
@@ -253,7 +253,7 @@ func (c *clusterService) RemoveServer(ctx context.Context, req *kannapb.RemoveSe
 				return 0, err
 			}
 			index = n.engine.Status().LastIndex
-			n.loop.members.barred[id] = true
+			n.loop.members.Bar(id)
 			n.logger().Info("cluster: removing member on request", "member", id, "index", index)
 			return pid, nil
 		})
@@ -308,9 +308,9 @@ func checkRemoval(st raft.Status, id uint64) error {
 	if !isVoter && !slices.Contains(st.ConfState.Learners, id) {
 		return status.Errorf(codes.NotFound, "node %d is not a member; the voters are %v and the learners %v", id, voters, st.ConfState.Learners)
 	}
-	if isVoter && len(voters)-1 < minAutoVoters {
+	if isVoter && len(voters)-1 < engine.MinAutoVoters {
 		return status.Errorf(codes.FailedPrecondition,
-			"removing node %d would leave %d voters, fewer than %d, and the cluster could then not survive a failure; add a member first", id, len(voters)-1, minAutoVoters)
+			"removing node %d would leave %d voters, fewer than %d, and the cluster could then not survive a failure; add a member first", id, len(voters)-1, engine.MinAutoVoters)
 	}
 	return nil
 }

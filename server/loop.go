@@ -50,7 +50,7 @@ type loopState struct {
 
 	waiters  map[engine.ProposalID]chan waitResult
 	watchers map[string]map[*watcher]struct{}
-	members  membershipState
+	members  *engine.Membership
 	seeds    []string
 
 	// What the Events stream and Status report: the role, leader and term last told, and message
@@ -71,7 +71,10 @@ type waitResult struct {
 func (l *loopState) init(n *Node) {
 	l.waiters = map[engine.ProposalID]chan waitResult{}
 	l.watchers = map[string]map[*watcher]struct{}{}
-	l.members = newMembershipState()
+	l.members = engine.NewMembership(n.id, engine.MembershipConfig{
+		PromoteGap:     n.cfg.PromoteGap,
+		ReapAfterTicks: int64(n.cfg.ReapAfter / n.cfg.TickInterval),
+	})
 	seen := map[string]bool{n.addr: true}
 	for _, a := range n.cfg.Join {
 		if !seen[a] {
@@ -257,7 +260,7 @@ func (n *Node) flushGossip() {
 			continue
 		}
 		if e.Type == gossip.EventJoined || e.Type == gossip.EventRecovered {
-			n.loop.members.unbar(id)
+			n.loop.members.Unbar(id)
 		}
 		addr := e.Member.Meta.RaftAddr
 		if addr == "" {

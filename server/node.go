@@ -318,7 +318,7 @@ func (n *Node) handOffLeadership(ctx context.Context) error {
 		if n.engine.Status().Role != raft.Leader {
 			return
 		}
-		if to, err = pickTransferee(n.engine.Status()); err == nil {
+		if to, err = engine.PickTransferee(n.engine.Status()); err == nil {
 			err = n.engine.Raft().TransferLeadership(to)
 		}
 	})

@@ -1,6 +1,5 @@
 // Unit tests of the shell's pieces that need no network: the wire conversion of Raft messages, the
-// membership rules the leader applies to the gossip view (thesis §4.1, docs/design.md "Membership"),
-// drop rules, the data folder's small files, and config validation.
+// operator's removal checks, drop rules, the data folder's small files, and config validation.
 
 package server
 
@@ -16,7 +15,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/kanna-cluster/kanna/game"
-	"github.com/kanna-cluster/kanna/gossip"
 	"github.com/kanna-cluster/kanna/proto/kannapb"
 	"github.com/kanna-cluster/kanna/raft"
 )
@@ -52,107 +50,15 @@ func TestRaftMessageFromTheWireIsRefusedWithoutTypeSenderOrEntryType(t *testing.
 	require.ErrorContains(t, err, "entry 1")
 }
 
-// membershipNode builds a node with just what nextChange reads.
-func membershipNode(reapAfter time.Duration) *Node {
-	n := &Node{id: 1, cfg: Config{PromoteGap: 16, TickInterval: 100 * time.Millisecond, ReapAfter: reapAfter}}
-	n.loop.members = newMembershipState()
-	return n
-}
-
-func leaderStatus(voters, learners []uint64, last uint64, match map[uint64]uint64) raft.Status {
-	st := raft.Status{ID: 1, LastIndex: last, ConfState: raft.ConfState{Voters: voters, Learners: learners}, Progress: map[uint64]raft.Progress{}}
-	st.Role = raft.Leader
-	for id, m := range match {
-		st.Progress[id] = raft.Progress{Match: m}
-	}
-	return st
-}
-
-func gossipView(states map[uint64]gossip.State) map[uint64]gossip.Member {
-	out := map[uint64]gossip.Member{}
-	for id, s := range states {
-		out[id] = gossip.Member{ID: memberID(id), State: s}
-	}
-	return out
-}
-
-func TestLeaderAddsAnAliveUnknownMemberAsALearnerFirst(t *testing.T) {
-	n := membershipNode(0)
-	st := leaderStatus([]uint64{1, 2, 3}, nil, 50, nil)
-	cc, _, ok := n.nextChange(st, gossipView(map[uint64]gossip.State{1: gossip.StateAlive, 2: gossip.StateAlive, 3: gossip.StateAlive, 4: gossip.StateAlive}))
-	require.True(t, ok)
-	require.Equal(t, raft.ConfChange{Type: raft.AddLearner, NodeID: 4}, cc)
-
-	n.loop.members.barred[4] = true
-	_, _, ok = n.nextChange(st, gossipView(map[uint64]gossip.State{1: gossip.StateAlive, 4: gossip.StateAlive}))
-	require.False(t, ok, "a member an operator removed is not added back while it runs")
-}
-
-func TestLeaderPromotesALearnerOnlyOnceItsLogIsCaughtUp(t *testing.T) {
-	n := membershipNode(0)
-	states := gossipView(map[uint64]gossip.State{1: gossip.StateAlive, 2: gossip.StateAlive, 3: gossip.StateAlive, 4: gossip.StateAlive})
-	_, _, ok := n.nextChange(leaderStatus([]uint64{1, 2, 3}, []uint64{4}, 100, map[uint64]uint64{4: 80}), states)
-	require.False(t, ok, "20 entries behind is not caught up")
-	_, _, ok = n.nextChange(leaderStatus([]uint64{1, 2, 3}, []uint64{4}, 5, map[uint64]uint64{4: 0}), states)
-	require.False(t, ok, "a learner that never answered is not promoted, however short the log")
-	cc, _, ok := n.nextChange(leaderStatus([]uint64{1, 2, 3}, []uint64{4}, 100, map[uint64]uint64{4: 90}), states)
-	require.True(t, ok)
-	require.Equal(t, raft.ConfChange{Type: raft.AddVoter, NodeID: 4}, cc)
-}
-
-func TestLeaderRemovesAMemberThatLeftButNeverBelowThreeVoters(t *testing.T) {
-	n := membershipNode(0)
-	left := gossipView(map[uint64]gossip.State{1: gossip.StateAlive, 2: gossip.StateAlive, 3: gossip.StateAlive, 4: gossip.StateLeft})
-	cc, _, ok := n.nextChange(leaderStatus([]uint64{1, 2, 3, 4}, nil, 10, nil), left)
-	require.True(t, ok)
-	require.Equal(t, raft.ConfChange{Type: raft.RemoveNode, NodeID: 4}, cc)
-
-	cc, _, _ = n.nextChange(leaderStatus([]uint64{1, 2, 4}, nil, 10, nil), left)
-	require.NotEqual(t, raft.RemoveNode, cc.Type, "removing a voter of three would leave two")
-	cc, _, ok = n.nextChange(leaderStatus([]uint64{1, 2, 3}, []uint64{4}, 10, nil), left)
-	require.True(t, ok, "a learner that left is removed whatever the voter count")
-	require.Equal(t, raft.ConfChange{Type: raft.RemoveNode, NodeID: 4}, cc)
-}
-
-func TestLeaderNeverRemovesAFailedMemberWithoutReapAfter(t *testing.T) {
-	dead := gossipView(map[uint64]gossip.State{1: gossip.StateAlive, 2: gossip.StateAlive, 3: gossip.StateAlive, 4: gossip.StateDead, 5: gossip.StateAlive})
-	st := leaderStatus([]uint64{1, 2, 3, 4, 5}, nil, 10, nil)
-
-	n := membershipNode(0)
-	n.loop.members.deadSince[4] = 0
-	n.loop.ticks = 1_000_000
-	_, _, ok := n.nextChange(st, dead)
-	require.False(t, ok, "no reap time: a failed member stays")
-
-	n = membershipNode(time.Minute)
-	n.loop.members.deadSince[4] = 0
-	n.loop.ticks = 599
-	_, _, ok = n.nextChange(st, dead)
-	require.False(t, ok, "dead for 59.9 s of 60")
-	n.loop.ticks = 600
-	cc, _, ok := n.nextChange(st, dead)
-	require.True(t, ok)
-	require.Equal(t, raft.ConfChange{Type: raft.RemoveNode, NodeID: 4}, cc)
-
-	cc, _, _ = n.nextChange(leaderStatus([]uint64{1, 2, 4}, nil, 10, nil), dead)
-	require.NotEqual(t, raft.RemoveNode, cc.Type, "reaping never leaves fewer than three voters")
-}
-
-func TestTransfereeIsTheVoterWithTheLongestMatchingLog(t *testing.T) {
-	st := leaderStatus([]uint64{1, 2, 3}, []uint64{4}, 100, map[uint64]uint64{1: 100, 2: 90, 3: 99, 4: 100})
-	to, err := pickTransferee(st)
-	require.NoError(t, err)
-	require.Equal(t, uint64(3), to)
-	_, err = pickTransferee(leaderStatus([]uint64{1}, nil, 5, map[uint64]uint64{1: 5}))
-	require.ErrorContains(t, err, "only voter")
-}
-
 func TestRemovalIsRefusedForNonMembersAndBelowThreeVoters(t *testing.T) {
-	st := leaderStatus([]uint64{1, 2, 3}, []uint64{4}, 10, nil)
+	conf := func(voters, learners []uint64) raft.Status {
+		return raft.Status{ID: 1, ConfState: raft.ConfState{Voters: voters, Learners: learners}}
+	}
+	st := conf([]uint64{1, 2, 3}, []uint64{4})
 	require.Equal(t, codes.NotFound, status.Code(checkRemoval(st, 9)))
 	require.Equal(t, codes.FailedPrecondition, status.Code(checkRemoval(st, 3)))
 	require.NoError(t, checkRemoval(st, 4), "a learner can always go")
-	require.NoError(t, checkRemoval(leaderStatus([]uint64{1, 2, 3, 4}, nil, 10, nil), 4))
+	require.NoError(t, checkRemoval(conf([]uint64{1, 2, 3, 4}, nil), 4))
 }
 
 func TestDropRulesAddUpAndHealByPeer(t *testing.T) {
