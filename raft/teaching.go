@@ -24,6 +24,11 @@ type TeachingBugs struct {
 	// is persistent; node.go, restore), so it can vote twice in one term and two leaders can be
 	// elected in it.
 	ForgetVoteOnRestart bool
+	// ManyConfChanges lets a leader propose a configuration change while an earlier one is still
+	// uncommitted (thesis §4.1: one change at a time; membership.go, ProposeConfChange). Two
+	// uncommitted single-server changes can make a configuration whose majorities do not overlap
+	// the committed one's, so two leaders can be elected in one term.
+	ManyConfChanges bool
 }
 
 // WithTeachingBugs returns cfg with the given rules of the algorithm switched off. It exists for

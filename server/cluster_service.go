@@ -169,7 +169,7 @@ func (c *clusterService) TransferLeadership(ctx context.Context, req *kannapb.Tr
 			default:
 				to, err = transferTarget(st, req.GetTo())
 				if err == nil {
-					err = n.engine.Raft().TransferLeadership(to)
+					err = n.engine.TransferLeadership(to)
 				}
 			}
 		}); qerr != nil {

@@ -319,7 +319,7 @@ func (n *Node) handOffLeadership(ctx context.Context) error {
 			return
 		}
 		if to, err = engine.PickTransferee(n.engine.Status()); err == nil {
-			err = n.engine.Raft().TransferLeadership(to)
+			err = n.engine.TransferLeadership(to)
 		}
 	})
 	if qerr != nil || err != nil || to == 0 {

@@ -40,6 +40,7 @@ type simFlags struct {
 	window   string
 	htmlMax  int
 	gossip   bool
+	members  bool
 }
 
 // seedSummary is one seed's line of --json output.
@@ -103,6 +104,7 @@ func runSim(args []string) int {
 	fs.StringVar(&f.window, "html-window", "", "draw only this `FROM:TO` window of simulated time in --html, e.g. 12s:15s (default: the whole run)")
 	fs.IntVar(&f.htmlMax, "html-max", sim.DefaultMaxMessages, "draw at most this many messages in --html (the first of the window), at least 1")
 	fs.BoolVar(&f.gossip, "gossip", true, "run a gossip core beside every node; --gossip=false runs Raft alone")
+	fs.BoolVar(&f.members, "membership", false, "swarm membership changes: nodes join, leave and are replaced under faults, gossip driving the configuration")
 	fs.Bool("gossip-only", false, "simulate the gossip core alone at up to thousands of members (its own flags: 'kanna sim --gossip-only --help')")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -172,7 +174,7 @@ func listBugs(asJSON bool) {
 }
 
 func (f simFlags) options(seed int64) sim.Options {
-	o := sim.Options{Seed: seed, Nodes: f.nodes, Duration: f.duration, Bug: f.bug, Preset: f.preset, Clients: f.clients, NoGossip: !f.gossip}
+	o := sim.Options{Seed: seed, Nodes: f.nodes, Duration: f.duration, Bug: f.bug, Preset: f.preset, Clients: f.clients, NoGossip: !f.gossip, Membership: f.members}
 	if f.faults != "" {
 		o.Faults = strings.Split(f.faults, ",")
 	}
@@ -196,6 +198,9 @@ func (f simFlags) replay(seed int64) string {
 	}
 	if !f.gossip {
 		cmd += " --gossip=false"
+	}
+	if f.members {
+		cmd += " --membership"
 	}
 	return cmd
 }

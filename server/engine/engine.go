@@ -211,6 +211,9 @@ func (e *Engine) ProposeConfChange(cc raft.ConfChange) (ProposalID, error) {
 	return e.track(index, term), nil
 }
 
+// TransferLeadership asks this node, as leader, to hand leadership to voter to (thesis §3.10).
+func (e *Engine) TransferLeadership(to uint64) error { return e.raft.TransferLeadership(to) }
+
 // track records a proposal appended at (index, term). If an older proposal of ours still waits on
 // that index, its entry has been overwritten: it is lost, and answered so in the next Output.
 func (e *Engine) track(index, term uint64) ProposalID {

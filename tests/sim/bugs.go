@@ -27,6 +27,9 @@ type Bug struct {
 	// sendBeforeSync breaks the simulated shell instead of the core: it sends a Ready's messages
 	// before the Ready's fsync completes.
 	sendBeforeSync bool
+	// membership turns on Options.Membership: the bug is in configuration changes, which only
+	// happen when members join and leave.
+	membership bool
 }
 
 // configure applies the bug to a node's configuration; the zero Bug changes nothing.
@@ -103,6 +106,25 @@ var Bugs = []Bug{
 			m.Crash, m.CrashAfterVote, m.MaxDowntime, m.Reorder = true, 0.5, 10*time.Millisecond, true
 		},
 		sendBeforeSync: true,
+	},
+	{
+		Name:   "many-conf-changes",
+		Help:   "let a leader propose a configuration change while another is uncommitted (thesis §4.1: one change at a time); majorities of the old and new configurations need no longer overlap",
+		Faults: []string{"crash", "partition"},
+		Expect: CheckOneConfChange,
+		Seeds:  10,
+		setup: func(c *engineConfig) {
+			c.Bugs.ManyConfChanges = true
+		},
+		tune: func(m *FaultMix) {
+			// A change stays uncommitted long enough for the next only when the leader cannot
+			// reach a majority: members come and go often while partitions cut the leader off.
+			m.MemberEvery, m.Partition, m.IsolateLeader = 400*time.Millisecond, true, 0.3
+			if len(m.Kinds) == 0 {
+				m.Kinds = []string{"isolate", "majority"}
+			}
+		},
+		membership: true,
 	},
 }
 

@@ -237,7 +237,7 @@ func upToDate(term, index, otherTerm, otherIndex uint64) bool {
 // commitSafety checks, when an entry is first known committed, that every node lacking it would
 // lose an election: fewer than a majority hold logs no more up-to-date than its own. ids and disks
 // are in the same order.
-func (c *checkers) commitSafety(at time.Duration, index, term uint64, ids []uint64, disks []*disk) {
+func (c *checkers) commitSafety(at time.Duration, index, term uint64, ids []uint64, disks []*disk, electorate func(i int) (voters []int, size int)) {
 	if term <= bootstrapTerm {
 		return // committed by fiat when the cluster was founded, identically on every node
 	}
@@ -249,14 +249,18 @@ func (c *checkers) commitSafety(at time.Duration, index, term uint64, ids []uint
 			continue
 		}
 		nTerm, nIndex := lastEntry(d)
+		// The nodes whose votes could elect node i, and the size of the configuration a majority
+		// is counted of: every node, or with membership changes the voters of the configuration
+		// in node i's own log.
+		others, size := electorate(i)
 		var voters []uint64
-		for j, v := range disks {
-			vTerm, vIndex := lastEntry(v)
+		for _, j := range others {
+			vTerm, vIndex := lastEntry(disks[j])
 			if upToDate(nTerm, nIndex, vTerm, vIndex) {
 				voters = append(voters, ids[j])
 			}
 		}
-		if len(voters) > len(disks)/2 {
+		if size > 0 && len(voters) > size/2 {
 			c.fail(at, CheckCommitSafety, ids[i],
 				"entry %d of term %d is committed, yet node %d lacks it and could be elected by %v, whose logs are no more up-to-date than its own (last entry %d of term %d)",
 				index, term, ids[i], voters, nIndex, nTerm)

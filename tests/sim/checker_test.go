@@ -157,7 +157,7 @@ func TestCommitSafetyCatchesACommittedEntryANodeCouldStillOverwrite(t *testing.T
 	disks[3].sync()
 	disks[4].write(write{entries: append(ents(1, 1, 1), ents(3, 2, 2)...)})
 	disks[4].sync()
-	c.commitSafety(time.Second, 2, 2, fiveNodes, disks)
+	c.commitSafety(time.Second, 2, 2, fiveNodes, disks, everyNode(5))
 	firedOnly(t, c, CheckCommitSafety)
 
 	// Figure 8 (e): once an entry of term 4 covers it on a majority, node 5 cannot win.
@@ -166,7 +166,7 @@ func TestCommitSafetyCatchesACommittedEntryANodeCouldStillOverwrite(t *testing.T
 		disks[i].write(write{entries: ents(4, 3, 3)})
 		disks[i].sync()
 	}
-	c.commitSafety(time.Second, 3, 4, fiveNodes, disks)
+	c.commitSafety(time.Second, 3, 4, fiveNodes, disks, everyNode(5))
 	require.Empty(t, c.violations)
 }
 
@@ -176,4 +176,13 @@ func TestLivenessCatchesARequestThatNeverCompleted(t *testing.T) {
 	s.finalChecks()
 	firedOnly(t, s.check, CheckLiveness)
 	require.True(t, s.stopped)
+}
+
+// everyNode is the electorate of a fixed membership of n nodes: every node votes.
+func everyNode(n int) func(int) ([]int, int) {
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	return func(int) ([]int, int) { return all, n }
 }

@@ -10,6 +10,7 @@ package sim
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"slices"
 
 	"github.com/kanna-cluster/kanna/raft"
 )
@@ -204,4 +205,41 @@ func (d *disk) restored() *raft.Restored {
 // restarts as a brand-new member.
 func (d *disk) empty() bool {
 	return d.hardState.IsEmpty() && d.snapshot == nil && len(d.entries) == 0
+}
+
+// confStateAt folds the configuration in force at index: the snapshot's, changed by every
+// configuration entry up to index (Raft thesis §4.1: a server uses the latest configuration in its
+// log). ok is false when index lies inside the snapshot, where the entries are gone.
+func (d *disk) confStateAt(index uint64) (cs raft.ConfState, ok bool) {
+	first := d.firstIndex()
+	if index+1 < first {
+		return raft.ConfState{}, false
+	}
+	if d.snapshot != nil {
+		cs = d.snapshot.Meta.ConfState
+	}
+	voters, learners := slices.Clone(cs.Voters), slices.Clone(cs.Learners)
+	for _, e := range d.entries {
+		if e.Index > index {
+			break
+		}
+		if e.Type != raft.EntryConfChange {
+			continue
+		}
+		cc, err := raft.UnmarshalConfChange(e.Data)
+		if err != nil {
+			continue
+		}
+		voters = slices.DeleteFunc(voters, func(id uint64) bool { return id == cc.NodeID })
+		learners = slices.DeleteFunc(learners, func(id uint64) bool { return id == cc.NodeID })
+		switch cc.Type {
+		case raft.AddVoter:
+			voters = append(voters, cc.NodeID)
+		case raft.AddLearner:
+			learners = append(learners, cc.NodeID)
+		}
+	}
+	slices.Sort(voters)
+	slices.Sort(learners)
+	return raft.ConfState{Voters: voters, Learners: learners}, true
 }

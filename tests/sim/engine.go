@@ -24,6 +24,9 @@ type engine interface {
 	Step(m raft.Message)
 	Propose(cmd game.Command) (proposalID uint64, err error)
 	Read(room string) (proposalID uint64, err error)
+	// ProposeConfChange and TransferLeadership serve the membership policy (membership.go).
+	ProposeConfChange(cc raft.ConfChange) (proposalID uint64, err error)
+	TransferLeadership(to uint64) error
 	HasReady() bool
 	Ready() output
 	Advance()

@@ -46,6 +46,13 @@ func (s *serverEngine) Propose(cmd game.Command) (uint64, error) {
 	return uint64(id), err
 }
 
+func (s *serverEngine) ProposeConfChange(cc raft.ConfChange) (uint64, error) {
+	id, err := s.e.ProposeConfChange(cc)
+	return uint64(id), err
+}
+
+func (s *serverEngine) TransferLeadership(to uint64) error { return s.e.TransferLeadership(to) }
+
 func (s *serverEngine) Read(room string) (uint64, error) {
 	id, err := s.e.Read(room)
 	return uint64(id), err

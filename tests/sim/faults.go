@@ -48,6 +48,9 @@ type FaultMix struct {
 	MaxDowntime time.Duration `json:"max_downtime"`
 	// SnapshotEvery is the engine's compaction period in applied entries; 0 never compacts.
 	SnapshotEvery uint64 `json:"snapshot_every"`
+	// MemberEvery, with Options.Membership, is the mean time between two joins or leaves; 0 draws
+	// them 1 to 4 s apart.
+	MemberEvery time.Duration `json:"member_every,omitempty"`
 	// MaxSizePerMsg bounds the entry bytes of one append (0: the core's default of 1 MiB); a small
 	// bound splits catch-up into many messages.
 	MaxSizePerMsg uint64 `json:"max_size_per_msg"`

@@ -130,7 +130,7 @@ func (n *node) onGossipTick(gen uint64, count int) {
 	}
 	if !n.paused && n.g != nil {
 		n.g.Tick()
-		if count%rejoinTicks == 0 {
+		if count%rejoinTicks == 0 && !n.leaving {
 			n.rejoinUnknown()
 		}
 		n.flushGossip()
@@ -259,6 +259,9 @@ func (s *sim) probeGossip() {
 func (s *sim) gossipDivergence() (node uint64, detail string, converged bool) {
 	for _, id := range s.ids {
 		n := s.nodes[id]
+		if n.leaving {
+			continue // its view and the others' view of it are those of a departure
+		}
 		if !n.up() {
 			return id, fmt.Sprintf("node %d is not running", id), false
 		}
@@ -266,6 +269,9 @@ func (s *sim) gossipDivergence() (node uint64, detail string, converged bool) {
 			return id, fmt.Sprintf("node %d runs no gossip core", id), false
 		}
 		for _, other := range s.ids {
+			if s.nodes[other].leaving {
+				continue
+			}
 			m, known := n.g.Member(gossipID(other))
 			switch {
 			case !known:

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/kanna-cluster/kanna/raft"
@@ -99,10 +100,30 @@ func (s *sim) finalChecks() {
 // checkCommitSafety runs the commit-safety checker over every node's durable log.
 func (s *sim) checkCommitSafety(index, term uint64) {
 	disks := make([]*disk, len(s.ids))
+	all := make([]int, len(s.ids))
 	for i, id := range s.ids {
-		disks[i] = s.nodes[id].disk
+		disks[i], all[i] = s.nodes[id].disk, i
 	}
-	s.check.commitSafety(s.q.now, index, term, s.ids, disks)
+	electorate := func(int) ([]int, int) { return all, len(all) }
+	if s.opts.Membership {
+		// Only the voters of the configuration in the candidate's own log elect it, a majority of
+		// that whole configuration; one that is not among them cannot campaign at all, and a
+		// voter that stopped for good cannot vote.
+		electorate = func(i int) ([]int, int) {
+			cs, ok := disks[i].confStateAt(disks[i].lastIndex())
+			if !ok || !slices.Contains(cs.Voters, s.ids[i]) {
+				return nil, 0
+			}
+			var in []int
+			for j, id := range s.ids {
+				if slices.Contains(cs.Voters, id) {
+					in = append(in, j)
+				}
+			}
+			return in, len(cs.Voters)
+		}
+	}
+	s.check.commitSafety(s.q.now, index, term, s.ids, disks, electorate)
 }
 
 // faultChanged re-examines every watched leader after a fault: whether its quorum is still
@@ -123,8 +144,17 @@ func (s *sim) faultChanged(crashOrPause bool) {
 
 // markCuts notes the nodes cut off from a leader and whether its quorum is still connected.
 func (s *sim) markCuts(w *leaderWatch) {
-	connected := 0
-	for _, id := range s.ids {
+	connected, voters := 0, s.ids
+	if s.opts.Membership {
+		// With membership changes the quorum is a majority of the leader's own configuration.
+		if ln := s.nodes[w.node]; ln.eng != nil {
+			voters = ln.eng.Status().ConfState.Voters
+		}
+	}
+	for _, id := range voters {
+		if !slices.Contains(s.ids, id) {
+			continue // a voter that stopped for good is never connected
+		}
 		n := s.nodes[id]
 		if id == w.node {
 			if n.up() {
@@ -140,7 +170,7 @@ func (s *sim) markCuts(w *leaderWatch) {
 			connected++
 		}
 	}
-	if connected <= len(s.ids)/2 {
+	if connected <= len(voters)/2 {
 		w.disturbed = true
 	}
 }

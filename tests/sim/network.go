@@ -55,6 +55,22 @@ func newNetwork(cfg netConfig, rng *rand.Rand, nodes []uint64) *network {
 	return n
 }
 
+// addNode wires a node that joins during the run: each direction of each of its links gets a base
+// delay, drawn from rng (the membership schedule's stream, so that no other draw shifts).
+func (n *network) addNode(id uint64, rng *rand.Rand) {
+	for _, other := range n.nodes {
+		for _, l := range []link{{id, other}, {other, id}} {
+			extra := time.Duration(0)
+			if n.cfg.Spread > 0 {
+				extra = time.Duration(rng.Int63n(int64(n.cfg.Spread)))
+			}
+			n.base[l] = n.cfg.Latency + extra
+		}
+	}
+	n.nodes = append(n.nodes, id)
+	sort.Slice(n.nodes, func(i, j int) bool { return n.nodes[i] < n.nodes[j] })
+}
+
 // fate is what happens to one message: dropped (with a reason) or delivered after each delay.
 type fate struct {
 	drop   string

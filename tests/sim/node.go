@@ -11,10 +11,12 @@ package sim
 import (
 	"fmt"
 	"math/rand"
+	"slices"
 	"time"
 
 	"github.com/kanna-cluster/kanna/gossip"
 	"github.com/kanna-cluster/kanna/raft"
+	nodeengine "github.com/kanna-cluster/kanna/server/engine"
 )
 
 // node is one simulated server.
@@ -49,6 +51,12 @@ type node struct {
 	commit      uint64 // the commit index last observed
 
 	logShadow logShadow // what the diagram's log panel last recorded (logview.go)
+
+	// Membership (membership.go): the engine's policy, run on every tick; whether the node left
+	// gracefully, and whether it has stopped for good since.
+	policy   *nodeengine.Membership
+	leaving  bool
+	departed bool
 }
 
 func newNode(s *sim, id uint64, nodeRng *rand.Rand) *node {
@@ -81,7 +89,11 @@ func (n *node) start() error {
 	}
 	n.s.bug.configure(&cfg)
 	if n.disk.empty() {
-		cfg.Peers = n.s.ids
+		// A founding node that crashed before its first fsync starts as one again; a node that
+		// joined later starts with no configuration and waits for the leader to add it.
+		if slices.Contains(n.s.founders, n.id) {
+			cfg.Peers = n.s.founders
+		}
 	} else {
 		cfg.Restore = n.disk.restored()
 	}
@@ -100,7 +112,18 @@ func (n *node) start() error {
 	}
 	founding := !n.gossipStarted
 	n.gossipStarted = true
-	return n.startGossip(founding)
+	if err := n.startGossip(founding); err != nil {
+		return err
+	}
+	if n.leaving {
+		// Restarted while leaving: announce the departure again, as a node restarted by its
+		// operator in the middle of a graceful leave would.
+		if err := n.g.Leave(); err != nil {
+			return fmt.Errorf("sim: node %d: leave again after a restart: %w", n.id, err)
+		}
+		n.flushGossip()
+	}
+	return nil
 }
 
 func (n *node) onTick(gen uint64) {
@@ -109,6 +132,7 @@ func (n *node) onTick(gen uint64) {
 	}
 	if !n.paused {
 		n.eng.Tick()
+		n.reconcile()
 		n.process()
 	}
 	n.s.q.after(n.tick, func() { n.onTick(gen) })
@@ -307,14 +331,23 @@ func (n *node) observe() {
 		n.recordLog(st)
 	}
 	n.s.check.commit(now, n.id, st.Commit)
+	if st.Role == raft.Leader {
+		n.s.checkConfChanges(n, st)
+	}
 	if st.Commit > n.commit {
 		n.commit = st.Commit
 		if st.Role == raft.Leader {
+			if n.s.opts.Membership {
+				n.s.checkCommitQuorum(n, st)
+			}
 			n.maybeCrashAfterCommit()
 		}
 	}
 	if st.Role == n.role && st.Term == n.term {
 		return
+	}
+	if st.Role == raft.Leader && n.s.opts.Membership {
+		n.s.checkElectionQuorum(n, st)
 	}
 	prevRole, prevTerm := n.role, n.term
 	n.role, n.term = st.Role, st.Term
@@ -344,7 +377,7 @@ func (n *node) crash() {
 
 // restart brings a crashed node back from its disk.
 func (n *node) restart() {
-	if !n.crashed {
+	if !n.crashed || n.departed {
 		return
 	}
 	r := n.disk.restored()

@@ -12,13 +12,16 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math/rand"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/kanna-cluster/kanna/raft"
+	nodeengine "github.com/kanna-cluster/kanna/server/engine"
 )
 
 // Options configure one run. The zero value of a field means its default.
@@ -50,6 +53,10 @@ type Options struct {
 	// NoGossip runs Raft alone: no gossip core beside each node (gossip.go), no gossip messages,
 	// no gossip checker. Raft's own events are the same either way.
 	NoGossip bool
+
+	// Membership swarms membership changes: nodes join, leave and are replaced during the safety
+	// phase, and gossip drives the configuration changes (membership.go). It needs gossip.
+	Membership bool
 }
 
 func (o Options) withDefaults() Options {
@@ -107,6 +114,9 @@ func Execute(opts Options) (*Run, error) {
 	if opts.Nodes < 1 {
 		return nil, fmt.Errorf("sim: --nodes must be at least 1, got %d", opts.Nodes)
 	}
+	if opts.Membership && opts.NoGossip {
+		return nil, errors.New("sim: --membership needs gossip: membership changes are driven by the gossip view; drop --gossip=false")
+	}
 	if opts.Liveness >= opts.Duration {
 		return nil, fmt.Errorf("sim: the liveness phase (%v) must be shorter than the whole run (%v); raise --duration", opts.Liveness, opts.Duration)
 	}
@@ -119,7 +129,10 @@ func Execute(opts Options) (*Run, error) {
 		if err != nil {
 			return nil, err
 		}
-		bug = Bug{Faults: preset.Faults, tune: preset.tune}
+		bug = Bug{Faults: preset.Faults, tune: preset.tune, membership: preset.membership}
+	}
+	if bug.membership {
+		opts.Membership = true
 	}
 	allowed, err := parseFaults(opts.Faults, bug)
 	if err != nil {
@@ -167,6 +180,14 @@ type sim struct {
 	gossipMsgs         int
 	gossipDropped      int
 	gossipDeclaredDead int
+
+	// Membership under faults (membership.go).
+	memberRng *rand.Rand        // the schedule of joins and leaves, apart from every other stream
+	gossipIDs map[string]uint64 // gossip name -> node id
+	lastID    uint64            // the highest node id given out
+	founders  []uint64          // the founding configuration
+	// awaitingRemoval is the node that left and whose removal is not yet committed; 0 when none.
+	awaitingRemoval uint64
 }
 
 func newSim(opts Options, bug Bug, allowed map[string]bool) *sim {
@@ -182,6 +203,8 @@ func newSim(opts Options, bug Bug, allowed map[string]bool) *sim {
 	// beside Raft.
 	gossipRng := rand.New(rand.NewSource(master.Int63()))
 	gossipNetRng := rand.New(rand.NewSource(master.Int63()))
+	// Membership's stream comes after every other, so a run without it draws what it drew before.
+	memberRng := rand.New(rand.NewSource(master.Int63()))
 
 	s := &sim{
 		opts:      opts,
@@ -196,6 +219,8 @@ func newSim(opts Options, bug Bug, allowed map[string]bool) *sim {
 		gossipNetRng: gossipNetRng,
 		gossipAddrs:  map[string]uint64{},
 		gossipAt:     -1,
+		memberRng:    memberRng,
+		gossipIDs:    map[string]uint64{},
 	}
 	s.mix = drawMix(mixRng, allowed)
 	if bug.tune != nil {
@@ -204,11 +229,14 @@ func newSim(opts Options, bug Bug, allowed map[string]bool) *sim {
 	for i := 1; i <= opts.Nodes; i++ {
 		s.ids = append(s.ids, uint64(i))
 	}
+	s.founders, s.lastID = slices.Clone(s.ids), uint64(opts.Nodes)
 	s.net = newNetwork(s.mix.net(), netRng, s.ids)
 	for _, id := range s.ids {
 		s.nodes[id] = newNode(s, id, nodeRng)
 		s.nodes[id].grng = rand.New(rand.NewSource(gossipRng.Int63()))
 		s.gossipAddrs[gossipAddr(id)] = id
+		s.gossipIDs[gossipID(id)] = id
+		s.nodes[id].policy = nodeengine.NewMembership(id, simMembership)
 	}
 	n := opts.Clients
 	if n == 0 {
@@ -247,6 +275,7 @@ func (s *sim) run() error {
 		c.start()
 	}
 	s.scheduleFaults()
+	s.scheduleMembership()
 	s.q.at(s.safetyEnd, s.startLiveness)
 	if !s.opts.NoGossip {
 		s.q.at(s.safetyEnd, s.probeGossip) // after startLiveness, which is queued first
