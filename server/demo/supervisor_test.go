@@ -67,6 +67,10 @@ func fakeNode(args []string, voters string) int {
 	if err := os.MkdirAll(*data, 0o755); err != nil {
 		return 4
 	}
+	// SIGTERM is caught before the arguments are written: the test reads them as the sign that the
+	// node is up, and a SIGTERM between the two would kill a node meant to ignore it.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
 	// Written aside and renamed, so that the test never reads a half-written file.
 	tmp := filepath.Join(*data, "args.tmp")
 	if err := os.WriteFile(tmp, []byte(strings.Join(args, " ")), 0o644); err != nil {
@@ -82,8 +86,6 @@ func fakeNode(args []string, voters string) int {
 	srv := grpc.NewServer()
 	kannapb.RegisterClusterServer(srv, &fakeCluster{id: *id, addr: *addr, voters: voters})
 	go func() { _ = srv.Serve(ln) }()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM)
 	for range sig {
 		if !*ignoreTerm {
 			return 0
