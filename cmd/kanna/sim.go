@@ -88,6 +88,7 @@ func runSim(args []string) int {
 		"kanna sim --seeds 500 --json            a sweep of seeds 1 to 500 on every core, one JSON line each",
 		"kanna sim --bug list                    the teaching bugs and the checker that catches each",
 		"kanna sim --seeds 50 --bug commit-old-term",
+		"kanna sim --seeds 200 --membership          nodes join, leave and are replaced under faults",
 		"kanna sim --seed 12 --trace s12.trace --html s12.html --html-window 10s:14s",
 		"kanna sim --gossip-only --members 500 --loss 0.05   (see 'kanna sim --gossip-only --help')")
 	fs.Int64Var(&f.seed, "seed", 1, "the seed of the run, or the first seed of a sweep")
