@@ -25,7 +25,7 @@ func TestEachUpdateIsRetransmittedRetransmitMultTimesLogN(t *testing.T) {
 	q.enqueue(news("b", StateSuspect, 0, "c"))
 	sent := 0
 	for q.len() > 0 {
-		require.Len(t, q.take(1400, 8), 1)
+		require.Len(t, q.take(nil, 1400, 8), 1)
 		sent++
 	}
 	require.Equal(t, 8, sent)
@@ -34,10 +34,10 @@ func TestEachUpdateIsRetransmittedRetransmitMultTimesLogN(t *testing.T) {
 func TestFewestSentUpdatesGoFirstAndNewestAmongEquals(t *testing.T) {
 	var q broadcastQueue
 	q.enqueue(news("b", StateAlive, 0, "b"))
-	q.take(1400, 10) // b has been sent once
+	q.take(nil, 1400, 10) // b has been sent once
 	q.enqueue(news("c", StateAlive, 0, "c"))
 	q.enqueue(news("d", StateAlive, 0, "d"))
-	got := q.take(1400, 10)
+	got := q.take(nil, 1400, 10)
 	require.Equal(t, []string{"d", "c", "b"}, updateIDs(got))
 }
 
@@ -47,7 +47,7 @@ func TestNewerNewsAboutAMemberReplacesOlderNews(t *testing.T) {
 	q.enqueue(news("c", StateAlive, 0, "c"))
 	q.enqueue(news("b", StateSuspect, 0, "c"))
 	require.Equal(t, 2, q.len())
-	got := q.take(1400, 10)
+	got := q.take(nil, 1400, 10)
 	require.Equal(t, []string{"b", "c"}, updateIDs(got))
 	require.Equal(t, StateSuspect, got[0].Member.State)
 }
@@ -142,7 +142,7 @@ func TestQueueKeepsSendingOrderThroughManyTakes(t *testing.T) {
 			}
 		}
 		model = slices.DeleteFunc(model, func(r *ref) bool { return r.transmits >= limit })
-		require.Equal(t, want, q.take(budget, limit), "step %d", step)
+		require.Equal(t, want, q.take(nil, budget, limit), "step %d", step)
 		require.Equal(t, len(model), q.len(), "step %d", step)
 	}
 }

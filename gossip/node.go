@@ -264,10 +264,10 @@ func (n *Node) send(m Message) {
 			budget -= encodedSize(u)
 		}
 		limit := retransmitLimit(n.cfg.RetransmitMult, n.liveCount())
-		for _, u := range n.queue.take(budget, limit) {
-			if !n.leaving || u.Member.ID != n.cfg.ID { // the goodbye is on already
-				m.Updates = append(m.Updates, u)
-			}
+		own := len(m.Updates)
+		m.Updates = n.queue.take(m.Updates, budget, limit)
+		if n.leaving { // the goodbye is on already
+			m.Updates = append(m.Updates[:own], slices.DeleteFunc(m.Updates[own:], func(u Update) bool { return u.Member.ID == n.cfg.ID })...)
 		}
 	}
 	n.outbox = append(n.outbox, m)

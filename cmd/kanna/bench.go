@@ -50,6 +50,8 @@ type benchOptions struct {
 	inprocess bool
 	extra     []string // flags for every node, from --node-flags
 	profile   string   // CPU profile of this process, from --cpuprofile
+	failover  bool
+	kills     int
 }
 
 func runBench(args []string) int {
@@ -67,6 +69,8 @@ func runBench(args []string) int {
 	fs.BoolVar(&opt.json, "json", false, "print one JSON object instead of a sentence")
 	fs.BoolVar(&opt.inprocess, "inprocess", false, "consensus alone: host the leader in this process and call its Game service without gRPC")
 	fs.StringVar(&nodeFlags, "node-flags", "", "extra flags for every node, space separated")
+	fs.BoolVar(&opt.failover, "failover", false, "kill the leader with SIGKILL --kills times under load; print the time to a new leader and to the next acknowledged write")
+	fs.IntVar(&opt.kills, "kills", 20, "leader kills of --failover")
 	fs.StringVar(&opt.profile, "cpuprofile", "", "write this process's CPU profile (with --inprocess, the leader's) to this file")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -89,6 +93,19 @@ func runBench(args []string) int {
 			return 1
 		}
 		defer stopProfile()
+	}
+	if opt.failover {
+		if opt.inprocess || opt.kills < 1 {
+			fmt.Fprintln(stderr, "kanna bench: --failover needs --kills >= 1 and kills node processes, so it does not go with --inprocess")
+			return 2
+		}
+		res, err := benchFailover(ctx, opt, opt.kills, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "kanna bench: %v\n", err)
+			return 1
+		}
+		printFailover(res, opt.json)
+		return 0
 	}
 	bench := benchMain
 	if opt.inprocess {

@@ -41,6 +41,8 @@ type simFlags struct {
 	htmlMax  int
 	gossip   bool
 	members  bool
+	// cpuprofile is where --cpuprofile writes the CPU profile; empty writes none.
+	cpuprofile string
 }
 
 // seedSummary is one seed's line of --json output.
@@ -106,6 +108,7 @@ func runSim(args []string) int {
 	fs.IntVar(&f.htmlMax, "html-max", sim.DefaultMaxMessages, "draw at most this many messages in --html (the first of the window), at least 1")
 	fs.BoolVar(&f.gossip, "gossip", true, "run a gossip core beside every node; --gossip=false runs Raft alone")
 	fs.BoolVar(&f.members, "membership", false, "swarm membership changes: nodes join, leave and are replaced under faults, gossip driving the configuration")
+	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the run (or the sweep) to this file")
 	fs.Bool("gossip-only", false, "simulate the gossip core alone at up to thousands of members (its own flags: 'kanna sim --gossip-only --help')")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -130,6 +133,14 @@ func runSim(args []string) int {
 	if _, err := f.htmlOptions(); err != nil {
 		simFailed(err)
 		return 2
+	}
+	if f.cpuprofile != "" {
+		stop, err := startCPUProfile(f.cpuprofile)
+		if err != nil {
+			simFailed(err)
+			return 1
+		}
+		defer stop()
 	}
 	if f.seeds > 0 {
 		return sweep(f)

@@ -56,6 +56,7 @@ func runGossipSim(args []string) int {
 	fs.DurationVar(&o.Jitter, "jitter", d.Jitter, "extra delay drawn uniformly from [0, jitter)")
 	fs.DurationVar(&o.StaleDeadBound, "stale-dead-bound", d.StaleDeadBound, "how long a live, reachable member may stay dead in a view")
 	fs.BoolVar(&jsonOut, "json", false, "print one JSON object")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -78,6 +79,14 @@ func runGossipSim(args []string) int {
 		longerThan("stale-dead-bound", o.StaleDeadBound, 0),
 	) {
 		return 2
+	}
+	if *profile != "" {
+		stop, err := startCPUProfile(*profile)
+		if err != nil {
+			fmt.Fprintf(stderr, "kanna sim --gossip-only: %v\n", err)
+			return 1
+		}
+		defer stop()
 	}
 	if o.FaultsEnd > o.Duration {
 		o.FaultsEnd = o.Duration

@@ -61,6 +61,9 @@ type Options struct {
 	Clients  int
 	Duration time.Duration
 	Payload  int // the length of each player's name, which every guess carries (1-32)
+	// Stop, when closed, ends the run before Duration: each player finishes the call it is in and
+	// sends no more. Nil never stops early.
+	Stop <-chan struct{}
 }
 
 // Modes a Result names: the players call the leader's state machine in its own process
@@ -123,7 +126,7 @@ func Run(ctx context.Context, games []Game, opt Options, progress io.Writer) (Re
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := p.play(ctx, deadline, &ops); err != nil {
+			if err := p.play(ctx, deadline, opt.Stop, &ops); err != nil {
 				errs <- err
 			}
 		}()
@@ -221,10 +224,10 @@ func (p *benchPlayer) setUp(ctx context.Context) error {
 	return nil
 }
 
-// play sends one command after another until deadline: a guess of the next letter while the round
+// play sends one command after another until deadline or stop: a guess of the next letter while the round
 // is played, a new round once it is over. Each successful call is one op.
-func (p *benchPlayer) play(ctx context.Context, deadline time.Time, ops *atomic.Int64) error {
-	for time.Now().Before(deadline) {
+func (p *benchPlayer) play(ctx context.Context, deadline time.Time, stop <-chan struct{}, ops *atomic.Int64) error {
+	for time.Now().Before(deadline) && !closed(stop) {
 		p.seq++
 		seq := p.seq
 		var send func(context.Context) (*kannapb.RoomState, error)
@@ -247,6 +250,16 @@ func (p *benchPlayer) play(ctx context.Context, deadline time.Time, ops *atomic.
 		p.state = st
 	}
 	return nil
+}
+
+// closed reports whether ch is closed; a nil channel never is.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // NextLetter returns the next letter to guess, or false when the round is over and a new one is
