@@ -291,6 +291,10 @@ func (n *Node) StableTo(index, term uint64) {
 // without the cost of copying the leader's progress.
 func (n *Node) SoftState() SoftState { return n.softState() }
 
+// HardState returns the core's term, vote and commit index as they are now (durable or not): the
+// cheap part of Status, for callers that ask after every step.
+func (n *Node) HardState() HardState { return n.hardState() }
+
 // Status returns a copy of the core's state.
 func (n *Node) Status() Status {
 	s := Status{

@@ -2,9 +2,11 @@
 // reason for its value.
 //
 // The timing follows the Raft paper §5.6 (broadcastTime ≪ electionTimeout ≪ MTBF): one tick of
-// 100 ms drives both the Raft core and the gossip core, an election timeout is eight ticks (0.8 to
-// 1.6 seconds with randomization, thesis §9.3), and a leader heartbeats every tick. The gossip timings
-// are hashicorp/memberlist's LAN defaults (gossip/config.go).
+// 25 ms drives both the Raft core and the gossip core, an election timeout is twelve ticks (0.3 to
+// 0.6 seconds with randomization, thesis §9.3), and a leader heartbeats every tick. Twelve ticks
+// rather than six of 50 ms: the randomized timeouts are whole ticks, and with only six values to
+// draw from, two of four surviving followers often drew the same one and split the vote. The gossip
+// timings are hashicorp/memberlist's LAN defaults (gossip/config.go), in time, not ticks.
 package server
 
 import (
@@ -26,6 +28,12 @@ const DevClusterKey = "kanna-dev-cluster-key"
 // under 512 KiB (raft.Config), so a larger message is a bug or an attack, refused with
 // ResourceExhausted.
 const MaxMessageBytes = 4 << 20
+
+// The default timing (see the file comment and Config).
+const (
+	DefaultTickInterval = 25 * time.Millisecond
+	DefaultElectionTick = 12
+)
 
 // Config sets up one node.
 type Config struct {
@@ -60,13 +68,15 @@ type Config struct {
 	ServerTLS *tls.Config
 	ClientTLS *tls.Config
 
-	// TickInterval is the length of one tick of both cores. Default 100 ms (see the file comment).
+	// TickInterval is the length of one tick of both cores. Default 25 ms (see the file comment).
 	TickInterval time.Duration
 
-	// ElectionTick is the Raft election timeout in ticks. Default 8: followers wait 0.8 to 1.6 s
-	// (thesis §9.3) at 100 ms ticks, so a crashed leader is replaced within two seconds, while
-	// eight heartbeats must go missing in a row, far more than a loopback or LAN round trip and an
-	// fsync on a busy disk can take, before anyone campaigns.
+	// ElectionTick is the Raft election timeout in ticks. Default 12: followers wait 0.3 to 0.6 s
+	// (thesis §9.3) at 25 ms ticks, so a crashed leader is replaced, and the next write
+	// acknowledged, within a second (docs/benchmarks.md, "Failover"), while twelve heartbeats must go
+	// missing in a row, far more than a loopback or LAN round trip and an fsync on a busy disk can
+	// take, before anyone campaigns; pre-vote and check-quorum (thesis §9.6) keep a follower that
+	// alone missed them from deposing a leader the others still hear.
 	ElectionTick int
 
 	// SnapshotEvery makes the node snapshot its game and compact its log after this many applied
@@ -112,10 +122,10 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, errors.New("node config: TLS must be set for both the server and the client side, or for neither")
 	}
 	if cfg.TickInterval <= 0 {
-		cfg.TickInterval = 100 * time.Millisecond
+		cfg.TickInterval = DefaultTickInterval
 	}
 	if cfg.ElectionTick <= 0 {
-		cfg.ElectionTick = 8
+		cfg.ElectionTick = DefaultElectionTick
 	}
 	if cfg.ElectionTick < 3 {
 		return cfg, fmt.Errorf("node config: election timeout of %d ticks is too short; use at least 3 so heartbeats (every tick) fit in it", cfg.ElectionTick)

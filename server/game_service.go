@@ -28,10 +28,11 @@ const (
 	// defaultCallTimeout bounds a game call that came without a deadline: several election
 	// timeouts, so a call survives a leader change, but not forever.
 	defaultCallTimeout = 10 * time.Second
-	// The retry backoff across leader changes: quick at first (an election takes one to two
-	// election timeouts), then no faster than twice a second.
-	minRetryBackoff = 20 * time.Millisecond
-	maxRetryBackoff = 500 * time.Millisecond
+	// The retry backoff across leader changes: quick at first, and never longer than one tick,
+	// so that a call waiting out an election (one to two election timeouts) is resent within a
+	// tick of the new leader's arrival; a failover is measured to the next acknowledged write.
+	minRetryBackoff = 10 * time.Millisecond
+	maxRetryBackoff = 50 * time.Millisecond
 )
 
 // gameService serves the Game RPCs.

@@ -14,6 +14,9 @@ import (
 // goroutine.
 func (n *Node) GameServer() kannapb.GameServer { return &gameService{n: n} }
 
+// Term returns the last term the node's loop saw.
+func (n *Node) Term() uint64 { return n.term.Load() }
+
 // RoomState converts a room as the game shows it to the Game service's message; servedBy and
 // commitIndex say which node answered and at which applied index.
 func RoomState(v game.RoomView, servedBy, commitIndex uint64) *kannapb.RoomState {

@@ -34,9 +34,9 @@ import (
 	"github.com/kanna-cluster/kanna/raft"
 )
 
-// rejoinTicks is how often a node tries again to join the seeds its gossip view lacks: every two
-// seconds at 100 ms ticks, so a node started before the rest of the cluster finds it soon after.
-const rejoinTicks = 20
+// rejoinEvery is how often a node tries again to join the seeds its gossip view lacks, so a node
+// started before the rest of the cluster finds it soon after.
+const rejoinEvery = 2 * time.Second
 
 // loopState is the shell's own state, touched only by the loop goroutine.
 type loopState struct {
@@ -185,7 +185,7 @@ func (n *Node) tick() {
 	n.loop.ticks++
 	n.engine.Tick()
 	n.gossip.Tick()
-	if n.loop.ticks%rejoinTicks == 0 {
+	if n.loop.ticks%max(int64(rejoinEvery/n.cfg.TickInterval), 1) == 0 {
 		n.joinSeeds()
 	}
 	n.reconcileMembership()

@@ -121,8 +121,8 @@ func TestConfigRefusesWhatCannotWorkAndFillsDefaults(t *testing.T) {
 	cfg, err := Config{ID: 1, DataDir: "d", Addr: "127.0.0.1:1"}.withDefaults()
 	require.NoError(t, err)
 	require.Equal(t, DevClusterKey, cfg.ClusterKey)
-	require.Equal(t, 100*time.Millisecond, cfg.TickInterval)
-	require.Equal(t, 8, cfg.ElectionTick)
+	require.Equal(t, 25*time.Millisecond, cfg.TickInterval)
+	require.Equal(t, 12, cfg.ElectionTick)
 	require.NotZero(t, cfg.Seed)
 }
 

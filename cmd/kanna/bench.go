@@ -169,8 +169,13 @@ func benchMain(ctx context.Context, opt benchOptions, progress io.Writer) (loadg
 		defer conn.Close()
 		games[i] = loadgen.Remote(kannapb.NewGameClient(conn))
 	}
+	before := maxTerm(ctx, sup)
 	res, err := loadgen.Run(ctx, games, opt.load, progress)
 	res.System, res.Mode, res.Nodes = "kanna", loadgen.ModeService, opt.nodes
+	if after := maxTerm(ctx, sup); err == nil && after >= before && before > 0 {
+		elections := after - before
+		res.Elections = &elections
+	}
 	return res, err
 }
 
@@ -215,9 +220,23 @@ func benchInProcess(ctx context.Context, opt benchOptions, progress io.Writer) (
 		printLogTails(progress, sup.Nodes())
 		return loadgen.Result{}, err
 	}
+	before := max(maxTerm(ctx, sup), leader.Term())
 	res, err := loadgen.Run(ctx, []loadgen.Game{leader.GameServer()}, opt.load, progress)
 	res.System, res.Mode, res.Nodes = "kanna", loadgen.ModeConsensus, opt.nodes
+	if after := max(maxTerm(ctx, sup), leader.Term()); err == nil && after >= before && before > 0 {
+		elections := after - before
+		res.Elections = &elections
+	}
 	return res, err
+}
+
+// maxTerm is the highest term the supervised nodes report, 0 when none answers.
+func maxTerm(ctx context.Context, sup *demo.Supervisor) uint64 {
+	var term uint64
+	for _, st := range sup.Statuses(ctx, 2*time.Second) {
+		term = max(term, st.Term)
+	}
+	return term
 }
 
 // waitLeads polls node n until it leads a configuration of the voters 1..size and no learner.

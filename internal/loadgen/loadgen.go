@@ -85,6 +85,10 @@ type Result struct {
 	P50ms     float64 `json:"p50_ms"`
 	P99ms     float64 `json:"p99_ms"`
 	Retries   int64   `json:"retries"`
+	// Elections counts the terms that began while the load ran (Raft paper §5.2: every election
+	// raises the term): 0 means the leader of the start led throughout. Nil when the system's
+	// bench cannot tell.
+	Elections *uint64 `json:"elections,omitempty"`
 }
 
 // Run runs opt.Clients players, spread over games, for opt.Duration after all have set up their

@@ -236,7 +236,7 @@ func (e *Engine) Read(room string) (ProposalID, error) {
 		return 0, err
 	}
 	e.nextID = id
-	e.reads = append(e.reads, &pendingRead{id: id, room: room, term: e.raft.Status().Term})
+	e.reads = append(e.reads, &pendingRead{id: id, room: room, term: e.raft.HardState().Term})
 	return id, nil
 }
 

@@ -53,7 +53,7 @@ func buildAndRun(m *testing.M) int {
 }
 
 // formTimeout bounds the wait for a cluster to elect a leader and promote every joiner: an
-// election is one to two seconds; under -race on two cores, nodes start slowly.
+// election takes under a second; under -race on two cores, nodes start slowly.
 const formTimeout = 60 * time.Second
 
 // cluster is a running test cluster and clients for each node.

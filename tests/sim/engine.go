@@ -33,6 +33,9 @@ type engine interface {
 	Status() raft.Status
 	// Entries returns the log's entries [lo, hi), for the diagram's log panel.
 	Entries(lo, hi uint64) ([]raft.Entry, error)
+	// State is the role, leader, term and commit index: what the checkers read after every event,
+	// without the cost of a whole Status.
+	State() (raft.SoftState, raft.HardState)
 	// GameSnapshot returns the encoded game state, for comparing replicas at the end of a run.
 	GameSnapshot() []byte
 }

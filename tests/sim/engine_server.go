@@ -39,6 +39,9 @@ func (s *serverEngine) Status() raft.Status { return s.e.Status() }
 func (s *serverEngine) Entries(lo, hi uint64) ([]raft.Entry, error) {
 	return s.e.Raft().Entries(lo, hi)
 }
+func (s *serverEngine) State() (raft.SoftState, raft.HardState) {
+	return s.e.Raft().SoftState(), s.e.Raft().HardState()
+}
 func (s *serverEngine) GameSnapshot() []byte { return s.e.Game().Snapshot() }
 
 func (s *serverEngine) Propose(cmd game.Command) (uint64, error) {

@@ -325,7 +325,8 @@ func (n *node) maybeCrashAfterVote(hs raft.HardState) {
 
 // observe reports role, term and commit changes to the trace and the checkers.
 func (n *node) observe() {
-	st := n.eng.Status()
+	soft, hard := n.eng.State()
+	st := raft.Status{SoftState: soft, HardState: hard}
 	now := n.s.q.now
 	if n.s.opts.KeepEvents {
 		n.recordLog(st)

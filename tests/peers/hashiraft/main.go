@@ -111,6 +111,7 @@ func bench(ctx context.Context, mode string, size int, opt loadgen.Options, prog
 	fctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	var games []loadgen.Game
+	var leader *node
 	if mode == loadgen.ModeConsensus {
 		n, err := startNode(nodeConfig{id: 1, dir: filepath.Join(dir, "node1"), raftAddr: raftAddrs[1], bootstrap: true})
 		if err != nil {
@@ -121,6 +122,7 @@ func bench(ctx context.Context, mode string, size int, opt loadgen.Options, prog
 			return loadgen.Result{}, err
 		}
 		games = []loadgen.Game{&gameService{n: n}}
+		leader = n
 	} else {
 		gameAddr, err := freeAddr()
 		if err != nil {
@@ -142,8 +144,16 @@ func bench(ctx context.Context, mode string, size int, opt loadgen.Options, prog
 		}
 	}
 	fmt.Fprintf(progress, "hashiraft: cluster of %d formed, node 1 leads\n", size)
+	var before uint64
+	if leader != nil {
+		before = leader.raft.CurrentTerm()
+	}
 	res, err := loadgen.Run(ctx, games, opt, progress)
 	res.System, res.Mode, res.Nodes = system, mode, size
+	if leader != nil && err == nil {
+		elections := leader.raft.CurrentTerm() - before
+		res.Elections = &elections
+	}
 	return res, err
 }
 
