@@ -9,7 +9,9 @@ package game
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode"
@@ -164,20 +166,38 @@ func normalizeLetter(s string) (byte, error) {
 	return c, nil
 }
 
-// Encode returns c as the bytes of a log entry. encoding/json writes struct fields in declaration
-// order, so equal commands encode to equal bytes.
+// binaryVersion is the first byte of a command encoded by Encode. A JSON command, as logs written
+// before the binary encoding hold, starts with '{' instead, so the two never meet.
+const binaryVersion = 0x01
+
+// Encode returns c as the bytes of a log entry: the version byte, then Kind, ClientID, Seq, Room,
+// Player, Letter and Word in that order, each string as its length (uvarint) and bytes, Seq as a
+// uvarint. Equal commands encode to equal bytes. Every replica decodes every entry it applies, so
+// the encoding is binary: decoding JSON with reflection was a tenth of a node's apply cost.
 func (c Command) Encode() []byte {
-	b, err := json.Marshal(c)
-	if err != nil {
-		// A struct of strings and an integer always marshals; reaching here is a bug in this file.
-		panic(fmt.Sprintf("game: encode command: %v", err))
+	n := 1 + binary.MaxVarintLen64*6 + len(c.Kind) + len(c.ClientID) + len(c.Room) + len(c.Player) + len(c.Letter) + len(c.Word)
+	b := make([]byte, 0, n)
+	b = append(b, binaryVersion)
+	b = appendString(b, string(c.Kind))
+	b = appendString(b, c.ClientID)
+	b = binary.AppendUvarint(b, c.Seq)
+	for _, f := range []string{c.Room, c.Player, c.Letter, c.Word} {
+		b = appendString(b, f)
 	}
 	return b
 }
 
-// DecodeCommand reads a command written by Encode. It refuses unknown fields, so that a log written
-// by a newer version is not silently half-understood.
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// DecodeCommand reads a command written by Encode, or by the JSON encoding of earlier versions
+// (refusing unknown fields, so that a log written by a newer version is not silently
+// half-understood). It refuses truncated input and trailing bytes.
 func DecodeCommand(b []byte) (Command, error) {
+	if len(b) > 0 && b[0] == binaryVersion {
+		return decodeBinary(b)
+	}
 	var c Command
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -188,4 +208,57 @@ func DecodeCommand(b []byte) (Command, error) {
 		return Command{}, fmt.Errorf("game: decode command: trailing data after the command in %d bytes", len(b))
 	}
 	return c, nil
+}
+
+// decodeBinary reads the encoding of Encode.
+func decodeBinary(b []byte) (Command, error) {
+	d := decoder{b: b[1:]}
+	var c Command
+	c.Kind = Kind(d.string())
+	c.ClientID = d.string()
+	c.Seq = d.uvarint()
+	c.Room = d.string()
+	c.Player = d.string()
+	c.Letter = d.string()
+	c.Word = d.string()
+	switch {
+	case d.err != nil:
+		return Command{}, fmt.Errorf("game: decode command from %d bytes: %w", len(b), d.err)
+	case len(d.b) > 0:
+		return Command{}, fmt.Errorf("game: decode command: %d trailing bytes after the command in %d bytes", len(d.b), len(b))
+	}
+	return c, nil
+}
+
+// decoder reads uvarints and strings from b, remembering the first error.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errors.New("truncated or overlong number")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)) {
+		d.err = fmt.Errorf("a string of %d bytes where %d are left", n, len(d.b))
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
 }

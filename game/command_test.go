@@ -25,10 +25,21 @@ func TestCommandEncodingRoundTrips(t *testing.T) {
 }
 
 func TestDecodeCommandRefusesWhatEncodeNeverWrites(t *testing.T) {
-	for _, data := range []string{"", "{", `{"kind":"guess","color":"red"}`, `{"seq":-1}`, `{"kind":"join"} {}`} {
+	good := Command{Kind: KindGuess, ClientID: "c", Seq: 300, Room: "den", Player: "riko", Letter: "k"}.Encode()
+	for _, data := range []string{"", "{", `{"kind":"guess","color":"red"}`, `{"seq":-1}`, `{"kind":"join"} {}`,
+		string(good[:len(good)-1]), string(good) + "x", "\x01\x05gue", "\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", "\x02"} {
 		_, err := DecodeCommand([]byte(data))
 		require.Error(t, err, "%q", data)
 	}
+}
+
+func TestDecodeCommandStillReadsTheJSONOfOlderLogs(t *testing.T) {
+	got, err := DecodeCommand([]byte(`{"kind":"guess","client_id":"c","seq":3,"room":"den","player":"riko","letter":"k"}`))
+	require.NoError(t, err)
+	want := Command{Kind: KindGuess, ClientID: "c", Seq: 3, Room: "den", Player: "riko", Letter: "k"}
+	require.Equal(t, want, got)
+	require.Equal(t, want.Encode(), got.Encode(), "it is written back in the binary encoding")
+	require.Equal(t, byte(binaryVersion), got.Encode()[0])
 }
 
 func TestValidateAcceptsWellFormedCommands(t *testing.T) {
@@ -81,6 +92,7 @@ func FuzzDecodeCommand(f *testing.F) {
 	f.Add([]byte(`{"kind":"guess","client_id":"c","seq":3,"room":"den","player":"riko","letter":"k"}`))
 	f.Add([]byte(`{"kind":"create_room","client_id":"c","seq":1,"room":"d\xffn","word":"tohru"}`))
 	f.Add([]byte(`null`))
+	f.Add(Command{Kind: KindJoin, ClientID: "c", Seq: 1 << 40, Room: "den", Player: "小林"}.Encode())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cmd, err := DecodeCommand(data)
 		if err != nil {

@@ -81,7 +81,7 @@ func (n *node) start() error {
 		RaftRand:      rand.New(rand.NewSource(n.rng.Int63())),
 		GameRand:      rand.New(rand.NewSource(n.rng.Int63())),
 		ElectionTick:  10,
-		HeartbeatTick: 1,
+		HeartbeatTick: 2,
 		PreVote:       true,
 		CheckQuorum:   true,
 		SnapshotEvery: n.s.mix.SnapshotEvery,

@@ -1,0 +1,61 @@
+// The digest the state-machine-safety checker compares covers every field of a command and of its
+// result, so two replicas that applied different commands or got different results never compare
+// equal.
+package sim
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kanna-cluster/kanna/game"
+)
+
+func TestDigestCoversEveryField(t *testing.T) {
+	// appendDigest names each field by hand; a new field must be added there, then counted here.
+	require.Equal(t, 7, reflect.TypeOf(game.Command{}).NumField(), "extend appendDigest with the new Command field")
+	require.Equal(t, 11, reflect.TypeOf(game.Result{}).NumField(), "extend appendDigest with the new Result field")
+
+	cmd := game.Command{Kind: game.KindGuess, ClientID: "c", Seq: 3, Room: "den", Player: "riko", Letter: "k"}
+	res := game.Result{Kind: game.KindGuess, Room: "den", Player: "riko", Round: 1, Letter: "k", Hit: true, Revealed: 1, Points: 1, Status: game.Playing}
+	base := string(appendDigest(nil, cmd, res))
+	require.Equal(t, base, string(appendDigest(nil, cmd, res)), "the same entry digests the same")
+
+	changedCmd := []func(*game.Command){
+		func(c *game.Command) { c.Kind = game.KindJoin },
+		func(c *game.Command) { c.ClientID = "d" },
+		func(c *game.Command) { c.Seq = 4 },
+		func(c *game.Command) { c.Room = "lair" },
+		func(c *game.Command) { c.Player = "kanna" },
+		func(c *game.Command) { c.Letter = "a" },
+		func(c *game.Command) { c.Word = "tohru" },
+	}
+	for i, change := range changedCmd {
+		c := cmd
+		change(&c)
+		require.NotEqual(t, base, string(appendDigest(nil, c, res)), "command field %d", i)
+	}
+	changedRes := []func(*game.Result){
+		func(r *game.Result) { r.Kind = game.KindJoin },
+		func(r *game.Result) { r.Room = "lair" },
+		func(r *game.Result) { r.Player = "kanna" },
+		func(r *game.Result) { r.Round = 2 },
+		func(r *game.Result) { r.Letter = "a" },
+		func(r *game.Result) { r.Hit = false },
+		func(r *game.Result) { r.Repeated = true },
+		func(r *game.Result) { r.Revealed = 2 },
+		func(r *game.Result) { r.Points = 2 },
+		func(r *game.Result) { r.Status = game.Won },
+		func(r *game.Result) { r.Err = &game.Error{Code: game.NotFound, Message: "no room"} },
+	}
+	for i, change := range changedRes {
+		r := res
+		change(&r)
+		require.NotEqual(t, base, string(appendDigest(nil, cmd, r)), "result field %d", i)
+	}
+	// Strings are quoted, so a field's content cannot pose as a field boundary.
+	a := game.Command{Kind: game.KindGuess, ClientID: "c d", Room: "x"}
+	b := game.Command{Kind: game.KindGuess, ClientID: "c", Room: "d x"}
+	require.NotEqual(t, string(appendDigest(nil, a, res)), string(appendDigest(nil, b, res)))
+}
