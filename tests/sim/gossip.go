@@ -31,8 +31,10 @@ import (
 // view in the liveness phase.
 const EventGossip EventKind = "gossip"
 
-// realTick is the tick of both cores in a real Kanna node (server.Config.TickInterval): the
-// LAN defaults of gossip.DefaultLANConfig are counted in ticks of it.
+// realTick is the time scale of gossip's LAN defaults in the simulator: one simulated tick stands
+// for 100 ms of them (a real node ticked every 100 ms when this was set; it now ticks every 25 ms
+// and keeps the LAN defaults in time), so the simulator's gossip runs five times faster than a
+// real node's, as fast against Raft's election timeout as it was when both were set.
 const realTick = 100 * time.Millisecond
 
 // pushPullTicks is the simulator's push-pull period, in gossip ticks. Scaled like the rest, the
@@ -43,10 +45,10 @@ const realTick = 100 * time.Millisecond
 const pushPullTicks = 50
 
 // gossipConfig is a node's gossip configuration in the simulator: memberlist's LAN defaults on the
-// simulator's time scale. The simulator ticks Raft every Options.Tick (20 ms by default) where a
-// real node ticks every 100 ms, so each gossip period keeps its length in ticks: a probe period of
-// 10 ticks (200 ms), a probe timeout of 5, gossip every 2. Relative to Raft's election timeout
-// (10 to 20 ticks), the failure detector is then as fast as it is in a real node.
+// simulator's time scale. The simulator ticks Raft every Options.Tick (20 ms by default) and scales
+// gossip's periods by Options.Tick/realTick, so each keeps the length in ticks it has at 100 ms
+// ticks: a probe period of 10 ticks (200 ms), a probe timeout of 5, gossip every 2, against Raft's
+// election timeout of 10 to 20 ticks.
 func (s *sim) gossipConfig(id uint64, rng *rand.Rand) gossip.Config {
 	cfg := gossip.DefaultLANConfig(gossipID(id), gossipAddr(id))
 	scale := func(d time.Duration) time.Duration { return d * s.opts.Tick / realTick }
