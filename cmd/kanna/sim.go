@@ -62,8 +62,12 @@ type seedSummary struct {
 	// timed out (not proven, not a violation); empty when the run stopped before its end.
 	Linearizable string `json:"linearizable,omitempty"`
 	// GossipMsgs counts the gossip messages sent beside Raft (0 with --gossip=false).
-	GossipMsgs int    `json:"gossip_msgs"`
-	Replay     string `json:"replay,omitempty"`
+	GossipMsgs int `json:"gossip_msgs"`
+	// FailoverLeaderMs and FailoverWriteMs are, per crash of a leader, the virtual milliseconds
+	// until a new leader and until the next acknowledged write.
+	FailoverLeaderMs []float64 `json:"failover_leader_ms"`
+	FailoverWriteMs  []float64 `json:"failover_write_ms"`
+	Replay           string    `json:"replay,omitempty"`
 }
 
 // aggregate is the final --json object of a sweep.
@@ -79,6 +83,14 @@ type aggregate struct {
 	OpsOK         int     `json:"ops_ok"`
 	LeaderChanges int     `json:"leader_changes"`
 	Workers       int     `json:"workers"`
+	// The failover spans of every seed together: how many, nearest-rank p50 and p99, and the worst.
+	Failovers         int     `json:"failovers"`
+	FailoverLeaderP50 float64 `json:"failover_leader_p50_ms"`
+	FailoverLeaderP99 float64 `json:"failover_leader_p99_ms"`
+	FailoverLeaderMax float64 `json:"failover_leader_max_ms"`
+	FailoverWriteP50  float64 `json:"failover_write_p50_ms"`
+	FailoverWriteP99  float64 `json:"failover_write_p99_ms"`
+	FailoverWriteMax  float64 `json:"failover_write_max_ms"`
 }
 
 func runSim(args []string) int {
@@ -226,6 +238,7 @@ func summarize(f simFlags, r *sim.Run, wall time.Duration) seedSummary {
 		Seed: r.Options.Seed, TraceHash: r.TraceHash, Violations: r.Violations, Events: r.EventCount,
 		SimSeconds: r.SimTime.Seconds(), WallSeconds: wall.Seconds(), Ops: len(r.History), OpsOK: r.OpsOK,
 		LeaderChanges: r.LeaderChanges, Faults: r.Mix.String(), GossipMsgs: r.GossipMsgs,
+		FailoverLeaderMs: millis(r.FailoverElect), FailoverWriteMs: millis(r.FailoverWrite),
 	}
 	if r.Linearizable != nil {
 		s.Linearizable = string(r.Linearizable.Result)
@@ -389,6 +402,7 @@ func sweep(f simFlags) int {
 
 	start := time.Now()
 	agg := aggregate{Aggregate: true, Seeds: f.seeds, FailedSeeds: []int64{}, Workers: workers}
+	var leaderMs, writeMs []float64
 	var failed []*sim.Run
 	var runErr error
 	for i := range f.seeds {
@@ -405,6 +419,8 @@ func sweep(f simFlags) int {
 		agg.SimSeconds += s.SimSeconds
 		agg.OpsOK += s.OpsOK
 		agg.LeaderChanges += s.LeaderChanges
+		leaderMs = append(leaderMs, s.FailoverLeaderMs...)
+		writeMs = append(writeMs, s.FailoverWriteMs...)
 		if d.run.Failed() {
 			failed = append(failed, d.run)
 			agg.FailedSeeds = append(agg.FailedSeeds, s.Seed)
@@ -420,6 +436,9 @@ func sweep(f simFlags) int {
 	}
 	wg.Wait()
 	agg.Failed = len(failed)
+	agg.Failovers = len(writeMs)
+	agg.FailoverLeaderP50, agg.FailoverLeaderP99, agg.FailoverLeaderMax = percentiles(leaderMs)
+	agg.FailoverWriteP50, agg.FailoverWriteP99, agg.FailoverWriteMax = percentiles(writeMs)
 	agg.WallSeconds = time.Since(start).Seconds()
 	if agg.WallSeconds > 0 {
 		agg.SimPerWall = agg.SimSeconds / agg.WallSeconds
@@ -462,4 +481,13 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// millis converts virtual durations to milliseconds, an empty list to an empty one.
+func millis(ds []time.Duration) []float64 {
+	out := make([]float64, len(ds))
+	for i, d := range ds {
+		out[i] = float64(d.Microseconds()) / 1000
+	}
+	return out
 }

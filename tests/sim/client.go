@@ -187,6 +187,7 @@ func (c *client) receive(a *attempt, r result) {
 	default:
 		res := r.Result
 		op.Output.Result = &res
+		c.s.writeAcknowledged(a.to)
 	}
 	c.s.emit(Event{Kind: EventReturn, Node: a.to, Detail: fmt.Sprintf("%s %s -> %s", c.id, describe(a.input), op.Output.summary())})
 	c.cur, c.op, c.leader = nil, -1, a.to

@@ -359,6 +359,7 @@ func (n *node) observe() {
 	n.s.check.role(now, n.id, st.Term, st.Role == raft.Leader, st.Role == raft.Candidate, n.disk)
 	n.s.watchLeader(n, prevRole, prevTerm)
 	if st.Role == raft.Leader {
+		n.s.leaderElected(n)
 		n.s.maybeIsolateLeader(n)
 	}
 }
@@ -369,6 +370,9 @@ func (n *node) crash() {
 		return
 	}
 	n.s.emit(Event{Kind: EventCrash, Node: n.id, Term: n.term})
+	if n.role == raft.Leader {
+		n.s.leaderCrashed(n)
+	}
 	n.gen++
 	n.crashed, n.paused, n.syncing = true, false, false
 	n.eng, n.inbox, n.g = nil, nil, nil

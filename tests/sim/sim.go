@@ -95,6 +95,11 @@ type Run struct {
 	// GossipMsgs counts the gossip messages nodes sent, GossipDropped those the network or a
 	// down receiver lost, GossipDeclaredDead the members some node's gossip declared dead.
 	GossipMsgs, GossipDropped, GossipDeclaredDead int
+	// FailoverElect and FailoverWrite are, for each crash of a leader whose failover finished
+	// before another leader crashed, the virtual time from the crash until a node led in a later
+	// term, and until a write was acknowledged by another node (failover.go).
+	FailoverElect, FailoverWrite []time.Duration
+
 	// GossipConverged is how long after healing every gossip view first showed every member
 	// alive; -1 when gossip is off or the views never converged.
 	GossipConverged time.Duration
@@ -188,6 +193,10 @@ type sim struct {
 	founders  []uint64          // the founding configuration
 	// awaitingRemoval is the node that left and whose removal is not yet committed; 0 when none.
 	awaitingRemoval uint64
+
+	// Failover spans (failover.go).
+	failover                     *failoverWatch
+	failoverElect, failoverWrite []time.Duration
 }
 
 func newSim(opts Options, bug Bug, allowed map[string]bool) *sim {
@@ -312,6 +321,9 @@ func (s *sim) result() *Run {
 		GossipDropped:      s.gossipDropped,
 		GossipDeclaredDead: s.gossipDeclaredDead,
 		GossipConverged:    s.gossipAt,
+
+		FailoverElect: s.failoverElect,
+		FailoverWrite: s.failoverWrite,
 	}
 	for _, op := range s.history {
 		if op.Done {

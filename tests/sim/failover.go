@@ -1,0 +1,43 @@
+// Failover in the simulator: for each crash of a leader, how long until a node leads in a later
+// term (Raft paper §5.2; thesis §9.3 on the randomized timeouts that bound it) and until a client's
+// next write is acknowledged by a node other than the dead one. `kanna bench --failover` measures
+// the same two spans on real processes; here they are in virtual time, under whatever other
+// faults the seed drew.
+package sim
+
+import "time"
+
+// failoverWatch follows one crashed leader until both spans are measured.
+type failoverWatch struct {
+	at      time.Duration // when the leader crashed
+	dead    uint64
+	term    uint64
+	elected bool
+}
+
+// leaderCrashed starts a watch; one still running is abandoned (a second leader died before the
+// first failover finished, so neither span means one failover).
+func (s *sim) leaderCrashed(n *node) {
+	s.failover = &failoverWatch{at: s.q.now, dead: n.id, term: n.term}
+}
+
+// leaderElected ends the first span when n leads in a term after the crashed leader's.
+func (s *sim) leaderElected(n *node) {
+	if w := s.failover; w != nil && !w.elected && n.id != w.dead && n.term > w.term {
+		w.elected = true
+		s.failoverElect = append(s.failoverElect, s.q.now-w.at)
+	}
+}
+
+// writeAcknowledged ends the second span when a node other than the dead one answers a write.
+func (s *sim) writeAcknowledged(by uint64) {
+	if w := s.failover; w != nil && by != w.dead {
+		s.failoverWrite = append(s.failoverWrite, s.q.now-w.at)
+		if !w.elected {
+			// A write answered without a new leader seen: the old leader's term had a successor
+			// the simulator did not observe (it was elected and lost office between events).
+			s.failoverElect = append(s.failoverElect, s.q.now-w.at)
+		}
+		s.failover = nil
+	}
+}
