@@ -12,7 +12,7 @@ type failoverWatch struct {
 	at      time.Duration // when the leader crashed
 	dead    uint64
 	term    uint64
-	elected bool
+	elected time.Duration // when a node first led in a later term; 0 until then
 }
 
 // leaderCrashed starts a watch; one still running is abandoned (a second leader died before the
@@ -23,21 +23,25 @@ func (s *sim) leaderCrashed(n *node) {
 
 // leaderElected ends the first span when n leads in a term after the crashed leader's.
 func (s *sim) leaderElected(n *node) {
-	if w := s.failover; w != nil && !w.elected && n.id != w.dead && n.term > w.term {
-		w.elected = true
-		s.failoverElect = append(s.failoverElect, s.q.now-w.at)
+	if w := s.failover; w != nil && w.elected == 0 && n.id != w.dead && n.term > w.term {
+		w.elected = s.q.now
 	}
 }
 
-// writeAcknowledged ends the second span when a node other than the dead one answers a write.
+// writeAcknowledged ends the second span when a node other than the dead one answers a write, and
+// records both spans of the failover.
 func (s *sim) writeAcknowledged(by uint64) {
-	if w := s.failover; w != nil && by != w.dead {
-		s.failoverWrite = append(s.failoverWrite, s.q.now-w.at)
-		if !w.elected {
-			// A write answered without a new leader seen: the old leader's term had a successor
-			// the simulator did not observe (it was elected and lost office between events).
-			s.failoverElect = append(s.failoverElect, s.q.now-w.at)
-		}
-		s.failover = nil
+	w := s.failover
+	if w == nil || by == w.dead {
+		return
 	}
+	elected := w.elected
+	if elected == 0 {
+		// A write answered with no new leader seen: one was elected and lost office between two
+		// observations; its term began no later than now.
+		elected = s.q.now
+	}
+	s.failoverElect = append(s.failoverElect, elected-w.at)
+	s.failoverWrite = append(s.failoverWrite, s.q.now-w.at)
+	s.failover = nil
 }
