@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/rand"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/kanna-cluster/kanna/gossip"
@@ -270,7 +271,7 @@ func (n *node) finish(out output) {
 		n.s.send(m)
 	}
 	for _, a := range out.Applied {
-		n.s.emit(Event{Kind: EventCommit, Node: n.id, Term: a.Term, Detail: fmt.Sprintf("index=%d %s", a.Index, a.Summary)})
+		n.s.emit(Event{Kind: EventCommit, Node: n.id, Term: a.Term, Detail: "index=" + strconv.FormatUint(a.Index, 10) + " " + a.Summary})
 		if n.s.check.apply(now, n.id, a.Index, a.Term, a.Digest, a.Command) {
 			n.s.checkCommitSafety(a.Index, a.Term)
 		}
