@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -107,14 +108,12 @@ func benchFailover(ctx context.Context, opt benchOptions, kills int, progress io
 		r, err := loadgen.Run(ctx, games, load, io.Discard)
 		done <- loaded{r, err}
 	}()
-	stopLoad := func() (loadgen.Result, error) {
-		if stop != nil {
-			close(stop)
-			stop = nil
-		}
-		l := <-done
-		return l.res, l.err
-	}
+	var final loaded
+	stopLoad := sync.OnceValues(func() (loadgen.Result, error) {
+		close(stop)
+		final = <-done
+		return final.res, final.err
+	})
 	defer func() { _, _ = stopLoad() }()
 
 	probeSeq := uint64(0)

@@ -34,6 +34,9 @@ type standInGame struct {
 	lose     uint64         // answer Unavailable, after applying, every lose-th seq of a client
 	badSeqs  []string
 	answered map[string]bool
+	// roundsDone, when set, is closed once roundsWanted new rounds have been applied.
+	roundsDone   chan struct{}
+	roundsWanted int
 }
 
 const standInWord = "kanna kamui"
@@ -61,6 +64,9 @@ func (g *standInGame) do(client string, seq uint64, kind string, apply func() (*
 		return nil, err
 	}
 	g.applied[kind]++
+	if kind == "new_round" && g.roundsDone != nil && g.applied[kind] == g.roundsWanted {
+		close(g.roundsDone)
+	}
 	g.lastSeq[client], g.lastAns[client] = seq, st
 	if g.lose > 0 && seq%g.lose == 0 {
 		return nil, status.Error(codes.Unavailable, "leader changed before the answer; retry")
@@ -151,9 +157,12 @@ func serveGame(t *testing.T, g kannapb.GameServer) *grpc.ClientConn {
 
 func TestBenchCountsEachAppliedCommandOnceAcrossLostAnswers(t *testing.T) {
 	g := newStandInGame(5)
+	// Run until rounds have ended, however slow the machine: a deadline far off, and Stop once
+	// eight new rounds are applied.
+	g.roundsDone, g.roundsWanted = make(chan struct{}), 8
 	conn := serveGame(t, g)
 	res, err := Run(context.Background(), []Game{Remote(kannapb.NewGameClient(conn))},
-		Options{Clients: 4, Duration: 300 * time.Millisecond, Payload: 20}, io.Discard)
+		Options{Clients: 4, Duration: time.Minute, Payload: 20, Stop: g.roundsDone}, io.Discard)
 	require.NoError(t, err)
 
 	g.mu.Lock()
@@ -200,7 +209,8 @@ func TestLatencyPercentilesAreNearestRank(t *testing.T) {
 
 func TestPlayersCallAGameServerInProcessAsTheyWouldOverGRPC(t *testing.T) {
 	g := newStandInGame(0)
-	res, err := Run(context.Background(), []Game{g}, Options{Clients: 3, Duration: 200 * time.Millisecond, Payload: 8}, io.Discard)
+	g.roundsDone, g.roundsWanted = make(chan struct{}), 3
+	res, err := Run(context.Background(), []Game{g}, Options{Clients: 3, Duration: time.Minute, Payload: 8, Stop: g.roundsDone}, io.Discard)
 	require.NoError(t, err)
 	g.mu.Lock()
 	defer g.mu.Unlock()
