@@ -82,7 +82,7 @@ func (n *node) start() error {
 		RaftRand:      rand.New(rand.NewSource(n.rng.Int63())),
 		GameRand:      rand.New(rand.NewSource(n.rng.Int63())),
 		ElectionTick:  10,
-		HeartbeatTick: 2,
+		HeartbeatTick: 1,
 		PreVote:       true,
 		CheckQuorum:   true,
 		SnapshotEvery: n.s.mix.SnapshotEvery,
@@ -330,7 +330,8 @@ func (n *node) observe() {
 	st := raft.Status{SoftState: soft, HardState: hard}
 	now := n.s.q.now
 	if n.s.opts.KeepEvents {
-		n.recordLog(st)
+		// The log panel needs the log's bounds and applied index too: only for the diagram.
+		n.recordLog(n.eng.Status())
 	}
 	n.s.check.commit(now, n.id, st.Commit)
 	if st.Role == raft.Leader {
