@@ -328,10 +328,14 @@ func (n *node) maybeCrashAfterVote(hs raft.HardState) {
 func (n *node) observe() {
 	soft, hard := n.eng.State()
 	st := raft.Status{SoftState: soft, HardState: hard}
+	if soft.Role == raft.Leader || n.s.opts.KeepEvents {
+		// The leader's checkers read its configuration and progress, the diagram's log panel the
+		// log's bounds and applied index: only then is the whole Status worth its copy.
+		st = n.eng.Status()
+	}
 	now := n.s.q.now
 	if n.s.opts.KeepEvents {
-		// The log panel needs the log's bounds and applied index too: only for the diagram.
-		n.recordLog(n.eng.Status())
+		n.recordLog(st)
 	}
 	n.s.check.commit(now, n.id, st.Commit)
 	if st.Role == raft.Leader {
