@@ -26,7 +26,6 @@ package server
 import (
 	"fmt"
 	"github.com/kanna-cluster/kanna/server/engine"
-	"strconv"
 	"time"
 
 	"github.com/kanna-cluster/kanna/gossip"
@@ -373,6 +372,3 @@ func (n *Node) tellEvents(out engine.Output) {
 		n.events.add(eventRec{at: now, kind: kind, term: term, index: ae.Index, entry: &ae})
 	}
 }
-
-// memberID is the gossip name of a Raft id.
-func memberID(id uint64) string { return strconv.FormatUint(id, 10) }
