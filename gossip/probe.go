@@ -50,6 +50,8 @@ func (n *Node) tickProbe() {
 }
 
 // startProbe pings the next member in round-robin order.
+//
+//kanna:lab 6 "Every protocol period, ping one member, taken in turn from a shuffled list" SWIM §3.1, §4.3
 func (n *Node) startProbe() {
 	interval, timeout := n.ticks.probeInterval, n.ticks.probeTimeout
 	if n.cfg.LocalHealth {
@@ -73,6 +75,8 @@ func (n *Node) startProbe() {
 
 // finishProbe settles the probe of the period that just ended: an ack lowers the local health
 // score; silence raises it and makes the target suspect.
+//
+//kanna:lab 6 "A target that sent no ack, directly or relayed, by the end of the period becomes suspect" SWIM §4.2
 func (n *Node) finishProbe() {
 	p := n.probe
 	n.probe = nil
@@ -106,6 +110,8 @@ func (n *Node) finishProbe() {
 }
 
 // sendPingReqs asks IndirectChecks random alive members to ping the target (SWIM §3.1).
+//
+//kanna:lab 6 "With no ack by the probe timeout, ask k other members to ping the target (ping-req)" SWIM §3.1
 func (n *Node) sendPingReqs(p *probe) {
 	p.indirectSent = true
 	target, ok := n.members[p.target]
@@ -211,6 +217,8 @@ func (n *Node) stepNack(m Message) {
 }
 
 // stepPingReq pings the target on the sender's behalf.
+//
+//kanna:lab 6 "Asked to ping-req, ping the target on the asker's behalf and forward the ack" SWIM §3.1
 func (n *Node) stepPingReq(m Message) {
 	n.seq++
 	n.relays = append(n.relays, &relay{

@@ -133,6 +133,8 @@ func (n *Node) deadNode(u Update) {
 
 // tickSuspicions declares dead every suspect whose suspicion has run out (SWIM's "confirm"), and
 // forgets suspicions that were refuted or overtaken by other news.
+//
+//kanna:lab 6 "A suspect not refuted within the suspicion timeout is declared dead" SWIM §4.2
 func (n *Node) tickSuspicions() {
 	kept := n.suspects[:0]
 	for _, m := range n.suspects {
@@ -158,6 +160,8 @@ func (n *Node) tickSuspicions() {
 // at an incarnation or with an address it never had (an older life of the same ID, before a
 // restart), by moving to a higher incarnation and telling everyone (SWIM §4.2). Having to refute is a sign that our own
 // messages are slow, so Lifeguard raises the local health score (Lifeguard LHA-Probe).
+//
+//kanna:lab 6 "Hearing that you are suspected, refute it: gossip alive with a higher incarnation" SWIM §4.2
 func (n *Node) applyAboutSelf(u Update) {
 	self := n.self()
 	if n.leaving {

@@ -84,7 +84,7 @@ func benchmarkCommit(b *testing.B, batch int) {
 		// Keep memory flat, as an application snapshotting now and then would.
 		for _, n := range d.nodes {
 			if n.log.applied-n.log.snapshot.Meta.Index > 4096 {
-				if err := n.Compact(n.log.applied, nil); err != nil {
+				if _, err := n.Compact(n.log.applied, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -28,14 +28,10 @@ func (n *Node) Step(m Message) error {
 	}
 	switch {
 	case m.Term > n.term:
-		if m.Type == MsgVote || m.Type == MsgPreVote {
-			transfer := m.Type == MsgVote && bytes.Equal(m.Context, campaignTransfer)
-			inLease := n.cfg.CheckQuorum && n.lead != None && n.electionElapsed < n.cfg.ElectionTick
-			if inLease && !transfer {
-				// Thesis §9.6: a leader we heard from recently is alive, so this candidate was cut
-				// off or is ahead of itself. Neither adopt its term nor answer.
-				return nil
-			}
+		if (m.Type == MsgVote || m.Type == MsgPreVote) && n.inLease(m) {
+			// Thesis §9.6: a leader we heard from recently is alive, so this candidate was cut
+			// off or is ahead of itself. Neither adopt its term nor answer.
+			return nil
 		}
 		switch {
 		case m.Type == MsgPreVote:
@@ -67,7 +63,19 @@ func (n *Node) Step(m Message) error {
 	return n.step(n, m)
 }
 
+// inLease reports whether a vote request must be ignored because this server heard from a leader
+// within the election timeout (the lease of check-quorum). The request of a leadership transfer
+// is the exception: the leader itself asked for it.
+//
+//kanna:lab 5 "A server that heard from a leader within the election timeout ignores requests to elect another" thesis §9.6
+func (n *Node) inLease(m Message) bool {
+	transfer := m.Type == MsgVote && bytes.Equal(m.Context, campaignTransfer)
+	return n.cfg.CheckQuorum && n.lead != None && n.electionElapsed < n.cfg.ElectionTick && !transfer
+}
+
 // handleVoteRequest answers RequestVote (paper §5.2, §5.4.1) and its pre-vote twin (thesis §9.6).
+//
+//kanna:lab 1 "Grant at most one vote per term, and only to a candidate whose log is at least as up to date as yours" §5.2, §5.4.1
 func (n *Node) handleVoteRequest(m Message) {
 	respType := MsgVoteResp
 	if m.Type == MsgPreVote {
@@ -145,6 +153,8 @@ func (n *Node) promotable() bool { return n.conf.isVoter(n.id) }
 
 // tickElection is the follower's and candidate's clock: after a randomized timeout without hearing
 // from a leader, campaign (paper §5.2).
+//
+//kanna:lab 1 "A follower that hears from no leader for a randomized election timeout starts an election" §5.2
 func tickElection(n *Node) {
 	n.electionElapsed++
 	if n.promotable() && n.electionElapsed >= n.randomizedElectionTimeout {
@@ -167,6 +177,8 @@ func (n *Node) hup() {
 
 // preCampaign asks the voters whether they would vote for us in the next term, without raising
 // ours (thesis §9.6).
+//
+//kanna:lab 5 "Before raising its term, a candidate asks whether a majority would vote for it" thesis §9.6
 func (n *Node) preCampaign() {
 	n.becomePreCandidate()
 	n.requestVotes(MsgPreVote, n.term+1, nil)
@@ -176,6 +188,8 @@ func (n *Node) preCampaign() {
 }
 
 // campaign raises the term, votes for itself and asks the voters for theirs (paper §5.2).
+//
+//kanna:lab 1 "To begin an election, increment the term, vote for yourself and send RequestVote to every other voter" §5.2
 func (n *Node) campaign(transfer bool) {
 	n.becomeCandidate()
 	var ctx []byte

@@ -74,6 +74,8 @@ func (l *raftLog) matchTerm(i, t uint64) bool {
 
 // isUpToDate is the election restriction (paper §5.4.1): a log whose last entry has a later term
 // is more up to date; with equal last terms, the longer log is.
+//
+//kanna:lab 1 "The log whose last entry has the later term is more up to date; with equal last terms, the longer log is" §5.4.1
 func (l *raftLog) isUpToDate(lastIndex, lastTerm uint64) bool {
 	mine := l.lastTerm()
 	return lastTerm > mine || (lastTerm == mine && lastIndex >= l.lastIndex())
@@ -115,6 +117,8 @@ func (l *raftLog) append(ents []Entry) (truncated bool) {
 
 // findConflict returns the index of the first entry of ents that this log does not hold with the
 // same term (a conflict or a new entry), or 0 when the log already holds all of them.
+//
+//kanna:lab 2 "If an existing entry conflicts with a new one (same index, different terms), delete it and all that follow it" §5.3
 func (l *raftLog) findConflict(ents []Entry) uint64 {
 	for _, e := range ents {
 		if !l.matchTerm(e.Index, e.Term) {

@@ -320,7 +320,8 @@ func (nw *network) restart(id uint64) {
 // to time, and store that snapshot.
 func (nw *network) compact(id uint64) {
 	n, st := nw.nodes[id], nw.stores[id]
-	require.NoError(nw.t, n.Compact(st.applied, st.compactData()))
+	_, err := n.Compact(st.applied, st.compactData())
+	require.NoError(nw.t, err)
 	snap := n.log.snapshot
 	st.snap = &snap
 }

@@ -120,6 +120,8 @@ func (n *Node) bootstrap(peers []uint64) {
 	n.term = 1
 }
 
+//
+//kanna:lab 3 "On restart, resume from the currentTerm, votedFor and log on stable storage" Figure 2
 func (n *Node) restore(r *Restored) error {
 	if r.Snapshot != nil && !r.Snapshot.IsEmpty() {
 		n.log.snapshot = *r.Snapshot
@@ -195,6 +197,8 @@ func (n *Node) appendLeaderEntry(e Entry) Entry {
 
 func (n *Node) softState() SoftState { return SoftState{Lead: n.lead, Role: n.role} }
 
+//
+//kanna:lab 3 "currentTerm and votedFor (and the commit index) are the state to persist" Figure 2
 func (n *Node) hardState() HardState {
 	return HardState{Term: n.term, Vote: n.vote, Commit: n.log.committed}
 }
@@ -230,9 +234,18 @@ func (n *Node) Ready() Ready {
 	if hs := n.hardState(); hs != n.prevHard {
 		rd.HardState = hs
 	}
-	rd.MustSync = len(rd.Entries) > 0 || rd.Snapshot != nil ||
-		(!rd.HardState.IsEmpty() && (rd.HardState.Term != n.prevHard.Term || rd.HardState.Vote != n.prevHard.Vote))
+	rd.MustSync = n.mustSync(rd)
 	return rd
+}
+
+// mustSync says whether rd's writes must reach stable storage before its messages leave: a vote
+// or a term promised, an entry acknowledged, is a promise a crash must not undo. A new commit
+// index alone need not be synced; a restarted server learns it again from the leader.
+//
+//kanna:lab 3 "Update currentTerm, votedFor and the log on stable storage before responding to RPCs" Figure 2
+func (n *Node) mustSync(rd Ready) bool {
+	return len(rd.Entries) > 0 || rd.Snapshot != nil ||
+		(!rd.HardState.IsEmpty() && (rd.HardState.Term != n.prevHard.Term || rd.HardState.Vote != n.prevHard.Vote))
 }
 
 // Advance acknowledges that rd was handled: its state is durable and its entries applied.

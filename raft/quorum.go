@@ -24,6 +24,8 @@ const (
 
 // poll records id's answer in the current round and says whether the round is decided. Answers
 // from non-voters are ignored: they cannot make anybody leader.
+//
+//kanna:lab 1 "A candidate wins with votes from a majority of the voters, loses once a majority refused" §5.2
 func (n *Node) poll(id uint64, granted bool) voteResult {
 	if !n.conf.isVoter(id) {
 		return votePending
@@ -54,6 +56,8 @@ func (n *Node) poll(id uint64, granted bool) voteResult {
 
 // committedIndex returns the highest index that a majority of voters hold: the leader's own copy
 // counts once it is durable (thesis §10.2.1).
+//
+//kanna:lab 2 "An entry is stored on a majority when a majority of voters' matchIndex reach it" §5.3
 func (n *Node) committedIndex() uint64 {
 	if len(n.conf.voters) == 0 {
 		return 0
@@ -74,6 +78,8 @@ func (n *Node) committedIndex() uint64 {
 // maybeCommit advances the leader's commit index to what a majority holds, but only through an
 // entry of its own term (paper §5.4.2, Figure 8): an older entry on a majority can still be
 // overwritten by a leader that never saw it, unless an entry of the current term covers it.
+//
+//kanna:lab 2 "Commit the highest index on a majority only if its entry is of the current term; older entries commit with it" §5.4.2, Figure 8
 func (n *Node) maybeCommit() bool {
 	if n.role != Leader {
 		return false
@@ -100,6 +106,8 @@ func (n *Node) onCommitAdvanced() {
 
 // checkQuorumActive reports whether a majority of voters, the leader included if it votes, was
 // heard from in the election timeout that just ended, and starts the next one.
+//
+//kanna:lab 5 "A leader that has not heard from a majority within an election timeout steps down" thesis §6.2
 func (n *Node) checkQuorumActive() bool {
 	active := 0
 	for _, id := range n.conf.voters {

@@ -116,6 +116,8 @@ func (n *Node) sendAppend(id uint64, sendEmpty bool) bool {
 }
 
 // handleAppendEntries is the follower's side of AppendEntries (paper Figure 2, receiver rules 2-5).
+//
+//kanna:lab 2 "Reply false without an entry at prevLogIndex of term prevLogTerm; else truncate conflicts, append, and set commitIndex = min(leaderCommit, last new index)" §5.3, Figure 2
 func (n *Node) handleAppendEntries(m Message) {
 	if m.Index < n.log.committed {
 		// Everything up to our commit index already matches any leader's log (Leader Completeness);

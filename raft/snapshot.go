@@ -15,25 +15,29 @@ import "fmt"
 // Compact records a snapshot of the applied state at index and drops the log up to it. The
 // application calls it with the bytes of its state machine as of index, which must already be
 // applied; those bytes are what the leader will send to a follower that lags behind the snapshot.
-func (n *Node) Compact(index uint64, data []byte) error {
+// It returns the snapshot's metadata (index, term, configuration), which the driver persists
+// beside the bytes: it need not look up the term or the configuration itself.
+//
+//kanna:lab 4 "A snapshot replaces the log up to an applied index and keeps that entry's index and term and the configuration" §7
+func (n *Node) Compact(index uint64, data []byte) (SnapshotMeta, error) {
 	if index <= n.log.snapshot.Meta.Index {
-		return fmt.Errorf("raft: compact to %d: the log already starts after snapshot %d: %w",
+		return SnapshotMeta{}, fmt.Errorf("raft: compact to %d: the log already starts after snapshot %d: %w",
 			index, n.log.snapshot.Meta.Index, ErrCompacted)
 	}
 	if index > n.log.applied {
-		return fmt.Errorf("raft: compact to %d: only %d is applied; snapshot an applied index: %w",
+		return SnapshotMeta{}, fmt.Errorf("raft: compact to %d: only %d is applied; snapshot an applied index: %w",
 			index, n.log.applied, ErrUnavailable)
 	}
 	term, err := n.log.term(index)
 	if err != nil {
-		return fmt.Errorf("raft: compact to %d: %w", index, err)
+		return SnapshotMeta{}, fmt.Errorf("raft: compact to %d: %w", index, err)
 	}
 	snap := Snapshot{
 		Meta: SnapshotMeta{Index: index, Term: term, ConfState: n.configAt(index).confState()},
 		Data: data,
 	}
 	n.log.compact(snap)
-	return nil
+	return snap.Meta, nil
 }
 
 // sendSnapshot starts sending the leader's latest snapshot to a follower that needs compacted
@@ -49,6 +53,8 @@ func (n *Node) sendSnapshot(id uint64, pr *progress) {
 
 // sendSnapshotChunk sends the chunk of pr's snapshot that starts at the offset the follower asked
 // for.
+//
+//kanna:lab 4 "Send the snapshot in chunks at byte offsets, the last one marked done" §7, Figure 13
 func (n *Node) sendSnapshotChunk(id uint64, pr *progress) {
 	data := pr.snap.Data
 	off := min(pr.snapOffset, uint64(len(data)))
@@ -69,6 +75,8 @@ type snapshotReceiver struct {
 }
 
 // handleSnapshot is the follower's side of InstallSnapshot (paper Figure 13).
+//
+//kanna:lab 4 "Reassemble the chunks in offset order; on the last, install the snapshot" Figure 13, steps 2-5
 func (n *Node) handleSnapshot(m Message) {
 	if m.Snapshot == nil {
 		return
@@ -107,6 +115,8 @@ func (n *Node) handleSnapshot(m Message) {
 
 // installSnapshot makes a complete snapshot from the leader this server's log (paper Figure 13,
 // receiver steps 6-8).
+//
+//kanna:lab 4 "Keep the entries after the snapshot if the log holds its last entry; otherwise discard the log" Figure 13, steps 6-8
 func (n *Node) installSnapshot(snap Snapshot) {
 	if n.log.matchTerm(snap.Meta.Index, snap.Meta.Term) {
 		// Step 6: the log already holds the snapshot's last entry; keep what follows it.

@@ -18,15 +18,16 @@ func TestCompactOnlyAnAppliedIndexAfterTheLastSnapshot(t *testing.T) {
 	n := nw.nodes[1]
 	applied := n.log.applied
 
-	err := n.Compact(applied+1, nil)
+	_, err := n.Compact(applied+1, nil)
 	require.True(t, errors.Is(err, ErrUnavailable), "cannot snapshot what is not applied: %v", err)
 
-	require.NoError(t, n.Compact(applied-1, nw.stores[1].compactData()))
+	_, err = n.Compact(applied-1, nw.stores[1].compactData())
+	require.NoError(t, err)
 	require.Equal(t, applied, n.log.firstIndex(), "the log now starts after the snapshot")
 	_, err = n.log.term(applied - 2)
 	require.True(t, errors.Is(err, ErrCompacted))
 
-	err = n.Compact(applied-1, nil)
+	_, err = n.Compact(applied-1, nil)
 	require.True(t, errors.Is(err, ErrCompacted), "compacting twice to the same index fails: %v", err)
 	require.Contains(t, err.Error(), "already starts after snapshot")
 

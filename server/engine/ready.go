@@ -144,7 +144,7 @@ func (e *Engine) maybeSnapshot() {
 		return
 	}
 	data := e.game.Snapshot()
-	err := e.raft.Compact(e.applied, data)
+	meta, err := e.raft.Compact(e.applied, data)
 	// Success or not, wait another SnapshotEvery entries: a failure is reported once, not on every
 	// Advance.
 	e.snapshotIndex = e.applied
@@ -152,10 +152,7 @@ func (e *Engine) maybeSnapshot() {
 		e.errs = append(e.errs, fmt.Errorf("engine: node %d: snapshot at applied index %d: %w; the log stays uncompacted until the next try", e.raft.ID(), e.applied, err))
 		return
 	}
-	e.compacted = &raft.Snapshot{
-		Meta: raft.SnapshotMeta{Index: e.applied, Term: e.appliedTerm, ConfState: cloneConfState(e.conf)},
-		Data: data,
-	}
+	e.compacted = &raft.Snapshot{Meta: meta, Data: data}
 }
 
 // installSnapshot replaces the game with a snapshot from the leader (paper §7). Proposals whose
