@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -74,31 +75,28 @@ func Check(o CheckOptions) (Result, error) {
 	}
 	fmt.Fprintf(o.Out, "kanna lab check %d (%s: %s) in %s\n\n", l.N, l.Name, l.Summary, where)
 
+	res := Result{Passed: true}
+	fmt.Fprintf(o.Out, "1. black-box tests: go test -run '%s' ./%s/\n", l.TestPattern(), l.Dir)
+	failed := runRules(o, l)
+	res.Failed = append(res.Failed, failed...)
+	if len(failed) > 0 {
+		res.Passed = false
+		fmt.Fprintf(o.Out, "\n2. simulator sweep: skipped until every rule above passes\n")
+		fmt.Fprintf(o.Out, "\nlab %d: %d of %d rules fail: %s\n", l.N, len(failed), len(l.Rules), strings.Join(failed, "; "))
+		return res, nil
+	}
+
 	tmp, err := os.MkdirTemp("", "kanna-lab-")
 	if err != nil {
 		return Result{}, err
 	}
 	defer os.RemoveAll(tmp)
 	bin := filepath.Join(tmp, "kanna")
-	fmt.Fprintf(o.Out, "1. compile: go build ./cmd/kanna\n")
 	if out, err := goCmd(o.Dir, "build", "-trimpath", "-o", bin, "./cmd/kanna"); err != nil {
-		fmt.Fprintf(o.Out, "  FAIL  the code does not compile:\n%s\n", indent(out, "        "))
-		return Result{Failed: []string{"compile"}}, nil
+		fmt.Fprintf(o.Out, "\n2. simulator sweep: FAIL  the simulator (go build ./cmd/kanna) does not compile with your core:\n%s\n", indent(out, "        "))
+		return Result{Failed: []string{"the simulator compiles"}}, nil
 	}
-	fmt.Fprintf(o.Out, "  PASS  it compiles\n\n")
-
-	res := Result{Passed: true}
-	fmt.Fprintf(o.Out, "2. black-box tests: go test -run '%s' ./%s/\n", l.TestPattern(), l.Dir)
-	failed := runRules(o, l)
-	res.Failed = append(res.Failed, failed...)
-	if len(failed) > 0 {
-		res.Passed = false
-		fmt.Fprintf(o.Out, "\n3. simulator sweep: skipped until every rule above passes\n")
-		fmt.Fprintf(o.Out, "\nlab %d: %d of %d rules fail: %s\n", l.N, len(failed), len(l.Rules), strings.Join(failed, "; "))
-		return res, nil
-	}
-
-	fmt.Fprintf(o.Out, "\n3. simulator sweep of your core: %d seeds\n", o.Seeds)
+	fmt.Fprintf(o.Out, "\n2. simulator sweep of your core: %d seeds\n", o.Seeds)
 	var sweepFailed []string
 	switch l.Sweep {
 	case SweepGossip:
@@ -153,7 +151,7 @@ func runRules(o CheckOptions, l Lab) []string {
 			continue
 		}
 		switch {
-		case e.Test == "" && e.Action == "output":
+		case e.Test == "" && (e.Action == "output" || e.Action == "build-output"):
 			pkgOutput = append(pkgOutput, e.Output)
 		case e.Action == "pass" || e.Action == "fail" || e.Action == "skip":
 			verdict[e.Test] = e.Action
@@ -192,10 +190,16 @@ func evidence(lines []string) []string {
 		if t == "" || strings.HasPrefix(t, "=== ") || strings.HasPrefix(t, "--- ") {
 			continue
 		}
+		// "lab_test.go:123: " says where the test noticed, not what is wrong.
+		if m := fileLine.FindStringIndex(t); m != nil {
+			t = t[m[1]:]
+		}
 		out = append(out, t)
 	}
 	return out
 }
+
+var fileLine = regexp.MustCompile(`^[\w.]+_test\.go:\d+: `)
 
 // seedLine is what the sweep reads of one line of `kanna sim --json`.
 type seedLine struct {
