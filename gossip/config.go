@@ -112,6 +112,9 @@ type Config struct {
 	// tell "target is down" from "my own messages are not getting through" (Lifeguard LHA-Probe).
 	// Default on.
 	Nack bool
+
+	// bugs are the teaching switches, set only through WithTeachingBugs (teaching.go).
+	bugs TeachingBugs
 }
 
 // DefaultLANConfig returns a Config with the defaults above for the given member. Rand must still

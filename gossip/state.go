@@ -141,7 +141,7 @@ func (n *Node) tickSuspicions() {
 		switch {
 		case m.State != StateSuspect || m.suspicion == nil:
 			m.watched = false
-		case m.suspicion.expired(n.now):
+		case m.suspicion.expired(n.now) && !n.cfg.bugs.NoSuspicionTimeout:
 			m.State = StateDead
 			m.suspicion = nil
 			m.watched = false
@@ -164,7 +164,7 @@ func (n *Node) tickSuspicions() {
 //kanna:lab 6 "Hearing that you are suspected, refute it: gossip alive with a higher incarnation" SWIM §4.2
 func (n *Node) applyAboutSelf(u Update) {
 	self := n.self()
-	if n.leaving {
+	if n.leaving || (n.cfg.bugs.NoRefutation && u.Member.State != StateAlive) {
 		return
 	}
 	inc := u.Member.Incarnation

@@ -14,6 +14,13 @@ import (
 type Bug struct {
 	Name string
 	Help string
+	// Rule is the sentence of the paper the bug breaks, Section where it stands, Func the file and
+	// function of the core (or the shell) that implement it, and Test the tests that catch it:
+	// what `--bug list` and every failure under the bug print, so a learner knows where to look.
+	Rule    string
+	Section string
+	Func    string
+	Test    string
 	// Faults is the fault list used when --faults is not given: the faults that expose this bug.
 	Faults []string
 	// Expect is the checker expected to fire.
@@ -42,21 +49,29 @@ func (b Bug) configure(cfg *engineConfig) {
 // Bugs lists every teaching bug, in the order `--bug list` prints them.
 var Bugs = []Bug{
 	{
-		Name:   "vote-without-log-check",
-		Help:   "grant votes without the candidate-log-is-up-to-date check (paper §5.4.1); a leader can miss committed entries and overwrite them",
-		Faults: []string{"partition", "crash", "reorder"},
-		Expect: CheckStateMachineSafety + " or " + CheckLeaderCompleteness,
-		Seeds:  50,
+		Name:    "vote-without-log-check",
+		Rule:    "grant a vote only to a candidate whose log is at least as up-to-date as the voter's",
+		Section: "Raft paper §5.4.1",
+		Func:    "raft/election.go handleVoteRequest, raft/log.go isUpToDate",
+		Test:    "tests/sim TestBugIsCaught/vote-without-log-check; raft TestLab1_VoteOnlyForUpToDateLog",
+		Help:    "grant votes without the candidate-log-is-up-to-date check (paper §5.4.1); a leader can miss committed entries and overwrite them",
+		Faults:  []string{"partition", "crash", "reorder"},
+		Expect:  CheckStateMachineSafety + " or " + CheckLeaderCompleteness,
+		Seeds:   50,
 		setup: func(c *engineConfig) {
 			c.Bugs.VoteWithoutLogCheck = true
 		},
 	},
 	{
-		Name:   "commit-old-term",
-		Help:   "let a leader commit entries of earlier terms by counting replicas (paper §5.4.2, Figure 8); a committed entry can be overwritten",
-		Faults: []string{"partition", "crash", "reorder"},
-		Expect: CheckCommitSafety + " or " + CheckStateMachineSafety + " or " + CheckLeaderCompleteness,
-		Seeds:  50,
+		Name:    "commit-old-term",
+		Rule:    "a leader commits an entry of an earlier term only through an entry of its own term",
+		Section: "Raft paper §5.4.2, Figure 8",
+		Func:    "raft/quorum.go maybeCommit",
+		Test:    "tests/sim TestBugIsCaught/commit-old-term; raft TestLab2_NoCommitOfOldTermByCounting; raft/testdata/figure8.txt",
+		Help:    "let a leader commit entries of earlier terms by counting replicas (paper §5.4.2, Figure 8); a committed entry can be overwritten",
+		Faults:  []string{"partition", "crash", "reorder"},
+		Expect:  CheckCommitSafety + " or " + CheckStateMachineSafety + " or " + CheckLeaderCompleteness,
+		Seeds:   50,
 		setup: func(c *engineConfig) {
 			c.Bugs.CommitOldTerm = true
 		},
@@ -70,11 +85,15 @@ var Bugs = []Bug{
 		},
 	},
 	{
-		Name:   "forget-vote-on-restart",
-		Help:   "drop the persisted vote on restart (paper Figure 2: votedFor is persistent); a server can vote twice in one term and two leaders be elected",
-		Faults: []string{"crash", "reorder"},
-		Expect: CheckElectionSafety,
-		Seeds:  50,
+		Name:    "forget-vote-on-restart",
+		Rule:    "votedFor is persistent state, kept across restarts",
+		Section: "Raft paper Figure 2",
+		Func:    "raft/node.go restore",
+		Test:    "tests/sim TestBugIsCaught/forget-vote-on-restart; raft TestLab3_RestartedVoterDoesNotVoteTwice",
+		Help:    "drop the persisted vote on restart (paper Figure 2: votedFor is persistent); a server can vote twice in one term and two leaders be elected",
+		Faults:  []string{"crash", "reorder"},
+		Expect:  CheckElectionSafety,
+		Seeds:   50,
 		setup: func(c *engineConfig) {
 			c.Bugs.ForgetVoteOnRestart = true
 		},
@@ -85,11 +104,15 @@ var Bugs = []Bug{
 		},
 	},
 	{
-		Name:   "no-prevote-no-checkquorum",
-		Help:   "turn off pre-vote and check-quorum (thesis §9.6); a server rejoining after a partition deposes a healthy leader",
-		Faults: []string{"partition"},
-		Expect: CheckDisruption,
-		Seeds:  5,
+		Name:    "no-prevote-no-checkquorum",
+		Rule:    "a server that was cut off must not depose a leader a majority still hears (pre-vote, and the lease of check-quorum)",
+		Section: "Raft thesis §9.6, §6.2",
+		Func:    "raft/election.go preCampaign and inLease, raft/quorum.go checkQuorumActive",
+		Test:    "tests/sim TestBugIsCaught/no-prevote-no-checkquorum; raft TestLab5_RejoiningServerDoesNotDepose; raft/testdata/prevote_rejoin.txt",
+		Help:    "turn off pre-vote and check-quorum (thesis §9.6); a server rejoining after a partition deposes a healthy leader",
+		Faults:  []string{"partition"},
+		Expect:  CheckDisruption,
+		Seeds:   5,
 		setup: func(c *engineConfig) {
 			c.PreVote, c.CheckQuorum = false, false
 		},
@@ -97,11 +120,15 @@ var Bugs = []Bug{
 	{
 		// A bug of the shell rather than of the core: the persistence contract of Raft paper
 		// Figure 2 ("updated on stable storage before responding to RPCs") broken.
-		Name:   "send-before-fsync",
-		Help:   "the shell sends a Ready's messages before its fsync completes (Figure 2: persist before responding); a crash then forgets a vote or entries others counted on",
-		Faults: []string{"crash", "reorder"},
-		Expect: CheckElectionSafety + " or " + CheckCommitSafety + " or " + CheckLeaderCompleteness + " or " + CheckStateMachineSafety + " or " + CheckLogMatching,
-		Seeds:  10,
+		Name:    "send-before-fsync",
+		Rule:    "persistent state is updated on stable storage before responding to RPCs",
+		Section: "Raft paper Figure 2",
+		Func:    "tests/sim/node.go process (the simulated shell: fsync, then send); raft/node.go mustSync",
+		Test:    "tests/sim TestBugIsCaught/send-before-fsync; raft TestLab3_MustSyncBeforeVoteOrAppendLeaves",
+		Help:    "the shell sends a Ready's messages before its fsync completes (Figure 2: persist before responding); a crash then forgets a vote or entries others counted on",
+		Faults:  []string{"crash", "reorder"},
+		Expect:  CheckElectionSafety + " or " + CheckCommitSafety + " or " + CheckLeaderCompleteness + " or " + CheckStateMachineSafety + " or " + CheckLogMatching,
+		Seeds:   10,
 		tune: func(m *FaultMix) {
 			m.Crash, m.CrashAfterVote, m.MaxDowntime, m.Reorder = true, 0.5, 10*time.Millisecond, true
 		},

@@ -192,3 +192,26 @@ func TestConvergenceCheckerReadsEachCoresOwnView(t *testing.T) {
 	require.Equal(t, CheckConvergence, s.obs.violations[0].Checker)
 	require.Contains(t, s.obs.violations[0].Detail, "m0000 sees m0003 dead")
 }
+
+// Each gossip teaching bug is caught by the checker it names, and the same run without the bug
+// passes: the violation is the bug's doing.
+func TestGossipBugIsCaught(t *testing.T) {
+	for _, bug := range Bugs {
+		t.Run(bug.Name, func(t *testing.T) {
+			o := DefaultOptions(10, 1)
+			bug.Apply(&o)
+			r, err := Run(o)
+			require.NoError(t, err)
+			require.NotEmpty(t, r.Violations, "bug %s went unnoticed", bug.Name)
+			for _, v := range r.Violations {
+				require.Contains(t, bug.Expect, v.Checker, "bug %s caught by an unexpected checker: %s", bug.Name, v)
+			}
+
+			control := DefaultOptions(10, 1)
+			Bug{faults: bug.faults}.Apply(&control)
+			clean, err := Run(control)
+			require.NoError(t, err)
+			require.Empty(t, clean.Violations, "the run fails even without bug %s", bug.Name)
+		})
+	}
+}
