@@ -391,4 +391,3 @@ func describe(m raft.Message) string {
 	}
 	return b.String()
 }
-

@@ -22,7 +22,7 @@ func TestRandomFaultsNeverBreakSafetyAndTheClusterRecovers(t *testing.T) {
 	}
 	for seed := int64(1); seed <= int64(seeds); seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			require.Empty(t, tortureRun(t, seed, TeachingBugs{}), "replay: go test ./raft -run 'TestRandomFaults/seed=%d$'", seed)
+			require.Empty(t, tortureRun(t, seed, TeachingBugs{}), "replay: go test ./raft -run '^TestRandomFaultsNeverBreakSafety/seed=%d$'", seed)
 		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kanna-cluster/kanna/server/demo"
 	"github.com/kanna-cluster/kanna/tests/sim"
+	"github.com/kanna-cluster/kanna/tests/sim/gossipsim"
 )
 
 // captured runs fn with stdout and stderr replaced, and returns its exit status and what it wrote.
@@ -157,19 +158,52 @@ func TestBugListWithJSONPrintsEveryBugAsJSON(t *testing.T) {
 	require.Equal(t, 0, code)
 	var bugs []struct {
 		Name     string   `json:"name"`
+		Core     string   `json:"core"`
 		Help     string   `json:"help"`
+		Rule     string   `json:"rule"`
+		Section  string   `json:"section"`
+		Function string   `json:"function"`
+		Test     string   `json:"test"`
 		CaughtBy string   `json:"caught_by"`
 		Seeds    int      `json:"seeds"`
 		Faults   []string `json:"faults"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &bugs))
-	require.Len(t, bugs, len(sim.Bugs))
+	require.Len(t, bugs, len(sim.Bugs)+len(gossipsim.Bugs))
 	for i, b := range sim.Bugs {
 		require.Equal(t, b.Name, bugs[i].Name)
+		require.Equal(t, "raft", bugs[i].Core)
 		require.Equal(t, b.Help, bugs[i].Help)
 		require.Equal(t, b.Expect, bugs[i].CaughtBy)
 		require.Equal(t, b.Seeds, bugs[i].Seeds)
 	}
+	for i, b := range gossipsim.Bugs {
+		got := bugs[len(sim.Bugs)+i]
+		require.Equal(t, b.Name, got.Name)
+		require.Equal(t, "gossip", got.Core)
+		require.Equal(t, b.Expect, got.CaughtBy)
+	}
+	for _, b := range bugs {
+		for field, v := range map[string]string{"rule": b.Rule, "section": b.Section, "function": b.Function, "test": b.Test} {
+			require.NotEmpty(t, v, "bug %s lists no %s", b.Name, field)
+		}
+		require.Regexp(t, `^(raft|gossip|tests/sim)/\S+\.go \w+`, b.Function, "bug %s names a file and a function", b.Name)
+	}
+}
+
+// A run under a bug that fails says which rule was off and where it lives; one that shows nothing
+// says so and suggests a sweep.
+func TestARunUnderABugExplainsItself(t *testing.T) {
+	code, _, errOut := runKanna(t, "sim", "--gossip-only", "--members", "10", "--bug", "no-suspicion-timeout")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "rule off:  a suspect that does not refute within the suspicion timeout is declared dead")
+	require.Contains(t, errOut, "code:      gossip/state.go tickSuspicions")
+	require.Contains(t, errOut, "test:      tests/sim/gossipsim TestGossipBugIsCaught/no-suspicion-timeout")
+
+	code, _, errOut = runKanna(t, "sim", "--seed", "2", "--duration", "6s", "--bug", "commit-old-term")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, errOut, "this seed never met the situation the rule is for")
+	require.Contains(t, errOut, "sweep: kanna sim --seeds 50 --bug commit-old-term")
 }
 
 func TestReplayLinesNameTheBinaryAsItWasInvoked(t *testing.T) {

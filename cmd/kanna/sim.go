@@ -94,7 +94,7 @@ type aggregate struct {
 }
 
 func runSim(args []string) int {
-	if gossipOnly(args) {
+	if gossipOnly(args) || isGossipBug(bugArg(args)) {
 		return runGossipSim(args)
 	}
 	var f simFlags
@@ -178,28 +178,6 @@ linearizability after every step, then a final phase heals every fault and check
 The same seed replays the same run byte for byte (see trace_hash). A failing seed prints the
 command that replays it, with --trace and --html to study it. --seeds sweeps many seeds on every
 core. The teaching bugs (--bug list) break Raft on purpose, to show the checkers catch them.`
-
-// listBugs prints the teaching bugs, one a line or, with --json, one JSON array.
-func listBugs(asJSON bool) {
-	if !asJSON {
-		for _, b := range sim.Bugs {
-			fmt.Fprintf(stdout, "%-28s %s (caught by %s within %d seeds)\n", b.Name, b.Help, b.Expect, b.Seeds)
-		}
-		return
-	}
-	type bugJSON struct {
-		Name     string   `json:"name"`
-		Help     string   `json:"help"`
-		CaughtBy string   `json:"caught_by"`
-		Seeds    int      `json:"seeds"`
-		Faults   []string `json:"faults"`
-	}
-	out := make([]bugJSON, 0, len(sim.Bugs))
-	for _, b := range sim.Bugs {
-		out = append(out, bugJSON{Name: b.Name, Help: b.Help, CaughtBy: b.Expect, Seeds: b.Seeds, Faults: b.Faults})
-	}
-	printJSON(stdout, out)
-}
 
 func (f simFlags) options(seed int64) sim.Options {
 	o := sim.Options{Seed: seed, Nodes: f.nodes, Duration: f.duration, Bug: f.bug, Preset: f.preset, Clients: f.clients, NoGossip: !f.gossip, Membership: f.members}
@@ -298,6 +276,9 @@ func single(f simFlags) int {
 		reportFailure(f, r)
 		return 1
 	}
+	if f.bug != "" {
+		explainNothing(f.bug, false)
+	}
 	return 0
 }
 
@@ -358,6 +339,9 @@ func reportFailure(f simFlags, r *sim.Run) {
 		fmt.Fprintf(stderr, "  %s\n", v)
 	}
 	fmt.Fprintf(stderr, "replay: %s --trace seed-%d.trace --html seed-%d.html\n", f.replay(r.Options.Seed), r.Options.Seed, r.Options.Seed)
+	if f.bug != "" {
+		explainFailure(f.bug)
+	}
 }
 
 func printJSON(w io.Writer, v any) {

@@ -57,6 +57,7 @@ func runGossipSim(args []string) int {
 	fs.DurationVar(&o.StaleDeadBound, "stale-dead-bound", d.StaleDeadBound, "how long a live, reachable member may stay dead in a view")
 	fs.BoolVar(&jsonOut, "json", false, "print one JSON object")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	bug := fs.String("bug", "", "switch on the gossip teaching bug `NAME` ('kanna sim --bug list' names them), with the faults that expose it")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -91,6 +92,14 @@ func runGossipSim(args []string) int {
 	if o.FaultsEnd > o.Duration {
 		o.FaultsEnd = o.Duration
 	}
+	if *bug != "" {
+		b, err := gossipsim.LookupBug(*bug)
+		if err != nil {
+			fmt.Fprintf(stderr, "kanna sim --gossip-only: %s\n", strings.TrimPrefix(err.Error(), "gossip sim: "))
+			return 2
+		}
+		b.Apply(&o)
+	}
 	// A large run holds every member's table and broadcast queue (about 1.5 KB per pair of
 	// members); collecting garbage less often trades that memory for a third less time.
 	debug.SetGCPercent(400)
@@ -108,7 +117,13 @@ func runGossipSim(args []string) int {
 	}
 	if r.ViolationCount > 0 {
 		fmt.Fprintf(stderr, "seed %d violated %d check(s); replay: %s sim %s\n", r.Seed, r.ViolationCount, self, strings.Join(args, " "))
+		if *bug != "" {
+			explainFailure(*bug)
+		}
 		return 1
+	}
+	if *bug != "" {
+		explainNothing(*bug, true)
 	}
 	return 0
 }
