@@ -274,6 +274,9 @@ func single(f simFlags) int {
 	}
 	if r.Failed() {
 		reportFailure(f, r)
+		if f.bug != "" {
+			explainFailure(f.bug)
+		}
 		return 1
 	}
 	if f.bug != "" {
@@ -339,9 +342,6 @@ func reportFailure(f simFlags, r *sim.Run) {
 		fmt.Fprintf(stderr, "  %s\n", v)
 	}
 	fmt.Fprintf(stderr, "replay: %s --trace seed-%d.trace --html seed-%d.html\n", f.replay(r.Options.Seed), r.Options.Seed, r.Options.Seed)
-	if f.bug != "" {
-		explainFailure(f.bug)
-	}
 }
 
 func printJSON(w io.Writer, v any) {
@@ -435,6 +435,12 @@ func sweep(f simFlags) int {
 	}
 	for _, r := range failed {
 		reportFailure(f, r)
+	}
+	switch {
+	case f.bug != "" && len(failed) > 0:
+		explainFailure(f.bug)
+	case f.bug != "":
+		explainNothing(f.bug, false)
 	}
 	if len(failed) > 0 {
 		return 1

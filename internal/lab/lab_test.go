@@ -1,3 +1,7 @@
+// Tests of the lab track: stub generation from the marks, the marks' agreement with the graders,
+// the workspace rules, the report of a failing sweep, and, as make test runs them, both halves of
+// every lab (a fresh workspace fails naming each rule; the repository passes).
+
 package lab
 
 import (
@@ -109,40 +113,77 @@ func TestStartRefusesAFolderThatIsNotAWorkspace(t *testing.T) {
 
 // testSeeds is the sweep's length in this test: enough to run every checker over the reference
 // cores, short enough for make test. `kanna lab check` runs DefaultSeeds.
-var testSeeds = map[SweepKind]int{SweepRaft: 10, SweepGossip: 3}
+var testSeeds = map[SweepKind]int{SweepRaft: 4, SweepGossip: 2}
 
 // The two halves of every lab, as `make test` runs them: a fresh workspace compiles and fails its
-// check naming every rule; the unmodified repository passes its check.
+// check naming every rule; the unmodified repository passes its check. The workspace compiles
+// when its tests build and run (a build failure would leave every rule "did not run").
 func TestEveryLabFailsOnStubsAndPassesOnTheRepository(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds one workspace per lab")
 	}
 	root := repoRoot(t)
+	kanna := filepath.Join(t.TempDir(), "kanna")
+	build := exec.Command("go", "build", "-trimpath", "-o", kanna, "./cmd/kanna")
+	build.Dir = root
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "build kanna: %s", out)
 	for _, l := range Labs {
 		t.Run(l.Name, func(t *testing.T) {
 			ws := filepath.Join(t.TempDir(), "ws")
 			stubbed, err := Start(root, ws, l.N)
 			require.NoError(t, err)
 			require.NotEmpty(t, stubbed)
-			vet := exec.Command("go", "vet", "-trimpath", "./"+l.Dir+"/")
-			vet.Dir = ws
-			out, err := vet.CombinedOutput()
-			require.NoError(t, err, "the fresh workspace of lab %d does not compile (or vet):\n%s", l.N, out)
 
 			var report bytes.Buffer
 			res, err := Check(CheckOptions{Lab: l.N, Dir: ws, Out: &report, Progress: io.Discard})
 			require.NoError(t, err)
 			require.False(t, res.Passed, "lab %d passes with every function a stub:\n%s", l.N, report.String())
+			require.NotContains(t, report.String(), "did not run", "the fresh workspace of lab %d does not compile:\n%s", l.N, report.String())
 			for _, r := range l.Rules {
 				require.Contains(t, report.String(), "FAIL  "+r.Rule, "the stubbed workspace's report does not name rule %q:\n%s", r.Rule, report.String())
 			}
 			require.Contains(t, report.String(), "is not written yet", "the report quotes the stubs")
 
 			report.Reset()
-			res, err = Check(CheckOptions{Lab: l.N, Dir: root, Seeds: testSeeds[l.Sweep], Out: &report, Progress: io.Discard})
+			res, err = Check(CheckOptions{Lab: l.N, Dir: root, Seeds: testSeeds[l.Sweep], Out: &report, Progress: io.Discard, Kanna: kanna})
 			require.NoError(t, err)
 			require.True(t, res.Passed, "lab %d fails on the repository's own cores:\n%s", l.N, report.String())
 			require.Contains(t, report.String(), "2. simulator sweep of your core")
 		})
 	}
+}
+
+// A sweep that finds a broken checker explains the first failing seed: the rule, the evidence,
+// the replay command, the diagram it wrote and the debugger command. The simulator here is a
+// stand-in script that prints what `kanna sim --json` prints for a failing sweep.
+func TestSweepFailureNamesRuleEvidenceReplayAndDiagram(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "kanna")
+	script := `#!/bin/sh
+for a in "$@"; do
+  if [ "$prev" = "--html" ]; then echo "<html>" > "$a"; exit 1; fi
+  prev="$a"
+done
+echo '{"seed":1,"violations":[]}'
+echo '{"seed":2,"violations":[{"checker":"election-safety","node":3,"detail":"nodes 1 and 3 both lead term 7"}],"replay":"kanna sim --seed 2 --nodes 5 --duration 1m0s"}'
+echo '{"aggregate":true,"seeds":2,"failed":1}'
+`
+	require.NoError(t, os.WriteFile(fake, []byte(script), 0o755))
+	ws := filepath.Join(dir, "ws")
+	require.NoError(t, os.MkdirAll(ws, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(ws, markerFile), []byte(`{"started":[1]}`), 0o644))
+
+	var report bytes.Buffer
+	failed := sweepRaft(CheckOptions{Lab: 1, Dir: ws, Seeds: 2, Out: &report, Progress: io.Discard}, fake, dir)
+	out := report.String()
+	require.Equal(t, []string{checkerRules["election-safety"]}, failed)
+	require.Contains(t, out, "FAIL  Election Safety: at most one leader can be elected in a given term (§5.2, Figure 3)")
+	require.Contains(t, out, "checker election-safety, seed 2, node 3: nodes 1 and 3 both lead term 7")
+	require.Contains(t, out, "1 of 2 seeds failed; the first is seed 2")
+	html := filepath.Join(ws, "lab1-seed2.html")
+	require.Contains(t, out, "diagram: "+html)
+	require.FileExists(t, html)
+	require.Contains(t, out, "go run ./cmd/kanna sim --seed 2 --nodes 5 --duration 1m0s --trace seed-2.trace --html seed-2.html")
+	require.Contains(t, out, "KANNA_SEED=2 dlv test ./tests/sim/")
 }

@@ -1,3 +1,5 @@
+// A ready-made replay of one seed under a debugger, for docs/labs.md and `kanna lab check`.
+
 package sim
 
 import (
