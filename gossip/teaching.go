@@ -1,7 +1,7 @@
 // Teaching switches: each removes one rule of SWIM, so that the gossip simulator (`kanna sim
 // --gossip-only --bug`) can show a learner what the rule is for. As in raft/teaching.go they are
-// not a field of Config: only WithTeachingBugs sets them, and only the simulator and the core's
-// tests call it.
+// not a field of Config: only WithTeachingBugs sets them, and only the gossip simulator
+// (tests/sim/gossipsim/bugs.go) calls it.
 
 package gossip
 
