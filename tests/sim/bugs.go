@@ -135,11 +135,15 @@ var Bugs = []Bug{
 		sendBeforeSync: true,
 	},
 	{
-		Name:   "many-conf-changes",
-		Help:   "let a leader propose a configuration change while another is uncommitted (thesis §4.1: one change at a time); majorities of the old and new configurations need no longer overlap",
-		Faults: []string{"crash", "partition"},
-		Expect: CheckOneConfChange,
-		Seeds:  10,
+		Name:    "many-conf-changes",
+		Rule:    "a leader proposes one configuration change at a time, the next only once the last committed",
+		Section: "Raft thesis §4.1",
+		Func:    "raft/membership.go ProposeConfChange",
+		Test:    "tests/sim TestBugIsCaught/many-conf-changes; raft TestOnlyOneConfChangeMayBeUncommitted",
+		Help:    "let a leader propose a configuration change while another is uncommitted (thesis §4.1: one change at a time); majorities of the old and new configurations need no longer overlap",
+		Faults:  []string{"crash", "partition"},
+		Expect:  CheckOneConfChange,
+		Seeds:   10,
 		setup: func(c *engineConfig) {
 			c.Bugs.ManyConfChanges = true
 		},
