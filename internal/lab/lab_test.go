@@ -130,6 +130,8 @@ func TestEveryLabFailsOnStubsAndPassesOnTheRepository(t *testing.T) {
 	require.NoError(t, err, "build kanna: %s", out)
 	for _, l := range Labs {
 		t.Run(l.Name, func(t *testing.T) {
+			// The labs are independent; run side by side, their builds overlap.
+			t.Parallel()
 			ws := filepath.Join(t.TempDir(), "ws")
 			stubbed, err := Start(root, ws, l.N)
 			require.NoError(t, err)
