@@ -68,6 +68,20 @@ type Restored struct {
 	Snapshot  *Snapshot // may be nil
 	Entries   []Entry   // the log after the snapshot, in order
 	Applied   uint64    // the last index the state machine already holds (at least the snapshot's)
+
+	// Lost, when not nil, says storage found that state this server had acknowledged is gone (a
+	// log shorter than its promise mark, a damaged last record, a missing segment or hard state,
+	// a wiped folder). The server then starts recovering (recovery.go) instead of trusting the
+	// shortened log. The commit index is clamped to the log it still holds.
+	Lost *Lost
+}
+
+// Lost names what a server had promised before its storage lost state.
+type Lost struct {
+	// Index is the highest log index this server acknowledged, and Term the term it held when it
+	// did. Index 0 means unknown: the whole record of promises was lost with the folder.
+	Index uint64
+	Term  uint64
 }
 
 // DefaultConfig returns a Config with every default set; the caller sets ID, Rand and, for a new

@@ -81,6 +81,11 @@ func (n *Node) handleVoteRequest(m Message) {
 	if m.Type == MsgPreVote {
 		respType = MsgPreVoteResp
 	}
+	if n.rec.on {
+		// A server that lost what it acknowledged cannot vouch for any log (recovery.go).
+		n.send(Message{To: m.From, Type: respType, Reject: true})
+		return
+	}
 	canVote := n.vote == m.From || // a repeated request: answer the same
 		(n.vote == None && n.lead == None) || // free to vote in this term
 		(m.Type == MsgPreVote && m.Term > n.term) // a pre-vote for a future term binds nothing
@@ -148,8 +153,8 @@ func stepCandidate(n *Node, m Message) error {
 }
 
 // promotable reports whether this server may campaign: only voters may (learners and servers
-// without a configuration just follow).
-func (n *Node) promotable() bool { return n.conf.isVoter(n.id) }
+// without a configuration just follow), and only once they hold what they promised (recovery.go).
+func (n *Node) promotable() bool { return n.conf.isVoter(n.id) && !n.rec.on }
 
 // tickElection is the follower's and candidate's clock: after a randomized timeout without hearing
 // from a leader, campaign (paper §5.2).

@@ -61,6 +61,7 @@ type Node struct {
 	reads            readQueue            // leader: ReadIndex requests (read.go)
 
 	snapRecv *snapshotReceiver // follower: the snapshot being reassembled from chunks
+	rec      recovery          // storage lost acknowledged state: out of every quorum (recovery.go)
 
 	// bcastPending and commitPending defer appends to the next Ready, so that many proposals made
 	// between two Ready calls travel as one MsgApp (batching).
@@ -88,6 +89,10 @@ func New(cfg Config) (*Node, error) {
 		if err := n.restore(r); err != nil {
 			return nil, err
 		}
+	} else if r != nil && r.Lost != nil {
+		// The whole folder is gone: bootstrapping again would make up a history; wait for the
+		// leader to send the real one.
+		n.startRecovery(r.Lost)
 	} else if len(cfg.Peers) > 0 {
 		n.bootstrap(cfg.Peers)
 	}
@@ -140,6 +145,11 @@ func (n *Node) restore(r *Restored) error {
 	n.log.stabled = n.log.lastIndex()
 	n.log.written = n.log.stabled
 	hs := r.HardState
+	if r.Lost != nil {
+		// The entries the lost commit index covered are gone; the leader will send them again.
+		hs.Commit = min(hs.Commit, n.log.lastIndex())
+		n.startRecovery(r.Lost)
+	}
 	if hs.Commit > n.log.lastIndex() {
 		return fmt.Errorf("raft: restore: commit index %d is past the last stored entry %d; the log lost committed entries, restore from a peer", hs.Commit, n.log.lastIndex())
 	}
@@ -195,7 +205,9 @@ func (n *Node) appendLeaderEntry(e Entry) Entry {
 	return e
 }
 
-func (n *Node) softState() SoftState { return SoftState{Lead: n.lead, Role: n.role} }
+func (n *Node) softState() SoftState {
+	return SoftState{Lead: n.lead, Role: n.role, Recovering: n.rec.on}
+}
 
 //
 //kanna:lab 3 "currentTerm and votedFor (and the commit index) are the state to persist" Figure 2

@@ -42,6 +42,10 @@ type progress struct {
 	// recentActive records that the follower answered during the current election timeout; a
 	// leader that cannot count a majority of such followers steps down (check-quorum).
 	recentActive bool
+
+	// recovering: the follower said its storage lost state it had acknowledged (recovery.go);
+	// its Match does not count toward commitment until it says otherwise.
+	recovering bool
 }
 
 func newProgress(next uint64, maxInflight int) *progress {
@@ -149,5 +153,6 @@ func (pr *progress) public() Progress {
 		Inflight:     len(pr.inflight),
 		Snapshotting: pr.state == stateSnapshot,
 		RecentActive: pr.recentActive,
+		Recovering:   pr.recovering,
 	}
 }

@@ -64,7 +64,7 @@ func (n *Node) committedIndex() uint64 {
 	}
 	matches := make([]uint64, 0, len(n.conf.voters))
 	for _, id := range n.conf.voters {
-		if pr := n.prs[id]; pr != nil {
+		if pr := n.prs[id]; pr != nil && !pr.recovering {
 			matches = append(matches, pr.match)
 		} else {
 			matches = append(matches, 0)

@@ -104,7 +104,8 @@ func (n *Node) sendAppend(id uint64, sendEmpty bool) bool {
 	if len(ents) == 0 && !sendEmpty {
 		return false
 	}
-	n.send(Message{To: id, Type: MsgApp, Index: prevIndex, LogTerm: prevTerm, Entries: ents, Commit: n.log.committed})
+	n.send(Message{To: id, Type: MsgApp, Index: prevIndex, LogTerm: prevTerm, Entries: ents, Commit: n.log.committed,
+		Recovering: pr.recovering})
 	if len(ents) > 0 {
 		pr.sentEntries(ents[len(ents)-1].Index)
 		return pr.state == stateReplicate
@@ -122,7 +123,7 @@ func (n *Node) handleAppendEntries(m Message) {
 	if m.Index < n.log.committed {
 		// Everything up to our commit index already matches any leader's log (Leader Completeness);
 		// say so, and the leader resends from there.
-		n.send(Message{To: m.From, Type: MsgAppResp, Index: n.log.committed})
+		n.send(Message{To: m.From, Type: MsgAppResp, Index: n.log.committed, Recovering: n.rec.on})
 		return
 	}
 	if !n.log.matchTerm(m.Index, m.LogTerm) {
@@ -130,7 +131,8 @@ func (n *Node) handleAppendEntries(m Message) {
 		// above it has a term at or below the leader's prevLogTerm.
 		hint := n.log.findConflictByTerm(min(m.Index, n.log.lastIndex()), m.LogTerm)
 		hintTerm, _ := n.log.term(hint)
-		n.send(Message{To: m.From, Type: MsgAppResp, Index: m.Index, Reject: true, RejectHint: hint, ConflictTerm: hintTerm})
+		n.send(Message{To: m.From, Type: MsgAppResp, Index: m.Index, Reject: true, RejectHint: hint, ConflictTerm: hintTerm,
+			Recovering: n.rec.on})
 		return
 	}
 	lastNew := m.Index + uint64(len(m.Entries))
@@ -140,11 +142,17 @@ func (n *Node) handleAppendEntries(m Message) {
 		n.appendToLog(m.Entries[ci-m.Index-1:])
 	}
 	n.log.commitTo(min(m.Commit, lastNew))
-	n.send(Message{To: m.From, Type: MsgAppResp, Index: lastNew})
+	n.maybeEndRecovery(m, lastNew)
+	n.send(Message{To: m.From, Type: MsgAppResp, Index: lastNew, Recovering: n.rec.on})
 }
 
 // handleAppendResponse is the leader's side of an AppendEntries answer.
 func (n *Node) handleAppendResponse(m Message, pr *progress) {
+	if m.Recovering && m.Index > n.log.lastIndex() && !m.Reject {
+		// A recovering follower only ever holds what a leader sent it; a claim past our log is an
+		// answer to a deposed leader's append and says nothing about ours.
+		return
+	}
 	if m.Reject {
 		hint := m.RejectHint
 		if m.ConflictTerm > 0 {
@@ -152,6 +160,14 @@ func (n *Node) handleAppendResponse(m Message, pr *progress) {
 			// of them can be on the follower (paper §5.3, fast backtracking).
 			hint = n.log.findConflictByTerm(m.RejectHint, m.ConflictTerm)
 		}
+		if m.Recovering && !pr.recovering {
+			// Its log went backwards: the Match we hold is void, probe from its true end now
+			// rather than waiting for a snapshot (recovery.go).
+			pr.noteRecovering(true, min(hint, n.log.lastIndex())+1)
+			n.sendAppends(m.From, false)
+			return
+		}
+		pr.noteRecovering(m.Recovering, 0)
 		if pr.maybeDecrTo(m.Index, hint) {
 			if pr.state == stateReplicate {
 				pr.becomeProbe()
@@ -167,6 +183,12 @@ func (n *Node) handleAppendResponse(m Message, pr *progress) {
 			panic(invariantf("follower %d matches up to %d, past the leader's last index %d", m.From, m.Index, n.log.lastIndex()))
 		}
 		m.Index = n.log.lastIndex()
+	}
+	wasRecovering := pr.recovering
+	pr.noteRecovering(m.Recovering, n.log.lastIndex()+1)
+	if wasRecovering && !pr.recovering {
+		// It caught up: its Match counts again, and may complete a majority at once.
+		n.maybeCommit()
 	}
 	if !pr.maybeUpdate(m.Index) {
 		return
@@ -204,12 +226,17 @@ func (n *Node) bcastHeartbeat(ctx []byte) {
 // handleHeartbeat is the follower's side: learn the commit index, answer with the context.
 func (n *Node) handleHeartbeat(m Message) {
 	n.log.commitTo(min(m.Commit, n.log.lastIndex()))
-	n.send(Message{To: m.From, Type: MsgHeartbeatResp, Context: m.Context})
+	n.send(Message{To: m.From, Type: MsgHeartbeatResp, Context: m.Context, Recovering: n.rec.on})
 }
 
 // handleHeartbeatResponse resumes a follower that the leader had stopped sending to, and counts
 // the answer toward a ReadIndex round.
 func (n *Node) handleHeartbeatResponse(m Message, pr *progress) {
+	if m.Recovering && !pr.recovering {
+		// A heartbeat carries no index, so the follower's true end is unknown: probe from ours,
+		// and its rejection walks back to where the logs match.
+		pr.noteRecovering(true, n.log.lastIndex()+1)
+	}
 	switch pr.state {
 	case stateProbe:
 		pr.probeSent = false

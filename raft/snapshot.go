@@ -65,6 +65,8 @@ func (n *Node) sendSnapshotChunk(id uint64, pr *progress) {
 		Snapshot: &Snapshot{Meta: pr.snap.Meta, Data: data[off:end]},
 		Offset:   off,
 		Done:     end == uint64(len(data)),
+		// The Commit of a snapshot message is 0: ending an unknown-mark recovery needs an append.
+		Recovering: pr.recovering,
 	})
 }
 
@@ -85,7 +87,7 @@ func (n *Node) handleSnapshot(m Message) {
 	if meta.Index <= n.log.committed {
 		// We already hold everything it covers (perhaps the answer to its last chunk was lost).
 		n.snapRecv = nil
-		n.send(Message{To: m.From, Type: MsgAppResp, Index: n.log.committed})
+		n.send(Message{To: m.From, Type: MsgAppResp, Index: n.log.committed, Recovering: n.rec.on})
 		return
 	}
 	if m.Offset == 0 {
@@ -108,9 +110,10 @@ func (n *Node) handleSnapshot(m Message) {
 	}
 	n.snapRecv = nil
 	n.installSnapshot(Snapshot{Meta: r.meta, Data: r.data})
+	n.maybeEndRecovery(m, r.meta.Index)
 	// Only up to the snapshot is the log known to match the leader's: entries kept after it
 	// (step 6) may not, so the answer claims no more than the commit index.
-	n.send(Message{To: m.From, Type: MsgAppResp, Index: n.log.committed})
+	n.send(Message{To: m.From, Type: MsgAppResp, Index: n.log.committed, Recovering: n.rec.on})
 }
 
 // installSnapshot makes a complete snapshot from the leader this server's log (paper Figure 13,

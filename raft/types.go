@@ -183,6 +183,12 @@ type Message struct {
 	Offset   uint64
 	Done     bool
 
+	// Recovering, on a follower's MsgAppResp or MsgHeartbeatResp: this server's storage lost
+	// state it had acknowledged, so Match values the leader holds for it are void (recovery.go).
+	// On a leader's MsgApp or MsgSnap: the leader has heard so, and its Commit covers every
+	// acknowledgement it counted from before the loss.
+	Recovering bool
+
 	// MsgHeartbeat, MsgHeartbeatResp: the ReadIndex request this round confirms leadership for.
 	// MsgVote: "CampaignTransfer" when a leadership transfer started the election, which voters
 	// grant even while they still hear from the old leader.
@@ -222,6 +228,9 @@ func (r Role) String() string {
 type SoftState struct {
 	Lead uint64
 	Role Role
+	// Recovering: storage lost state this server had acknowledged; it neither votes nor
+	// campaigns until it holds the current leader's log past what it had promised (recovery.go).
+	Recovering bool
 }
 
 // ReadState answers a ReadIndex request: once the state machine has applied Index, a read that
@@ -258,6 +267,7 @@ type Progress struct {
 	Inflight     int  // appends sent and not yet acknowledged
 	Snapshotting bool // an InstallSnapshot is in progress
 	RecentActive bool // heard from during the current election timeout (check-quorum)
+	Recovering   bool // said its storage lost state; not counted toward commitment meanwhile
 }
 
 // Status is a read-only picture of a core, for dashboards and tests.

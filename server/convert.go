@@ -39,6 +39,7 @@ func toProto(m raft.Message) *kannapb.RaftMessage {
 		Offset:       m.Offset,
 		Done:         m.Done,
 		Context:      m.Context,
+		Recovering:   m.Recovering,
 	}
 	if len(m.Entries) > 0 {
 		pm.Entries = make([]*kannapb.RaftEntry, len(m.Entries))
@@ -81,6 +82,7 @@ func fromProto(pm *kannapb.RaftMessage) (raft.Message, error) {
 		Offset:       pm.GetOffset(),
 		Done:         pm.GetDone(),
 		Context:      pm.GetContext(),
+		Recovering:   pm.GetRecovering(),
 	}
 	if len(pm.GetEntries()) > 0 {
 		m.Entries = make([]raft.Entry, len(pm.GetEntries()))

@@ -30,7 +30,7 @@ func TestRaftMessageSurvivesTheWireFieldForField(t *testing.T) {
 			},
 			Reject: true, RejectHint: 12, ConflictTerm: 5,
 			Snapshot: &raft.Snapshot{Meta: raft.SnapshotMeta{Index: 30, Term: 5, ConfState: raft.ConfState{Voters: []uint64{1, 2, 3}, Learners: []uint64{4}}}, Data: []byte("game")},
-			Offset:   512, Done: true, Context: []byte{0, 0, 0, 0, 0, 0, 0, 9},
+			Offset:   512, Done: true, Context: []byte{0, 0, 0, 0, 0, 0, 0, 9}, Recovering: true,
 		}
 		got, err := fromProto(toProto(m))
 		require.NoError(t, err, typ.String())

@@ -225,7 +225,11 @@ type RaftMessage struct {
 	Done bool `protobuf:"varint,14,opt,name=done,proto3" json:"done,omitempty"`
 	// context is the ReadIndex request that a HEARTBEAT round confirms leadership for, echoed back
 	// in the HEARTBEAT_RESP (thesis §6.4). Opaque to the transport.
-	Context       []byte `protobuf:"bytes,15,opt,name=context,proto3" json:"context,omitempty"`
+	Context []byte `protobuf:"bytes,15,opt,name=context,proto3" json:"context,omitempty"`
+	// recovering, on a follower's APP_RESP or HEARTBEAT_RESP: its storage lost state it had
+	// acknowledged, so the leader drops the match it held for it; on a leader's APP or SNAP: the
+	// leader has heard so (raft.Message.Recovering).
+	Recovering    bool `protobuf:"varint,16,opt,name=recovering,proto3" json:"recovering,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -363,6 +367,13 @@ func (x *RaftMessage) GetContext() []byte {
 		return x.Context
 	}
 	return nil
+}
+
+func (x *RaftMessage) GetRecovering() bool {
+	if x != nil {
+		return x.Recovering
+	}
+	return false
 }
 
 // RaftEntry is one slot of the replicated log; it mirrors raft.Entry.
@@ -666,7 +677,7 @@ var File_kanna_v1_raft_proto protoreflect.FileDescriptor
 
 const file_kanna_v1_raft_proto_rawDesc = "" +
 	"\n" +
-	"\x13kanna/v1/raft.proto\x12\bkanna.v1\"\xc4\x03\n" +
+	"\x13kanna/v1/raft.proto\x12\bkanna.v1\"\xe4\x03\n" +
 	"\vRaftMessage\x12-\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x19.kanna.v1.RaftMessageTypeR\x04type\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\x04R\x04from\x12\x0e\n" +
@@ -684,7 +695,10 @@ const file_kanna_v1_raft_proto_rawDesc = "" +
 	"\bsnapshot\x18\f \x01(\v2\x16.kanna.v1.RaftSnapshotR\bsnapshot\x12\x16\n" +
 	"\x06offset\x18\r \x01(\x04R\x06offset\x12\x12\n" +
 	"\x04done\x18\x0e \x01(\bR\x04done\x12\x18\n" +
-	"\acontext\x18\x0f \x01(\fR\acontext\"v\n" +
+	"\acontext\x18\x0f \x01(\fR\acontext\x12\x1e\n" +
+	"\n" +
+	"recovering\x18\x10 \x01(\bR\n" +
+	"recovering\"v\n" +
 	"\tRaftEntry\x12\x12\n" +
 	"\x04term\x18\x01 \x01(\x04R\x04term\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x04R\x05index\x12+\n" +

@@ -48,9 +48,10 @@ func fullRaftMessage() *kannapb.RaftMessage {
 			},
 			Data: []byte("chunk of the game state starting at offset"),
 		},
-		Offset:  512 << 10,
-		Done:    true,
-		Context: []byte("read-17"),
+		Offset:     512 << 10,
+		Done:       true,
+		Context:    []byte("read-17"),
+		Recovering: true,
 	}
 }
 
