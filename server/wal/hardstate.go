@@ -52,24 +52,25 @@ func decodeHardState(b []byte) (raft.HardState, error) {
 	}, nil
 }
 
-// readHardState loads the hard state file of dir; a missing file is the empty HardState (nothing
-// was ever saved).
-func readHardState(dir string) (raft.HardState, error) {
+// readHardState loads the hard state file of dir; a missing file is the empty HardState with
+// present false. A file that fails its checks gives damage, which Open forgives only when the
+// promise file still holds the term and vote.
+func readHardState(dir string) (hs raft.HardState, present bool, damage, err error) {
 	path := filepath.Join(dir, hardStateFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return raft.HardState{}, nil
+		return raft.HardState{}, false, nil, nil
 	}
 	if err != nil {
-		return raft.HardState{}, fmt.Errorf("open wal: read hard state: %w", err)
+		return raft.HardState{}, false, nil, fmt.Errorf("open wal: read hard state: %w", err)
 	}
-	hs, err := decodeHardState(b)
-	if err != nil {
-		return raft.HardState{}, fmt.Errorf("open wal: hard state file %s %v; refusing to start: "+
-			"the saved term and vote cannot be trusted, and guessing them could let this node vote "+
-			"twice in one term. %s: %w", path, err, remedy, ErrCorrupt)
+	hs, derr := decodeHardState(b)
+	if derr != nil {
+		return raft.HardState{}, true, fmt.Errorf("open wal: hard state file %s %v; refusing to start: "+
+			"the saved term and vote cannot be trusted, the promise file holds no copy, and guessing "+
+			"them could let this node vote twice in one term. %s: %w", path, derr, remedy, ErrCorrupt), nil
 	}
-	return hs, nil
+	return hs, true, nil, nil
 }
 
 // writeHardState replaces the hard state file with hs. The temporary file is always fsynced before

@@ -141,7 +141,7 @@ func TestFlippedByteInAMiddleRecordRefusesToStart(t *testing.T) {
 		require.ErrorIs(t, err, ErrCorrupt, "flipped %s", at.field)
 		require.Nil(t, restored)
 		require.ErrorContains(t, err, "record 3 of segment 00000001.wal", "flipped %s", at.field)
-		require.ErrorContains(t, err, "Restore this node's data from a peer")
+		require.ErrorContains(t, err, "kanna recover --data")
 	}
 }
 
@@ -201,7 +201,20 @@ func TestHoleInTheLogRefusesToStart(t *testing.T) {
 	require.ErrorContains(t, err, "holds entry 4, but the log before it ends at entry 2")
 }
 
-func TestDamagedHardStateRefusesToStart(t *testing.T) {
+func TestDamagedHardStateIsReadFromThePromiseFile(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := openWAL(t, dir, Options{})
+	require.NoError(t, w.Save(raft.HardState{Term: 5, Vote: 3}, makeEntries(1, 2, 5), true))
+	require.NoError(t, w.Close())
+	flipByte(t, filepath.Join(dir, hardStateFile), 13)
+
+	w, restored := openWAL(t, dir, Options{})
+	require.Equal(t, raft.HardState{Term: 5, Vote: 3}, restored.HardState)
+	require.Nil(t, restored.Lost, "term and vote survive in the promise file; no entry was lost")
+	require.NoError(t, w.Close())
+}
+
+func TestDamagedHardStateWithoutAPromiseRefusesToStart(t *testing.T) {
 	for name, damage := range map[string]func(path string){
 		"flipped byte": func(path string) { flipByte(t, path, 13) },
 		"cut short":    func(path string) { require.NoError(t, os.Truncate(path, 10)) },
@@ -211,6 +224,7 @@ func TestDamagedHardStateRefusesToStart(t *testing.T) {
 		require.NoError(t, w.Save(raft.HardState{Term: 5, Vote: 3}, makeEntries(1, 2, 5), true))
 		require.NoError(t, w.Close())
 		damage(filepath.Join(dir, hardStateFile))
+		require.NoError(t, os.Remove(filepath.Join(dir, promiseFile)))
 
 		_, _, err := Open(dir, Options{})
 		require.ErrorIs(t, err, ErrCorrupt, name)

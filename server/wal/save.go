@@ -67,6 +67,12 @@ func (w *WAL) Save(hs raft.HardState, entries []raft.Entry, sync bool) error {
 	if changed {
 		w.hs = hs
 	}
+	if sync {
+		// After the log and hard state are durable, before any message acknowledges them.
+		if err := w.keepPromise(); err != nil {
+			return w.fail(err)
+		}
+	}
 	return nil
 }
 
@@ -131,6 +137,9 @@ func (w *WAL) SaveSnapshot(snap raft.Snapshot) error {
 	}
 	w.snapIndex = index
 	w.lastIndex = max(w.lastIndex, index)
+	if err := w.keepPromise(); err != nil {
+		return w.fail(err)
+	}
 	kept, err := pruneSnapshots(w.dir)
 	if err != nil {
 		return w.fail(err)

@@ -24,7 +24,7 @@ import (
 const segmentSuffix = ".wal"
 
 // remedy is what an operator should do when Open refuses to start on damaged data.
-const remedy = "Restore this node's data from a peer (remove it from the cluster, delete the data folder, and rejoin under a new id) or from a snapshot"
+const remedy = "Stop the node, run `kanna recover --data <its data folder>` (it moves the damaged files aside and keeps the promise file), and start it again: it rejoins without voting until the leader has sent it back what it lost (docs/operations.md)"
 
 // segment is one log file, oldest first in WAL.segments.
 type segment struct {

@@ -62,6 +62,11 @@ type WAL struct {
 	buf      []byte    // records of the call in progress, reused across calls
 
 	hs        raft.HardState // the hard state on disk
+	pf        *os.File       // the promise file (promise.go)
+	prom      promise        // the promise on disk
+	// recovering: Open found promised state lost (or MarkLost said so) and EndRecovery has not
+	// been called; the promise keeps the old mark until then.
+	recovering bool
 	lastIndex uint64         // index of the last entry saved (or the snapshot's, when later)
 	snapIndex uint64         // index of the newest snapshot saved
 
@@ -102,9 +107,16 @@ func Open(dir string, opts Options) (*WAL, *raft.Restored, error) {
 		opts.Logger.Warn("wal: skipping damaged snapshot; recovering from an older one and the log",
 			"dir", dir, "problem", p.Error())
 	}
-	hs, err := readHardState(dir)
+	hs, hsPresent, hsDamage, err := readHardState(dir)
 	if err != nil {
 		return nil, nil, err
+	}
+	prom, promState, err := readPromise(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if hsDamage != nil && promState != promiseOK {
+		return nil, nil, hsDamage
 	}
 
 	w := &WAL{dir: dir, opts: opts}
@@ -113,7 +125,6 @@ func Open(dir string, opts Options) (*WAL, *raft.Restored, error) {
 		return nil, nil, err
 	}
 	hs.Commit = max(hs.Commit, logCommit)
-	w.hs = hs
 	if snap != nil {
 		w.snapIndex = snap.Meta.Index
 		w.lastIndex = snap.Meta.Index
@@ -121,7 +132,12 @@ func Open(dir string, opts Options) (*WAL, *raft.Restored, error) {
 	if len(ents) > 0 {
 		w.lastIndex = ents[len(ents)-1].Index
 	}
-	if hs.Commit > w.lastIndex {
+	// A folder holding nothing but a snapshot is the last-resort reseed of docs/wal.md, not a
+	// loss: only a log or hard state without a promise beside it is.
+	hasState := len(ents) > 0 || hsPresent
+	lost := w.checkPromise(&hs, hsDamage, prom, promState, hasState)
+	w.hs = hs
+	if hs.Commit > w.lastIndex && lost == nil {
 		return nil, nil, fmt.Errorf("open wal: the saved commit index says entry %d is committed but the log "+
 			"ends at entry %d; refusing to start: committed entries were lost (were entries saved "+
 			"without sync?). %s (%w)", hs.Commit, w.lastIndex, remedy, ErrCorrupt)
@@ -132,6 +148,15 @@ func Open(dir string, opts Options) (*WAL, *raft.Restored, error) {
 	if err := w.openLastSegment(); err != nil {
 		return nil, nil, fmt.Errorf("open wal: %w", err)
 	}
+	if w.pf, err = openPromiseFile(dir); err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("open wal: %w", err), w.Close())
+	}
+	if lost != nil && promState != promiseOK {
+		// Remember the loss, so a restart before the node caught up reports it again.
+		if err := w.MarkLost(); err != nil {
+			return nil, nil, errors.Join(fmt.Errorf("open wal: %w", err), w.Close())
+		}
+	}
 	if snap != nil && lastMarker != (snapFile{term: snap.Meta.Term, index: snap.Meta.Index}) {
 		// The snapshot restored is not the last one the log marks: a crash fell between its file
 		// and its marker, or a newer snapshot was set aside. Marking it now makes later replays
@@ -140,10 +165,10 @@ func Open(dir string, opts Options) (*WAL, *raft.Restored, error) {
 			return nil, nil, errors.Join(fmt.Errorf("open wal: %w", err), w.Close())
 		}
 	}
-	if snap == nil && hs.IsEmpty() && len(ents) == 0 {
+	if snap == nil && hs.IsEmpty() && len(ents) == 0 && lost == nil {
 		return w, nil, nil
 	}
-	restored := &raft.Restored{HardState: hs, Snapshot: snap, Entries: ents}
+	restored := &raft.Restored{HardState: hs, Snapshot: snap, Entries: ents, Lost: lost}
 	if snap != nil {
 		restored.Applied = snap.Meta.Index
 		// A snapshot only ever holds committed state, so its index is committed even when the
@@ -217,6 +242,54 @@ func (w *WAL) replaySegments(snap *raft.Snapshot, broken []snapFile) (
 	return ents, commit, lastMarker, err
 }
 
+// checkPromise compares what Open found with the promise file (promise.go). It fills in a term
+// and vote the hard state file lost or holds stale, and returns what the node lost, or nil: a log
+// that ends before the mark, a mark itself unknown, or state on disk without any promise beside
+// it (the promise file was deleted or damaged).
+func (w *WAL) checkPromise(hs *raft.HardState, hsDamage error, prom promise, state promiseState, hasState bool) *raft.Lost {
+	log := w.opts.Logger
+	if state != promiseOK {
+		if !hasState {
+			return nil // a new folder
+		}
+		log.Warn("wal: the promise file is missing or damaged beside a log; how far this node had "+
+			"acknowledged is unknown, so it will not vote until the leader has sent it the log again",
+			"dir", w.dir, "promise_file", filepath.Join(w.dir, promiseFile), "state", promiseStateName(state))
+		w.recovering = true
+		return &raft.Lost{Term: hs.Term}
+	}
+	w.prom = prom
+	if hsDamage != nil || prom.term > hs.Term || (prom.term == hs.Term && hs.Vote == raft.None && prom.vote != raft.None) {
+		log.Warn("wal: the hard state file is missing, damaged or older than the promise file; "+
+			"taking the term and vote from the promise file", "dir", w.dir,
+			"hardstate_term", hs.Term, "hardstate_vote", hs.Vote, "promise_term", prom.term, "promise_vote", prom.vote)
+		hs.Term, hs.Vote = prom.term, prom.vote
+	}
+	switch {
+	case prom.unknown:
+		log.Warn("wal: this node lost what it had acknowledged (marked by an earlier start or by "+
+			"kanna recover); it will not vote until the leader has sent it the log again", "dir", w.dir)
+	case prom.mark > w.lastIndex:
+		log.Warn("wal: the log ends before the last entry this node acknowledged: acknowledged "+
+			"entries were lost; it will not vote until the leader has sent them back",
+			"dir", w.dir, "acknowledged", prom.mark, "log_ends_at", w.lastIndex, "term", prom.term)
+	default:
+		return nil
+	}
+	w.recovering = true
+	if prom.unknown {
+		return &raft.Lost{Term: prom.term}
+	}
+	return &raft.Lost{Index: prom.mark, Term: prom.term}
+}
+
+func promiseStateName(s promiseState) string {
+	if s == promiseDamaged {
+		return "damaged"
+	}
+	return "missing"
+}
+
 // openLastSegment opens the newest segment for appending, or creates the first one.
 func (w *WAL) openLastSegment() error {
 	if len(w.segments) == 0 {
@@ -264,7 +337,10 @@ func (w *WAL) Close() error {
 		err = w.f.Sync()
 	}
 	err = errors.Join(err, w.f.Close())
-	w.f, w.err = nil, errClosed
+	if w.pf != nil {
+		err = errors.Join(err, w.pf.Close())
+	}
+	w.f, w.pf, w.err = nil, nil, errClosed
 	if err != nil {
 		return fmt.Errorf("wal: close segment: %w", err)
 	}
