@@ -62,13 +62,14 @@ type WAL struct {
 	buf      []byte    // records of the call in progress, reused across calls
 
 	hs        raft.HardState // the hard state on disk
-	pf        *os.File       // the promise file (promise.go)
-	prom      promise        // the promise on disk
+	lastIndex uint64         // index of the last entry saved (or the snapshot's, when later)
+	snapIndex uint64         // index of the newest snapshot saved
+
+	pf   *os.File // the promise file (promise.go)
+	prom promise  // the promise on disk
 	// recovering: Open found promised state lost (or MarkLost said so) and EndRecovery has not
 	// been called; the promise keeps the old mark until then.
 	recovering bool
-	lastIndex uint64         // index of the last entry saved (or the snapshot's, when later)
-	snapIndex uint64         // index of the newest snapshot saved
 
 	// err, once set, is returned by every later call: after a failed write or fsync the file's
 	// state is unknown (a failed fsync cannot be retried safely), so only reopening, which
