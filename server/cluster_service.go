@@ -38,7 +38,7 @@ func (c *clusterService) Status(ctx context.Context, req *kannapb.StatusRequest)
 	if err := n.query(ctx, func() {
 		st := n.engine.Status()
 		out.Role, out.Term, out.Vote, out.Leader = nodeRole(st.Role), st.Term, st.Vote, st.Lead
-		out.Commit, out.Applied = st.Commit, n.engine.Applied()
+		out.Commit, out.Applied, out.Recovering = st.Commit, n.engine.Applied(), st.Recovering
 		out.FirstIndex, out.LastIndex = st.FirstIndex, st.LastIndex
 		out.Voters, out.Learners = st.ConfState.Voters, st.ConfState.Learners
 		tick := n.cfg.TickInterval.Milliseconds()
@@ -58,7 +58,7 @@ func (c *clusterService) Status(ctx context.Context, req *kannapb.StatusRequest)
 			pr := st.Progress[id]
 			out.Progress = append(out.Progress, &kannapb.PeerProgress{
 				Id: id, Match: pr.Match, Next: pr.Next, Learner: pr.Learner, Inflight: uint32(pr.Inflight),
-				Snapshotting: pr.Snapshotting, RecentActive: pr.RecentActive,
+				Snapshotting: pr.Snapshotting, RecentActive: pr.RecentActive, Recovering: pr.Recovering,
 			})
 		}
 		for _, m := range n.gossip.Members() {

@@ -42,6 +42,8 @@ type loopState struct {
 	ticks int64
 	saved raft.HardState // the hard state on disk, as the writer last reported it
 	role  raft.Role      // as of the last Ready
+	// recovering: the core is recovering from lost storage (raft/recovery.go), as of the last Ready.
+	recovering bool
 
 	// inflight counts the Outputs handed to the writer and not yet reported durable; heldInflight
 	// those among them whose messages wait for the write.
@@ -282,8 +284,15 @@ func (n *Node) handleReady() error {
 			return nil
 		}
 		out := n.engine.Ready()
+		caughtUp := false
 		if out.SoftState != nil {
 			n.loop.role = out.SoftState.Role
+			caughtUp = n.loop.recovering && !out.SoftState.Recovering
+			n.loop.recovering = out.SoftState.Recovering
+			if caughtUp {
+				n.logger().Info("recovery: caught up from the leader past what this node had acknowledged; "+
+					"voting and counting toward commitment again", "leader", out.SoftState.Lead)
+			}
 		}
 		n.loop.raftSent += uint64(len(out.Messages))
 		n.tellEvents(out)
@@ -296,14 +305,14 @@ func (n *Node) handleReady() error {
 			// Nothing this Output says depends on a write still to come.
 			n.tr.sendRaft(out.Messages)
 			n.deliver(out, applied)
-			if !nothingToWrite {
+			if !nothingToWrite || caughtUp {
 				n.loop.inflight++
-				n.toWriter <- writeBatch{out: out, applied: applied}
+				n.toWriter <- writeBatch{out: out, applied: applied, endRecovery: caughtUp}
 			}
 		default:
 			n.loop.inflight++
 			n.loop.heldInflight++
-			n.toWriter <- writeBatch{out: out, held: true, applied: applied}
+			n.toWriter <- writeBatch{out: out, held: true, applied: applied, endRecovery: caughtUp}
 		}
 		n.engine.AdvanceAsync(out)
 	}
@@ -314,7 +323,7 @@ func (n *Node) handleReady() error {
 // watchers and logs what the engine reported. applied is the engine's applied index as of out.
 func (n *Node) deliver(out engine.Output, applied uint64) {
 	if s := out.SoftState; s != nil {
-		n.logger().Info("raft: role "+s.Role.String(), "leader", s.Lead)
+		n.logger().Info("raft: role "+s.Role.String(), "leader", s.Lead, "recovering", s.Recovering)
 	}
 	if out.Snapshot != nil {
 		n.logger().Info("raft: installed the leader's snapshot", "index", out.Snapshot.Meta.Index)

@@ -145,6 +145,21 @@ func NewNode(cfg Config) (*Node, error) {
 	if bootstrap {
 		rc.Peers = []uint64{cfg.ID}
 	}
+	if restored == nil && !bootstrap {
+		// An empty folder told to join looks exactly like a wiped one: either way the node must
+		// not vote before the leader has sent it the log (raft/recovery.go). For a new member this
+		// costs nothing; for a wiped one it is what keeps committed entries safe.
+		if err := w.MarkLost(); err != nil {
+			return fail(fmt.Errorf("node %d: %w", cfg.ID, err))
+		}
+		rc.Restore = &raft.Restored{Lost: &raft.Lost{}}
+	}
+	if rc.Restore != nil && rc.Restore.Lost != nil {
+		n.loop.recovering = true
+		n.log.Warn("recovery: this node's storage does not hold everything it acknowledged; it "+
+			"will neither vote nor count toward commitment until the leader has sent it back",
+			"acknowledged_up_to", rc.Restore.Lost.Index, "term", rc.Restore.Lost.Term, "wal", filepath.Join(cfg.DataDir, "wal"))
+	}
 	if n.engine, err = engine.New(engine.Config{Raft: rc, Rand: rand.New(rand.NewSource(rnd.Int63())), SnapshotEvery: cfg.SnapshotEvery}); err != nil {
 		return fail(fmt.Errorf("node %d: %w", cfg.ID, err))
 	}

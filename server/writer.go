@@ -40,6 +40,9 @@ type writeBatch struct {
 	held bool
 	// applied is the engine's applied index as of out, which the answers carry.
 	applied uint64
+	// endRecovery: with out the core left recovery from lost storage; once out is durable, the
+	// WAL may stop reporting the loss at start-up.
+	endRecovery bool
 }
 
 // writeDone reports batches made durable, in the order they were handed over; err, when set, is
@@ -53,6 +56,8 @@ type writeDone struct {
 type logStore interface {
 	Save(hs raft.HardState, entries []raft.Entry, sync bool) error
 	SaveSnapshot(snap raft.Snapshot) error
+	// EndRecovery records that the core caught up after a loss of storage (wal.WAL.EndRecovery).
+	EndRecovery() error
 }
 
 // diskWriter is the writer goroutine's state.
@@ -112,9 +117,10 @@ func (w *diskWriter) run(in <-chan writeBatch, out chan<- writeDone) {
 // the term or vote is synced on its own, since its hard state lives in a file that the log's
 // fsync does not cover.
 func (w *diskWriter) writeGroup(group []writeBatch) error {
-	needSync := false
+	needSync, caughtUp := false, false
 	for _, b := range group {
 		out := b.out
+		caughtUp = caughtUp || b.endRecovery
 		hs := out.HardState
 		termOrVote := !hs.IsEmpty() && (hs.Term != w.saved.Term || hs.Vote != w.saved.Vote)
 		if err := w.persist(out, out.MustSync && termOrVote); err != nil {
@@ -128,6 +134,12 @@ func (w *diskWriter) writeGroup(group []writeBatch) error {
 	if needSync {
 		if err := w.log.Save(raft.HardState{}, nil, true); err != nil {
 			return fmt.Errorf("sync the log: %w", err)
+		}
+	}
+	if caughtUp {
+		// Only once the entries that carried the node past its promise mark are durable.
+		if err := w.log.EndRecovery(); err != nil {
+			return fmt.Errorf("record the end of recovery: %w", err)
 		}
 	}
 	return nil

@@ -52,6 +52,11 @@ func (l *recordingLog) Save(hs raft.HardState, entries []raft.Entry, sync bool) 
 	return nil
 }
 
+func (l *recordingLog) EndRecovery() error {
+	l.record("end recovery")
+	return nil
+}
+
 func (l *recordingLog) SaveSnapshot(snap raft.Snapshot) error {
 	l.record(fmt.Sprintf("snapshot %d", snap.Meta.Index))
 	return nil

@@ -153,6 +153,9 @@ func (r *statusReport) render(w io.Writer) {
 		role, term, commit, applied, last := "unreachable", "-", "-", "-", "-"
 		if st != nil {
 			role = roleName(st.Role)
+			if st.Recovering {
+				role += ":recovering"
+			}
 			term, commit, applied, last = fmt.Sprint(st.Term), fmt.Sprint(st.Commit), fmt.Sprint(st.Applied), fmt.Sprint(st.LastIndex)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Id, orDash(m.Address), enumName(m.State.String(), "MEMBER_STATE_"),

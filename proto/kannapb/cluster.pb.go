@@ -554,8 +554,11 @@ type NodeStatus struct {
 	GossipSent uint64 `protobuf:"varint,22,opt,name=gossip_sent,json=gossipSent,proto3" json:"gossip_sent,omitempty"`
 	// gossip_received counts the gossip packets this node has stepped since it started.
 	GossipReceived uint64 `protobuf:"varint,23,opt,name=gossip_received,json=gossipReceived,proto3" json:"gossip_received,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// recovering is set while this node's storage has lost state it had acknowledged and it has not
+	// yet caught up from the leader: it neither votes nor counts toward commitment (docs/wal.md).
+	Recovering    bool `protobuf:"varint,24,opt,name=recovering,proto3" json:"recovering,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeStatus) Reset() {
@@ -747,6 +750,13 @@ func (x *NodeStatus) GetGossipReceived() uint64 {
 		return x.GossipReceived
 	}
 	return 0
+}
+
+func (x *NodeStatus) GetRecovering() bool {
+	if x != nil {
+		return x.Recovering
+	}
+	return false
 }
 
 // LogEntry is one entry of a node's log, described for people.
@@ -1006,7 +1016,10 @@ type PeerProgress struct {
 	Snapshotting bool `protobuf:"varint,6,opt,name=snapshotting,proto3" json:"snapshotting,omitempty"`
 	// recent_active is set when the leader heard from it in the current election timeout
 	// (check-quorum, thesis §6.2).
-	RecentActive  bool `protobuf:"varint,7,opt,name=recent_active,json=recentActive,proto3" json:"recent_active,omitempty"`
+	RecentActive bool `protobuf:"varint,7,opt,name=recent_active,json=recentActive,proto3" json:"recent_active,omitempty"`
+	// recovering is set while the follower says its storage lost state; it does not count toward
+	// commitment meanwhile.
+	Recovering    bool `protobuf:"varint,8,opt,name=recovering,proto3" json:"recovering,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1086,6 +1099,13 @@ func (x *PeerProgress) GetSnapshotting() bool {
 func (x *PeerProgress) GetRecentActive() bool {
 	if x != nil {
 		return x.RecentActive
+	}
+	return false
+}
+
+func (x *PeerProgress) GetRecovering() bool {
+	if x != nil {
+		return x.Recovering
 	}
 	return false
 }
@@ -1832,7 +1852,7 @@ const file_kanna_v1_cluster_proto_rawDesc = "" +
 	"\n" +
 	"\x16kanna/v1/cluster.proto\x12\bkanna.v1\"*\n" +
 	"\rStatusRequest\x12\x19\n" +
-	"\blog_tail\x18\x01 \x01(\rR\alogTail\"\x9f\x06\n" +
+	"\blog_tail\x18\x01 \x01(\rR\alogTail\"\xbf\x06\n" +
 	"\n" +
 	"NodeStatus\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
@@ -1862,7 +1882,10 @@ const file_kanna_v1_cluster_proto_rawDesc = "" +
 	"\rraft_received\x18\x15 \x01(\x04R\fraftReceived\x12\x1f\n" +
 	"\vgossip_sent\x18\x16 \x01(\x04R\n" +
 	"gossipSent\x12'\n" +
-	"\x0fgossip_received\x18\x17 \x01(\x04R\x0egossipReceived\"t\n" +
+	"\x0fgossip_received\x18\x17 \x01(\x04R\x0egossipReceived\x12\x1e\n" +
+	"\n" +
+	"recovering\x18\x18 \x01(\bR\n" +
+	"recovering\"t\n" +
 	"\bLogEntry\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\x12*\n" +
@@ -1880,7 +1903,7 @@ const file_kanna_v1_cluster_proto_rawDesc = "" +
 	"\x04kind\x18\x05 \x01(\x0e2\x1a.kanna.v1.ClusterEventKindR\x04kind\x12\x12\n" +
 	"\x04term\x18\x06 \x01(\x04R\x04term\x12\x14\n" +
 	"\x05index\x18\a \x01(\x04R\x05index\x12\x12\n" +
-	"\x04text\x18\b \x01(\tR\x04text\"\xc7\x01\n" +
+	"\x04text\x18\b \x01(\tR\x04text\"\xe7\x01\n" +
 	"\fPeerProgress\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x14\n" +
 	"\x05match\x18\x02 \x01(\x04R\x05match\x12\x12\n" +
@@ -1888,7 +1911,10 @@ const file_kanna_v1_cluster_proto_rawDesc = "" +
 	"\alearner\x18\x04 \x01(\bR\alearner\x12\x1a\n" +
 	"\binflight\x18\x05 \x01(\rR\binflight\x12\"\n" +
 	"\fsnapshotting\x18\x06 \x01(\bR\fsnapshotting\x12#\n" +
-	"\rrecent_active\x18\a \x01(\bR\frecentActive\"\x87\x01\n" +
+	"\rrecent_active\x18\a \x01(\bR\frecentActive\x12\x1e\n" +
+	"\n" +
+	"recovering\x18\b \x01(\bR\n" +
+	"recovering\"\x87\x01\n" +
 	"\fGossipMember\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12+\n" +

@@ -98,7 +98,7 @@ func TestWALWithTornTailStartsAndOneWithCorruptMiddleRecordRefuses(t *testing.T)
 	require.NoError(t, err)
 	require.Contains(t, string(logText), "refusing to start")
 	require.Contains(t, string(logText), filepath.Base(segs[0]), "the message names the damaged file")
-	require.Contains(t, string(logText), "Restore this node's data from a peer", "the message says what to do")
+	require.Contains(t, string(logText), "kanna recover --data", "the message names the command that recovers")
 }
 
 // rawCodec sends bytes as they are, to put malformed protobuf on the wire.
