@@ -89,7 +89,7 @@ func New(cfg Config) (*Node, error) {
 		if err := n.restore(r); err != nil {
 			return nil, err
 		}
-	} else if r != nil && r.Lost != nil {
+	} else if r != nil && r.Lost != nil && !cfg.bugs.IgnoreLostStorage {
 		// The whole folder is gone: bootstrapping again would make up a history; wait for the
 		// leader to send the real one.
 		n.startRecovery(r.Lost)
@@ -148,7 +148,9 @@ func (n *Node) restore(r *Restored) error {
 	if r.Lost != nil {
 		// The entries the lost commit index covered are gone; the leader will send them again.
 		hs.Commit = min(hs.Commit, n.log.lastIndex())
-		n.startRecovery(r.Lost)
+		if !n.cfg.bugs.IgnoreLostStorage {
+			n.startRecovery(r.Lost)
+		}
 	}
 	if hs.Commit > n.log.lastIndex() {
 		return fmt.Errorf("raft: restore: commit index %d is past the last stored entry %d; the log lost committed entries, restore from a peer", hs.Commit, n.log.lastIndex())

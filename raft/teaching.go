@@ -29,6 +29,11 @@ type TeachingBugs struct {
 	// uncommitted single-server changes can make a configuration whose majorities do not overlap
 	// the committed one's, so two leaders can be elected in one term.
 	ManyConfChanges bool
+	// IgnoreLostStorage makes a server whose storage reports lost state (Restored.Lost) start as if
+	// its shortened log were all it ever held, and one whose folder was wiped bootstrap afresh
+	// (recovery.go; Alagappan et al., FAST 2018). It then votes and answers without what it had
+	// acknowledged, and a leader missing committed entries can be elected.
+	IgnoreLostStorage bool
 }
 
 // WithTeachingBugs returns cfg with the given rules of the algorithm switched off. It exists for

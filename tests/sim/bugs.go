@@ -37,6 +37,8 @@ type Bug struct {
 	// membership turns on Options.Membership: the bug is in configuration changes, which only
 	// happen when members join and leave.
 	membership bool
+	// ignoresLostStorage: the core does not heed Restored.Lost, so a damaged disk's node votes.
+	ignoresLostStorage bool
 }
 
 // configure applies the bug to a node's configuration; the zero Bug changes nothing.
@@ -156,6 +158,25 @@ var Bugs = []Bug{
 			}
 		},
 		membership: true,
+	},
+	{
+		// Storage that loses what it fsynced breaks Raft's own assumption (Figure 2); the rule
+		// switched off is the recovery of raft/recovery.go (Alagappan et al., FAST 2018).
+		Name:   "no-storage-recovery",
+		Help:   "a node whose disk lost fsynced entries restarts as if its shorter log were all it ever held (no promise mark); it votes for a leader missing acknowledged writes",
+		Faults: []string{"storage", "partition"},
+		Expect: CheckLeaderCompleteness + " or " + CheckStateMachineSafety + " or " + CheckCommitSafety + " or " + CheckElectionSafety + " or " + CheckLogMatching,
+		Seeds:  20,
+		setup: func(c *engineConfig) {
+			c.Bugs.IgnoreLostStorage = true
+		},
+		ignoresLostStorage: true,
+		tune: func(m *FaultMix) {
+			m.Storage, m.Interval = true, 300*time.Millisecond
+			if m.MaxDowntime == 0 {
+				m.MaxDowntime = time.Second
+			}
+		},
 	},
 }
 

@@ -235,8 +235,9 @@ func upToDate(term, index, otherTerm, otherIndex uint64) bool {
 }
 
 // commitSafety checks, when an entry is first known committed, that every node lacking it would
-// lose an election: fewer than a majority hold logs no more up-to-date than its own. ids and disks
-// are in the same order.
+// lose an election: fewer than a majority hold logs no more up-to-date than its own. A node whose
+// storage lost state and that has not caught up (disk.recovering) neither campaigns nor votes
+// (raft/recovery.go), so it is no candidate and no voter here. ids and disks are in the same order.
 func (c *checkers) commitSafety(at time.Duration, index, term uint64, ids []uint64, disks []*disk, electorate func(i int) (voters []int, size int)) {
 	if term <= bootstrapTerm {
 		return // committed by fiat when the cluster was founded, identically on every node
@@ -245,7 +246,7 @@ func (c *checkers) commitSafety(at time.Duration, index, term uint64, ids []uint
 		if index < d.firstIndex() {
 			continue // inside its snapshot: it holds the entry's effect
 		}
-		if t, ok := d.termAt(index); ok && t == term {
+		if t, ok := d.termAt(index); (ok && t == term) || d.recovering {
 			continue
 		}
 		nTerm, nIndex := lastEntry(d)
@@ -256,7 +257,7 @@ func (c *checkers) commitSafety(at time.Duration, index, term uint64, ids []uint
 		var voters []uint64
 		for _, j := range others {
 			vTerm, vIndex := lastEntry(disks[j])
-			if upToDate(nTerm, nIndex, vTerm, vIndex) {
+			if !disks[j].recovering && upToDate(nTerm, nIndex, vTerm, vIndex) {
 				voters = append(voters, ids[j])
 			}
 		}

@@ -41,6 +41,8 @@ type write struct {
 	snapshot  *raft.Snapshot // received from the leader
 	entries   []raft.Entry
 	compacted *raft.Snapshot // taken by the node itself, of entries it already holds
+	// endRecovery: with this write the core had caught up after a loss of storage.
+	endRecovery bool
 }
 
 // disk is one node's stable storage: a hard state, a snapshot and the log after it.
@@ -52,6 +54,12 @@ type disk struct {
 	base      chainHash    // chain hash of the snapshot's last entry, or zero for an empty log
 
 	pending []write
+
+	// promise is the promise file; recovering, that the disk reported a loss at the last start
+	// and the core has not yet caught up; wiped, that the whole folder was lost (storage.go).
+	promise    diskPromise
+	recovering bool
+	wiped      bool
 
 	// baseFor finds the chain hash of the entry a snapshot ends at, as some log held it; when no
 	// log ever held it the snapshot's own (index, term) stands in.
@@ -87,8 +95,13 @@ func (d *disk) sync() []durableEntry {
 		if w.compacted != nil && w.compacted.Meta.Index >= d.firstIndex() {
 			d.installSnapshot(w.compacted)
 		}
+		if w.endRecovery {
+			// The core caught up, as wal.WAL.EndRecovery records: the mark follows the log again.
+			d.recovering = false
+		}
 	}
 	d.pending = nil
+	d.keepPromise()
 	return durable
 }
 
@@ -190,9 +203,17 @@ func snapshotStandIn(index, term uint64) chainHash {
 	return nextChain(chainHash{}, raft.Entry{Index: index, Term: term, Data: []byte("snapshot")})
 }
 
-// restored is what a restarting node reads back: only what was synced.
-func (d *disk) restored() *raft.Restored {
+// restored is what a restarting node reads back: only what was synced, and, unless detect is
+// off (the no-storage-recovery bug), what the promise file says was lost.
+func (d *disk) restored(detect bool) *raft.Restored {
 	r := &raft.Restored{HardState: d.hardState, Entries: append([]raft.Entry(nil), d.entries...)}
+	if detect {
+		r.Lost = d.lost()
+		d.recovering = r.Lost != nil
+		if d.recovering {
+			d.keepPromise() // a restart before the core caught up reports the loss again
+		}
+	}
 	if d.snapshot != nil {
 		snap := *d.snapshot
 		r.Snapshot = &snap
@@ -202,9 +223,10 @@ func (d *disk) restored() *raft.Restored {
 }
 
 // empty reports whether nothing was ever synced: a node that crashed before its first fsync
-// restarts as a brand-new member.
+// restarts as a brand-new member. A wiped folder is empty too, and only the cluster can tell:
+// fresh tells the two apart as the real shell does (an empty folder that is told to join).
 func (d *disk) empty() bool {
-	return d.hardState.IsEmpty() && d.snapshot == nil && len(d.entries) == 0
+	return d.hardState.IsEmpty() && d.snapshot == nil && len(d.entries) == 0 && !d.promise.present
 }
 
 // confStateAt folds the configuration in force at index: the snapshot's, changed by every

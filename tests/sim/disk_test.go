@@ -26,7 +26,7 @@ func TestUnsyncedWritesAreLostInACrash(t *testing.T) {
 	d.write(write{hardState: raft.HardState{Term: 2, Vote: 3}, entries: ents(2, 4, 5)})
 	require.True(t, d.hasPending())
 	d.crash()
-	r := d.restored()
+	r := d.restored(true)
 	require.Equal(t, raft.HardState{Term: 1, Vote: 2}, r.HardState, "the vote of term 2 was never synced")
 	require.Len(t, r.Entries, 3)
 	require.Equal(t, uint64(3), d.lastIndex())
@@ -77,7 +77,7 @@ func TestSnapshotKeepsTheLogSuffixOnlyWhenItsLastEntryMatches(t *testing.T) {
 	d.sync()
 	require.Equal(t, uint64(6), d.firstIndex())
 	require.Equal(t, uint64(5), d.lastIndex(), "a conflicting snapshot discards the whole log")
-	r := d.restored()
+	r := d.restored(true)
 	require.Equal(t, uint64(5), r.Applied)
 	require.Empty(t, r.Entries)
 }

@@ -43,6 +43,8 @@ type node struct {
 	gtick time.Duration // the gossip tick period, drift included
 	// gossipStarted is set once the first gossip core started: later ones are restarts.
 	gossipStarted bool
+	// damaged: storage damage struck this node and it has not yet recovered (storage.go).
+	damaged bool
 
 	role        raft.Role
 	term        uint64
@@ -89,14 +91,28 @@ func (n *node) start() error {
 		MaxSizePerMsg: n.s.mix.MaxSizePerMsg,
 	}
 	n.s.bug.configure(&cfg)
-	if n.disk.empty() {
-		// A founding node that crashed before its first fsync starts as one again; a node that
-		// joined later starts with no configuration and waits for the leader to add it.
-		if slices.Contains(n.s.founders, n.id) {
+	founder := slices.Contains(n.s.founders, n.id)
+	switch {
+	case n.disk.wiped:
+		// The real shell marks an empty folder that joins as lost (server/node.go); Peers is
+		// there only for the core's teaching switch that ignores the loss and bootstraps anew.
+		cfg.Restore = &raft.Restored{Lost: &raft.Lost{}}
+		if founder {
 			cfg.Peers = n.s.founders
 		}
-	} else {
-		cfg.Restore = n.disk.restored()
+		n.disk.wiped, n.disk.recovering = false, true
+		n.disk.promise = diskPromise{unknown: true, present: true}
+	case n.disk.empty():
+		// A founding node that crashed before its first fsync starts as one again; a node that
+		// joined later starts with no configuration and waits for the leader to add it.
+		if founder {
+			cfg.Peers = n.s.founders
+		}
+	default:
+		cfg.Restore = n.disk.restored(true)
+	}
+	if !n.disk.recovering {
+		n.damaged = false
 	}
 	eng, err := newEngine(cfg)
 	if err != nil {
@@ -194,13 +210,17 @@ func (n *node) process() {
 		if n.syncing || !n.eng.HasReady() {
 			return
 		}
+		// Everything the core holds when it hands out this Ready is in it: once it is durable, a
+		// core that left recovery by then holds its promise again on disk too.
+		caughtUp := n.disk.recovering && !n.eng.Status().Recovering
 		out := n.eng.Ready()
-		if out.HardState.IsEmpty() && len(out.Entries) == 0 && out.Snapshot == nil && out.Compacted == nil {
+		if out.HardState.IsEmpty() && len(out.Entries) == 0 && out.Snapshot == nil && out.Compacted == nil && !caughtUp {
 			n.finish(out)
 			continue
 		}
-		n.disk.write(write{hardState: out.HardState, snapshot: out.Snapshot, entries: out.Entries, compacted: out.Compacted})
-		if !out.MustSync {
+		n.disk.write(write{hardState: out.HardState, snapshot: out.Snapshot, entries: out.Entries, compacted: out.Compacted,
+			endRecovery: caughtUp})
+		if !out.MustSync && !caughtUp {
 			// Only the commit index changed: safe to lose, so no fsync to wait for.
 			n.finish(out)
 			continue
@@ -261,6 +281,9 @@ func (n *node) fsyncDelay() time.Duration {
 func (n *node) finish(out output) {
 	now := n.s.q.now
 	n.s.check.durable(now, n.id, n.disk.sync())
+	if n.damaged && !n.disk.recovering {
+		n.damaged = false
+	}
 	if out.Snapshot != nil && !out.Snapshot.IsEmpty() {
 		n.s.check.snapshotRestored(n.id, out.Snapshot.Meta.Index)
 	}
@@ -391,7 +414,7 @@ func (n *node) restart() {
 	if !n.crashed || n.departed {
 		return
 	}
-	r := n.disk.restored()
+	r := n.disk.restored(false)
 	n.s.emit(Event{Kind: EventRestart, Node: n.id, Term: r.HardState.Term,
 		Detail: fmt.Sprintf("vote=%d commit=%d entries=%d snapshot=%d", r.HardState.Vote, r.HardState.Commit, len(r.Entries), r.Applied)})
 	n.s.check.restarted(n.id, r.Applied, r.HardState.Commit)
