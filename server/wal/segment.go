@@ -11,9 +11,11 @@
 package wal
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -78,30 +80,97 @@ type scannedRecord struct {
 	offset int
 }
 
-// scanSegment decodes every record of a segment's bytes. In the last segment, a damaged record
-// that nothing valid follows is a torn tail: scanning stops there and end is where the file must
-// be cut. Any other damage is corruption, reported with the record's number and offset.
+// scanSegment decodes every record of a segment held in memory, each payload copied out; the
+// fuzz tests use it. Replay reads segments through scanRecords instead.
 func scanSegment(name string, data []byte, last bool) (recs []scannedRecord, end int, err error) {
-	off := 0
-	for off < len(data) {
-		rec, n, derr := decodeRecord(data[off:])
+	r := bytes.NewReader(data)
+	n, err := scanRecords(name, r, r, int64(len(data)), last, func(rec scannedRecord) error {
+		rec.payload = bytes.Clone(rec.payload)
+		recs = append(recs, rec)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return recs, int(n), nil
+}
+
+// scanRecords reads the records of one segment of size bytes from r, one at a time, and hands each
+// to visit; a record's payload is valid only during the call, so replay holds one record in memory
+// at a time, not the segment. In the last segment, a damaged record that nothing valid follows is
+// a torn tail: scanning stops there and end is where the file must be cut. Any other damage is
+// corruption, reported with the record's number and offset. at reads what follows damage, to look
+// for a valid record there.
+func scanRecords(name string, r io.Reader, at io.ReaderAt, size int64, last bool, visit func(scannedRecord) error) (end int64, err error) {
+	var buf []byte
+	var off int64
+	for number := 1; off < size; number++ {
+		rec, n, derr := readRecord(r, &buf, size-off)
 		if derr == nil {
-			recs = append(recs, scannedRecord{record: rec, number: len(recs) + 1, offset: off})
-			off += n
+			if err := visit(scannedRecord{record: rec, number: number, offset: int(off)}); err != nil {
+				return 0, err
+			}
+			off += int64(n)
 			continue
+		}
+		if errors.Is(derr, errRead) {
+			return 0, fmt.Errorf("open wal: read segment %s: %w", name, derr)
 		}
 		why := derr.Error()
 		if !last {
 			why += " in a segment that was complete and synced before a newer one was started"
-		} else if next, found := validRecordAfter(data, off); found {
-			why += fmt.Sprintf(", yet a valid record follows at offset %d, so this is not a torn write", next)
 		} else {
-			return recs, off, nil
+			rest := make([]byte, size-off)
+			if _, err := at.ReadAt(rest, off); err != nil && !errors.Is(err, io.EOF) {
+				return 0, fmt.Errorf("open wal: read segment %s after damage at offset %d: %w", name, off, err)
+			}
+			next, found := validRecordAfter(rest, 0)
+			if !found {
+				return off, nil
+			}
+			why += fmt.Sprintf(", yet a valid record follows at offset %d, so this is not a torn write", off+int64(next))
 		}
-		return nil, 0, fmt.Errorf("open wal: record %d of segment %s (offset %d) %s; refusing to start: "+
-			"committed entries may be lost. %s (%w)", len(recs)+1, name, off, why, remedy, ErrCorrupt)
+		return 0, fmt.Errorf("open wal: record %d of segment %s (offset %d) %s; refusing to start: "+
+			"committed entries may be lost. %s (%w)", number, name, off, why, remedy, ErrCorrupt)
 	}
-	return recs, off, nil
+	return off, nil
+}
+
+// errRead marks a failure to read, as opposed to damage found in what was read.
+var errRead = errors.New("read failed")
+
+// readRecord reads the next record from r, with left bytes left in the segment, into *buf. A
+// header that cannot be right (an unknown type, a length its type does not allow or that runs past
+// the end of the segment) is damage found before reading the payload, so damage never makes it
+// read more than the segment holds.
+func readRecord(r io.Reader, buf *[]byte, left int64) (record, int, error) {
+	if left < recordHeaderSize {
+		return record{}, 0, errShortRecord
+	}
+	b := slices.Grow((*buf)[:0], recordHeaderSize)[:recordHeaderSize]
+	if _, err := io.ReadFull(r, b); err != nil {
+		return record{}, 0, fmt.Errorf("%w: %w", errRead, err)
+	}
+	length := int64(binary.LittleEndian.Uint32(b))
+	if length > left-recordHeaderSize {
+		if !plausibleType(b) {
+			_, _, err := decodeRecord(b)
+			return record{}, 0, err
+		}
+		return record{}, 0, errShortRecord
+	}
+	b = slices.Grow(b, int(length))[:recordHeaderSize+int(length)]
+	if _, err := io.ReadFull(r, b[recordHeaderSize:]); err != nil {
+		return record{}, 0, fmt.Errorf("%w: %w", errRead, err)
+	}
+	*buf = b
+	return decodeRecord(b)
+}
+
+// plausibleType reports whether a record header names a known type.
+func plausibleType(b []byte) bool {
+	t := recordType(b[8])
+	return t == recEntry || t == recSnapshot || t == recCommit
 }
 
 // validRecordAfter reports whether a valid record starts anywhere after the damaged one at off,

@@ -16,6 +16,7 @@
 package wal
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -191,44 +192,41 @@ func (w *WAL) replaySegments(snap *raft.Snapshot, broken []snapFile) (
 	if err != nil {
 		return nil, 0, lastMarker, err
 	}
-	var log replayLog
+	log := replayLog{}
+	if snap != nil {
+		log.covered = snap.Meta.Index
+	}
 	for i, seq := range seqs {
 		name := segmentName(seq)
 		path := filepath.Join(w.dir, name)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, 0, lastMarker, fmt.Errorf("open wal: read segment: %w", err)
-		}
 		last := i == len(seqs)-1
-		recs, end, err := scanSegment(name, data, last)
-		if err != nil {
-			return nil, 0, lastMarker, err
-		}
-		if end < len(data) {
-			w.opts.Logger.Warn("wal: cutting away a torn tail left by a crash mid-write",
-				"segment", path, "offset", end, "bytes", len(data)-end, "records_kept", len(recs))
-			if err := truncateTornTail(path, end); err != nil {
-				return nil, 0, lastMarker, err
-			}
-		}
 		seg := segment{seq: seq}
-		for _, rec := range recs {
+		end, size, err := replaySegment(path, name, last, func(rec scannedRecord) error {
 			seg.maxIndex = max(seg.maxIndex, rec.index())
 			switch rec.typ {
 			case recEntry:
-				if err := log.appendEntry(rec.entry(), name, rec); err != nil {
-					return nil, 0, lastMarker, err
-				}
+				return log.appendEntry(rec.entry(), name, rec)
 			case recSnapshot:
 				log.applySnapshot(rec.index(), rec.term())
 				lastMarker = snapFile{term: rec.term(), index: rec.index()}
 			case recCommit:
 				commit = max(commit, rec.index())
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, 0, lastMarker, err
+		}
+		if end < size {
+			w.opts.Logger.Warn("wal: cutting away a torn tail left by a crash mid-write",
+				"segment", path, "offset", end, "bytes", size-end)
+			if err := truncateTornTail(path, int(end)); err != nil {
+				return nil, 0, lastMarker, err
+			}
 		}
 		w.segments = append(w.segments, seg)
 		if last {
-			w.size = int64(end)
+			w.size = end
 		}
 	}
 	note := ""
@@ -290,6 +288,26 @@ func promiseStateName(s promiseState) string {
 	}
 	return "missing"
 }
+
+// replaySegment streams one segment's records to visit (scanRecords) and returns where its valid
+// records end and its size.
+func replaySegment(path, name string, last bool, visit func(scannedRecord) error) (end, size int64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("open wal: read segment: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return 0, 0, fmt.Errorf("open wal: read segment: %w", err)
+	}
+	end, err = scanRecords(name, bufio.NewReaderSize(f, replayBuffer), f, info.Size(), last, visit)
+	return end, info.Size(), err
+}
+
+// replayBuffer is the read buffer of replay: large enough that reads are few, small beside a
+// segment.
+const replayBuffer = 1 << 20
 
 // openLastSegment opens the newest segment for appending, or creates the first one.
 func (w *WAL) openLastSegment() error {
