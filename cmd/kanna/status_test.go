@@ -115,6 +115,21 @@ func TestStatusShowsEachMemberAsItSeesItselfSortedByID(t *testing.T) {
 	require.Regexp(t, `node 3: .* is unreachable`, out.String())
 }
 
+func TestStatusShowsANodeRecoveringFromLostStorage(t *testing.T) {
+	members := &kannapb.MembersResponse{Leader: 0, ServedBy: 2}
+	follower := &standInCluster{key: demo.DefaultClusterKey, members: members, status: &kannapb.NodeStatus{
+		Id: 2, Role: kannapb.NodeRole_NODE_ROLE_FOLLOWER, Term: 7, Commit: 90, Applied: 90, Recovering: true,
+	}}
+	addr := serveCluster(t, follower)
+	members.Members = []*kannapb.Member{{Id: 2, Address: addr, Suffrage: kannapb.Suffrage_SUFFRAGE_VOTER, State: kannapb.MemberState_MEMBER_STATE_ALIVE}}
+	report, err := collectStatus(context.Background(), addr, "", 2*time.Second)
+	require.NoError(t, err)
+	var out bytes.Buffer
+	report.render(&out)
+	row := strings.Fields(strings.Split(out.String(), "\n")[1])
+	require.Equal(t, "follower:recovering", row[4])
+}
+
 func TestStatusSendsTheClusterKeyItIsGiven(t *testing.T) {
 	addr := threeNodeCluster(t, "sesame")
 	_, err := collectStatus(context.Background(), addr, "wrong", 2*time.Second)
