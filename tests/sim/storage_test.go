@@ -12,8 +12,8 @@ import (
 
 func TestStorageFaultsStrikeAndEveryInvariantHolds(t *testing.T) {
 	var opts []Options
-	for seed := int64(1); seed <= 6; seed++ {
-		opts = append(opts, Options{Seed: seed, Nodes: 5, Duration: 20 * time.Second, KeepEvents: true,
+	for seed := int64(1); seed <= 4; seed++ {
+		opts = append(opts, Options{Seed: seed, Nodes: 5, Duration: 10 * time.Second, KeepEvents: true,
 			Faults: []string{"storage", "partition", "reorder"}})
 	}
 	kinds := map[string]bool{}
