@@ -37,6 +37,11 @@ func TestStorageFaultsAreNotOnUnlessAskedFor(t *testing.T) {
 	require.True(t, allowed["storage"])
 }
 
+func TestStorageFaultsWithMembershipAreRefusedSayingWhy(t *testing.T) {
+	_, err := Execute(Options{Seed: 1, Nodes: 5, Duration: 10 * time.Second, Membership: true, Faults: []string{"storage"}})
+	require.ErrorContains(t, err, "not yet combined with --membership")
+}
+
 func TestDiskReportsALogShorterThanItsPromise(t *testing.T) {
 	d := &disk{}
 	d.write(write{hardState: raft.HardState{Term: 2, Vote: 1, Commit: 3}, entries: []raft.Entry{{Index: 1, Term: 2}, {Index: 2, Term: 2}, {Index: 3, Term: 2}}})
