@@ -162,11 +162,15 @@ var Bugs = []Bug{
 	{
 		// Storage that loses what it fsynced breaks Raft's own assumption (Figure 2); the rule
 		// switched off is the recovery of raft/recovery.go (Alagappan et al., FAST 2018).
-		Name:   "no-storage-recovery",
-		Help:   "a node whose disk lost fsynced entries restarts as if its shorter log were all it ever held (no promise mark); it votes for a leader missing acknowledged writes",
-		Faults: []string{"storage", "partition"},
-		Expect: CheckLeaderCompleteness + " or " + CheckStateMachineSafety + " or " + CheckCommitSafety + " or " + CheckElectionSafety + " or " + CheckLogMatching,
-		Seeds:  20,
+		Name:    "no-storage-recovery",
+		Rule:    "a server that lost state it acknowledged neither votes nor counts toward commitment until the leader has sent it back",
+		Section: "Alagappan et al., FAST 2018, §4 (beyond the Raft paper, whose Figure 2 assumes storage keeps what it fsynced)",
+		Func:    "raft/recovery.go maybeEndRecovery; raft/node.go restore; server/wal/wal.go checkPromise",
+		Test:    "tests/sim TestBugIsCaught/no-storage-recovery; raft TestFindingBUndetectedLossLetsALeaderWithoutWWin",
+		Help:    "a node whose disk lost fsynced entries restarts as if its shorter log were all it ever held (no promise mark); it votes for a leader missing acknowledged writes",
+		Faults:  []string{"storage", "partition"},
+		Expect:  CheckLeaderCompleteness + " or " + CheckStateMachineSafety + " or " + CheckCommitSafety + " or " + CheckElectionSafety + " or " + CheckLogMatching,
+		Seeds:   20,
 		setup: func(c *engineConfig) {
 			c.Bugs.IgnoreLostStorage = true
 		},
