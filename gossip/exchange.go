@@ -127,8 +127,9 @@ func (n *Node) stepPushPull(m Message) {
 // that a death would not.
 func (n *Node) merge(table []Member, from string) {
 	for _, m := range table {
-		if m.State == StateDead {
-			m.State = StateSuspect
+		if m.State == StateDead && m.ID != n.cfg.ID {
+			n.doubt(Update{Member: m, From: from})
+			continue
 		}
 		n.apply(Update{Member: m, From: from})
 	}

@@ -123,7 +123,7 @@ func (n *Node) Step(m Message) error {
 		return nil
 	}
 	for _, u := range m.Updates {
-		n.apply(u)
+		n.applyPiggybacked(u)
 	}
 	switch m.Type {
 	case MsgPing:
@@ -142,6 +142,41 @@ func (n *Node) Step(m Message) error {
 		n.merge(m.State, m.From)
 	}
 	return nil
+}
+
+// applyPiggybacked applies one update carried by a message. News that a member is dead becomes
+// a suspicion when this node still holds that member alive: the news may be stale, queued by a
+// member that was cut off and declared everyone dead, and sent only once the cut healed. A
+// suspicion lets the member refute (SWIM §4.2); a death would stand until the member happened to
+// learn of it. Push-pull's merge does the same for whole tables. While that doubted suspicion
+// lasts, more news of the same death only confirms it (Lifeguard), so it is this node's own
+// timeout that declares the member dead if it really is. A member suspected on other grounds (a
+// failed probe, a suspicion heard by gossip) is declared dead by the news at once, as before.
+func (n *Node) applyPiggybacked(u Update) {
+	cur, ok := n.members[u.Member.ID]
+	if u.Member.State != StateDead || !ok || u.Member.ID == n.cfg.ID {
+		n.apply(u)
+		return
+	}
+	doubted := cur.State == StateSuspect && cur.suspicion != nil && cur.suspicion.doubted &&
+		cur.Incarnation == u.Member.Incarnation
+	if cur.State != StateAlive && !doubted {
+		n.apply(u)
+		return
+	}
+	n.doubt(u)
+}
+
+// doubt applies news that a member is dead as a suspicion of it, and marks a suspicion it starts
+// as doubted, so that the same news arriving again only confirms it.
+func (n *Node) doubt(u Update) {
+	cur, ok := n.members[u.Member.ID]
+	wasAlive := ok && cur.State == StateAlive
+	u.Member.State = StateSuspect
+	n.apply(u)
+	if wasAlive && cur.State == StateSuspect && cur.suspicion != nil {
+		cur.suspicion.doubted = true
+	}
 }
 
 // Outbox returns the messages to send and forgets them.

@@ -290,3 +290,37 @@ func (c *cluster) allSeeOnly(observers, about []string, s State) bool {
 	}
 	return true
 }
+
+// A member cut off from the rest declares them all dead; the "dead" news waits in its broadcast
+// queue and leaves, piggybacked, once the cut heals. Each other member can still reach the member
+// named in that news, so it takes it as a suspicion the member then refutes, as push-pull's merge
+// does: stale news declares nobody dead who stayed reachable.
+func TestStaleDeathNewsFromAHealedMemberDeclaresNoReachableMemberDead(t *testing.T) {
+	for seed := int64(1); seed <= 30; seed++ {
+		c := newCluster(t, 3, seed, nil)
+		lone, rest := c.ids[2], c.ids[:2]
+		c.partition([]string{lone}, rest)
+		ok := c.runUntil(100*ticksPerPeriod, func() bool {
+			return c.allSeeOnly([]string{lone}, rest, StateDead) && c.allSeeOnly(rest, []string{lone}, StateDead)
+		})
+		require.True(t, ok, "seed %d: the two sides did not declare each other dead", seed)
+		for _, obs := range rest {
+			for _, e := range c.events[obs] {
+				require.False(t, e.Type == EventFailed && e.Member.ID != lone,
+					"seed %d: %s declared %s dead while both were on the same side", seed, obs, e.Member.ID)
+			}
+		}
+
+		c.clearEvents()
+		c.heal()
+		ok = c.runUntil(200*ticksPerPeriod, func() bool { return c.allSee(c.ids, StateAlive) })
+		require.True(t, ok, "seed %d: after the heal the members did not see each other alive again", seed)
+		c.run(30 * ticksPerPeriod)
+		require.True(t, c.allSee(c.ids, StateAlive), "seed %d: a member was lost again after the heal", seed)
+		for _, obs := range c.ids {
+			for _, e := range c.events[obs] {
+				require.NotEqual(t, EventFailed, e.Type, "seed %d: %s declared %s dead after the heal, though it stayed reachable", seed, obs, e.Member.ID)
+			}
+		}
+	}
+}

@@ -21,6 +21,8 @@ type suspicion struct {
 	k        int                 // confirmations expected
 	from     map[string]struct{} // members who suspect it: the first suspecter and confirmations
 	n        int                 // confirmations counted, at most k
+	// doubted: raised by news of a death this node did not believe (Node.applyPiggybacked).
+	doubted bool
 }
 
 // newSuspicion starts a suspicion raised by from at tick now.
