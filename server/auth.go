@@ -14,10 +14,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -93,12 +91,8 @@ func dialOptions(key string, tlsCfg *tls.Config) []grpc.DialOption {
 		creds = credentials.NewTLS(tlsCfg)
 	}
 	return []grpc.DialOption{
-		// gRPC's default reconnect backoff grows to two minutes; a peer that restarts must be
-		// reached again within about an election timeout, so retry at least once a second.
-		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
-			MinConnectTimeout: time.Second,
-		}),
+		grpc.WithConnectParams(reconnect),
+		grpc.WithKeepaliveParams(ClientKeepalive),
 		grpc.WithTransportCredentials(creds),
 		grpc.WithPerRPCCredentials(keyCredentials{key: key}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),

@@ -186,7 +186,7 @@ func NewNode(cfg Config) (*Node, error) {
 		}
 	}
 
-	n.tr = newTransport(cfg.ID, n.addr, dialOptions(cfg.ClusterKey, cfg.ClientTLS), n.faults, n.logger, n.deliverGossipReply)
+	n.tr = newTransport(cfg.ID, n.addr, dialOptions(cfg.ClusterKey, cfg.ClientTLS), time.Duration(cfg.ElectionTick)*cfg.TickInterval, n.faults, n.logger, n.deliverGossipReply)
 	for id, a := range n.book.entries() {
 		if id != cfg.ID {
 			n.tr.setAddr(id, a)
@@ -202,6 +202,7 @@ func NewNode(cfg Config) (*Node, error) {
 		grpc.ChainStreamInterceptor(keys.stream),
 		grpc.NumStreamWorkers(streamWorkers),
 	}
+	opts = append(opts, keepaliveServerOptions()...)
 	if cfg.ServerTLS != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.ServerTLS)))
 	}

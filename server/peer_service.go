@@ -11,6 +11,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -20,10 +22,16 @@ import (
 	"github.com/kanna-cluster/kanna/proto/kannapb"
 )
 
-// ackEvery is the ack cadence of a Raft stream: one cumulative RaftAck per this many messages.
-// The sender only bounds its unacknowledged messages with acks (maxUnacked, far above this), so
-// acknowledging each message would double the packets for nothing.
-const ackEvery = 32
+// ackEvery and ackInterval are the ack cadence of a Raft stream: one cumulative RaftAck per
+// ackEvery messages, and one every ackInterval while any message is unacknowledged. The sender
+// bounds its unacknowledged messages with acks (maxUnacked, far above ackEvery), so acknowledging
+// each message would double the packets for nothing; and it tears down a stream whose acks stop
+// while messages are outstanding (raftPeer.stream), so the last messages before a pause must be
+// acknowledged well within an election timeout.
+const (
+	ackEvery    = 32
+	ackInterval = 100 * time.Millisecond
+)
 
 // raftService serves Raft.Stream.
 type raftService struct {
@@ -34,6 +42,8 @@ type raftService struct {
 // Stream takes every message one peer sends this node, in order, and hands each to the loop.
 func (s raftService) Stream(stream kannapb.Raft_StreamServer) error {
 	var received uint64
+	acks := newStreamAcker(stream)
+	defer acks.stop()
 	md, _ := metadata.FromIncomingContext(stream.Context())
 	var senderAddr string
 	if a := md.Get(AddressHeader); len(a) == 1 {
@@ -69,12 +79,75 @@ func (s raftService) Stream(stream kannapb.Raft_StreamServer) error {
 				// The loop is behind; Raft resends what matters.
 			}
 		}
-		if received%ackEvery == 0 {
-			if err := stream.Send(&kannapb.RaftAck{Received: received}); err != nil {
-				return err
-			}
+		if err := acks.received(received, received%ackEvery == 0); err != nil {
+			return err
 		}
 	}
+}
+
+// streamAcker sends a Raft stream's acks from a goroutine of its own, so that acks keep coming
+// while Recv waits for the next message; gRPC allows one Send beside one Recv.
+type streamAcker struct {
+	stream kannapb.Raft_StreamServer
+	count  atomic.Uint64 // messages received so far
+	now    chan struct{} // asks for an ack at once
+	done   chan struct{}
+	exited chan struct{}
+	err    atomic.Pointer[error]
+}
+
+func newStreamAcker(stream kannapb.Raft_StreamServer) *streamAcker {
+	a := &streamAcker{stream: stream, now: make(chan struct{}, 1), done: make(chan struct{}), exited: make(chan struct{})}
+	go a.run()
+	return a
+}
+
+// received records that n messages have arrived, asking for an ack at once when urgent, and
+// returns the error of a failed ack.
+func (a *streamAcker) received(n uint64, urgent bool) error {
+	a.count.Store(n)
+	if urgent {
+		select {
+		case a.now <- struct{}{}:
+		default:
+		}
+	}
+	if err := a.err.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+func (a *streamAcker) run() {
+	defer close(a.exited)
+	tick := time.NewTicker(ackInterval)
+	defer tick.Stop()
+	var sent uint64
+	for {
+		select {
+		case <-a.done:
+			return
+		case <-a.stream.Context().Done():
+			return
+		case <-a.now:
+		case <-tick.C:
+		}
+		n := a.count.Load()
+		if n == sent {
+			continue
+		}
+		if err := a.stream.Send(&kannapb.RaftAck{Received: n}); err != nil {
+			a.err.Store(&err)
+			return
+		}
+		sent = n
+	}
+}
+
+// stop ends the goroutine and waits for it, so no Send outlives the handler.
+func (a *streamAcker) stop() {
+	close(a.done)
+	<-a.exited
 }
 
 // gossipService serves Gossip.Packet and Gossip.PushPull.

@@ -6,12 +6,20 @@
 // bounded queue drained by its own goroutine, which writes to the stream without waiting for
 // replies (pipelining, thesis §10.2.2); a full queue drops the newest message, a broken stream is
 // reopened with backoff and what was in flight on it is lost. Gossip packets are SWIM's datagrams
-// (SWIM §3): sent once, with a short deadline, lost on any error.
+// (SWIM §3): sent once, with a short deadline, lost on any error, each on its own so that one
+// waiting out its deadline delays no other.
+//
+// A connection whose peer stopped answering is closed and dialled afresh: a Raft stream whose
+// acknowledgements stop for an election timeout while messages are outstanding, or a gossip call
+// that times out on a connection nothing has come back on for as long. A new connection starts a
+// new TCP handshake, where the old one would wait out a retransmission backoff that grows with the
+// length of a cut (keepalive.go closes such connections from the kernel's side too).
 package server
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -21,6 +29,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -43,6 +52,10 @@ const (
 	// gossipTimeout is the deadline of one gossip call: about the probe timeout (500 ms), after
 	// which SWIM has already counted the packet as lost.
 	gossipTimeout = 500 * time.Millisecond
+	// gossipInflight bounds the gossip calls waiting on one address; beyond it a packet is lost,
+	// as SWIM's datagrams may be. SWIM sends a member a few packets a second, so only a peer
+	// that stopped answering fills it.
+	gossipInflight = 16
 	// minBackoff and maxBackoff bound the wait before reopening a broken stream.
 	minBackoff = 50 * time.Millisecond
 	maxBackoff = time.Second
@@ -53,8 +66,11 @@ type transport struct {
 	self     uint64
 	selfAddr string
 	dialOpts []grpc.DialOption
-	faults   *faults
-	log      func() *slog.Logger
+	// stall is how long a connection may go without an answer while it is owed one before it is
+	// closed and redialled: the Raft election timeout.
+	stall  time.Duration
+	faults *faults
+	log    func() *slog.Logger
 	// onGossip hands a push-pull reply back to the loop.
 	onGossip func(gossip.Message)
 
@@ -65,23 +81,25 @@ type transport struct {
 	mu     sync.Mutex
 	closed bool
 	conns  map[string]*grpc.ClientConn // by address
-	addrs  map[uint64]string           // the address book: Raft id -> gRPC address, from gossip
+	// heard is when each connection, by address, last brought an answer (or was opened).
+	heard  map[string]time.Time
+	addrs  map[uint64]string // the address book: Raft id -> gRPC address, from gossip
 	peers  map[uint64]*raftPeer
 	gossip map[string]chan gossip.Message // by address
 }
 
-func newTransport(self uint64, selfAddr string, opts []grpc.DialOption, f *faults, log func() *slog.Logger, onGossip func(gossip.Message)) *transport {
+func newTransport(self uint64, selfAddr string, opts []grpc.DialOption, stall time.Duration, f *faults, log func() *slog.Logger, onGossip func(gossip.Message)) *transport {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &transport{
-		self: self, selfAddr: selfAddr, dialOpts: opts, faults: f, log: log, onGossip: onGossip,
+		self: self, selfAddr: selfAddr, dialOpts: opts, stall: stall, faults: f, log: log, onGossip: onGossip,
 		ctx: ctx, cancel: cancel,
-		conns: map[string]*grpc.ClientConn{}, addrs: map[uint64]string{},
+		conns: map[string]*grpc.ClientConn{}, heard: map[string]time.Time{}, addrs: map[uint64]string{},
 		peers: map[uint64]*raftPeer{}, gossip: map[string]chan gossip.Message{},
 	}
 }
 
 // conn returns the connection to addr, opening it on first use. grpc.NewClient connects lazily
-// and reconnects on its own, so one connection per address serves for the node's life.
+// and reconnects on its own; a connection is replaced only when redial closes it.
 func (t *transport) conn(addr string) (*grpc.ClientConn, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -93,7 +111,43 @@ func (t *transport) conn(addr string) (*grpc.ClientConn, error) {
 		return nil, err
 	}
 	t.conns[addr] = c
+	t.heard[addr] = time.Now()
 	return c, nil
+}
+
+// answered records that the connection to addr brought an answer.
+func (t *transport) answered(addr string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.conns[addr]; ok {
+		t.heard[addr] = time.Now()
+	}
+}
+
+// silentFor reports how long the connection to addr has brought no answer.
+func (t *transport) silentFor(addr string) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h, ok := t.heard[addr]
+	if !ok {
+		return 0
+	}
+	return time.Since(h)
+}
+
+// redial closes c, the connection to addr, so that the next use dials a new one. A caller that
+// holds an older connection, already replaced, changes nothing.
+func (t *transport) redial(addr string, c *grpc.ClientConn, why string) {
+	t.mu.Lock()
+	if t.conns[addr] != c {
+		t.mu.Unlock()
+		return
+	}
+	delete(t.conns, addr)
+	delete(t.heard, addr)
+	t.mu.Unlock()
+	t.log().Info("transport: connection to peer stopped answering; dialling a new one", "to", addr, "why", why)
+	_ = c.Close()
 }
 
 // setAddr records where peer id listens; it reports whether that changed the book.
@@ -198,16 +252,40 @@ func (t *transport) sendGossip(msgs []gossip.Message) {
 	}
 }
 
-// runGossip sends the gossip messages queued for addr, one call each.
+// runGossip sends the gossip messages queued for addr, one call each, up to gossipInflight at
+// once: a probe must not wait behind packets that are waiting out their deadline on a dead
+// connection, or it would reach a healed peer seconds late and fail for nothing.
 func (t *transport) runGossip(addr string, q chan gossip.Message) {
 	defer t.wg.Done()
+	slots := make(chan struct{}, gossipInflight)
 	for {
 		select {
 		case <-t.ctx.Done():
 			return
 		case m := <-q:
-			t.sendOneGossip(addr, m)
+			select {
+			case slots <- struct{}{}:
+			default:
+				continue // lost, like a datagram on a full link
+			}
+			t.wg.Add(1)
+			go func() {
+				defer t.wg.Done()
+				t.sendOneGossip(addr, m)
+				<-slots
+			}()
 		}
+	}
+}
+
+// gossipFailed closes the connection to addr when a gossip call on it ran out its deadline and the
+// connection has brought nothing back for longer than the stall bound.
+func (t *transport) gossipFailed(addr string, conn *grpc.ClientConn, err error) {
+	if status.Code(err) != codes.DeadlineExceeded || t.ctx.Err() != nil {
+		return
+	}
+	if silent := t.silentFor(addr); silent > t.stall {
+		t.redial(addr, conn, "gossip: no answer for "+silent.Round(time.Millisecond).String())
 	}
 }
 
@@ -228,11 +306,15 @@ func (t *transport) sendOneGossip(addr string, m gossip.Message) {
 	if m.Type != gossip.MsgPushPull {
 		if _, err := client.Packet(ctx, &kannapb.GossipPacket{Data: data, FromAddress: t.selfAddr}); err != nil {
 			t.log().Debug("gossip: packet lost", "to", addr, "type", m.Type.String(), "err", err)
+			t.gossipFailed(addr, conn, err)
+			return
 		}
+		t.answered(addr)
 		return
 	}
 	reply, err := client.PushPull(ctx, &kannapb.GossipState{Data: data, FromAddress: t.selfAddr})
 	if err != nil {
+		t.gossipFailed(addr, conn, err)
 		level := slog.LevelDebug
 		if status.Code(err) == codes.Unauthenticated {
 			// Not a lost packet but a misconfiguration that will never heal on its own.
@@ -241,6 +323,7 @@ func (t *transport) sendOneGossip(addr string, m gossip.Message) {
 		t.log().Log(t.ctx, level, "gossip: push-pull failed", "to", addr, "err", err)
 		return
 	}
+	t.answered(addr)
 	rm, err := gossip.Unmarshal(reply.GetData())
 	if err != nil {
 		t.log().Warn("gossip: push-pull reply cannot be decoded; is the peer the same version?", "from", addr, "err", err)
@@ -284,7 +367,8 @@ func (p *raftPeer) run() {
 		if p.t.ctx.Err() != nil {
 			return
 		}
-		if delivered {
+		if delivered || errors.Is(err, errNotReady) || errors.Is(err, errStalled) {
+			// Either the stream worked, or the wait for the peer was the back-off already.
 			backoff = minBackoff
 		}
 		if err != nil {
@@ -305,8 +389,34 @@ func (p *raftPeer) run() {
 	}
 }
 
-// stream opens one stream and writes queued messages to it until it breaks, the peer's address
-// changes, or the transport closes. It reports whether any message went through.
+// errNotReady: the connection did not come up within the stall bound; the peer is still out of
+// reach, and the wait itself was the back-off.
+var errNotReady = errors.New("connection not ready")
+
+// waitReady waits until conn is connected, for at most the stall bound, so that the stream opens
+// the moment a redialled peer answers rather than after a back-off timer.
+func (p *raftPeer) waitReady(conn *grpc.ClientConn) error {
+	ctx, cancel := context.WithTimeout(p.t.ctx, p.t.stall)
+	defer cancel()
+	conn.Connect()
+	for {
+		st := conn.GetState()
+		if st == connectivity.Ready {
+			return nil
+		}
+		if st == connectivity.Shutdown || !conn.WaitForStateChange(ctx, st) {
+			return errNotReady
+		}
+	}
+}
+
+// stream opens one stream and writes queued messages to it until it breaks, stalls, the peer's
+// address changes, or the transport closes. It reports whether any message went through.
+//
+// A stream stalls when messages are outstanding and no acknowledgement has come for the stall
+// bound (an election timeout; the receiver acks every 100 ms while it is owed one): the peer, or
+// the path to it, is gone, and TCP would go on retransmitting into the void with a growing
+// backoff. The connection is then closed, so the next stream starts on a new one.
 func (p *raftPeer) stream() (delivered bool, err error) {
 	// Wait for something to send: an idle peer holds no stream.
 	var first *kannapb.RaftMessage
@@ -322,6 +432,9 @@ func (p *raftPeer) stream() (delivered bool, err error) {
 	}
 	conn, err := p.t.conn(addr)
 	if err != nil {
+		return false, err
+	}
+	if err := p.waitReady(conn); err != nil {
 		return false, err
 	}
 	ctx, cancel := context.WithCancel(p.t.ctx)
@@ -341,29 +454,36 @@ func (p *raftPeer) stream() (delivered bool, err error) {
 				return
 			}
 			acked.Store(ack.GetReceived())
+			p.t.answered(addr)
 		}
 	}()
-	var sent uint64
+	watch := time.NewTicker(p.t.stall / 4)
+	defer watch.Stop()
+	var sent, seen uint64
+	progressAt := time.Now()
 	m := first
 	for {
-		if p.t.addrOf(p.id) != addr {
-			return delivered, nil
-		}
-		if sent-acked.Load() < maxUnacked {
-			if err := s.Send(m); err != nil {
-				if errors.Is(err, io.EOF) {
-					// The receiver ended the stream; its reason comes with the next Recv.
-					select {
-					case err = <-broken:
-					case <-p.t.ctx.Done():
-					}
-				}
-				return delivered, err
+		if m != nil {
+			if p.t.addrOf(p.id) != addr {
+				return delivered, nil
 			}
-			sent++
-			delivered = true
-		} else {
-			p.dropped.Add(1)
+			if sent-acked.Load() < maxUnacked {
+				if err := s.Send(m); err != nil {
+					if errors.Is(err, io.EOF) {
+						// The receiver ended the stream; its reason comes with the next Recv.
+						select {
+						case err = <-broken:
+						case <-p.t.ctx.Done():
+						}
+					}
+					return delivered, err
+				}
+				sent++
+				delivered = true
+			} else {
+				p.dropped.Add(1)
+			}
+			m = nil
 		}
 		select {
 		case <-ctx.Done():
@@ -373,10 +493,23 @@ func (p *raftPeer) stream() (delivered bool, err error) {
 			default:
 				return delivered, ctx.Err()
 			}
+		case <-watch.C:
+			a := acked.Load()
+			if a != seen || a >= sent {
+				seen, progressAt = a, time.Now()
+				continue
+			}
+			if waited := time.Since(progressAt); waited > p.t.stall {
+				p.t.redial(addr, conn, fmt.Sprintf("raft: %d messages unacknowledged for %v", sent-a, waited.Round(time.Millisecond)))
+				return delivered, errStalled
+			}
 		case m = <-p.queue:
 		}
 	}
 }
+
+// errStalled: the stream made no progress for the stall bound and its connection was closed.
+var errStalled = errors.New("stream stalled; connection closed for a redial")
 
 // parseID reads a gossip member name as a Raft id; 0 when it is not one.
 func parseID(s string) uint64 {

@@ -15,12 +15,13 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
+
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/kanna-cluster/kanna/proto/kannapb"
+	"github.com/kanna-cluster/kanna/server/demo"
 )
 
 // ClusterKeyHeader is the metadata key that carries the cluster key (docs/protocol.md).
@@ -57,12 +58,11 @@ type nodePool struct {
 func newNodePool(addrs []string, key string) (*nodePool, error) {
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		// gRPC's default reconnect backoff grows to two minutes; a demo node restarted from the
-		// dashboard should be usable again within a second or two.
-		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
-			MinConnectTimeout: time.Second,
-		}),
+		// gRPC's default reconnect backoff grows to two minutes, and a connection over a cut link
+		// goes on believing in itself: a node restarted from the dashboard, or whose link healed,
+		// should be usable again within a second or two.
+		grpc.WithConnectParams(demo.Reconnect),
+		grpc.WithKeepaliveParams(demo.Keepalive),
 	}
 	if key != "" {
 		opts = append(opts, grpc.WithPerRPCCredentials(clusterKey(key)))

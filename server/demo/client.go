@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/kanna-cluster/kanna/proto/kannapb"
 )
@@ -38,9 +40,24 @@ func (k clusterKey) GetRequestMetadata(context.Context, ...string) (map[string]s
 // against mistakes, not a secret (docs/protocol.md).
 func (clusterKey) RequireTransportSecurity() bool { return false }
 
+// Keepalive and Reconnect are how a client's connection to a node notices a cut link and comes
+// back after it heals: the same numbers as a node's connections to its peers (server.ClientKeepalive
+// and the node's redial; a server test holds them equal), which a node's keepalive policy admits.
+// Keepalive's Timeout also becomes the socket's TCP_USER_TIMEOUT, so a connection whose bytes go
+// unacknowledged for a second is closed and redialled rather than left to TCP's growing
+// retransmission backoff; Reconnect retries at most half a second apart, where gRPC's default
+// back-off grows to two minutes. docs/operations.md, "Real network partitions", has the timings.
+var (
+	Keepalive = keepalive.ClientParameters{Time: 10 * time.Second, Timeout: time.Second, PermitWithoutStream: true}
+	Reconnect = grpc.ConnectParams{
+		Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 500 * time.Millisecond},
+		MinConnectTimeout: time.Second,
+	}
+)
+
 // Dial opens a plaintext gRPC connection to a node, sending key (DefaultClusterKey when empty) on
-// every call. The connection is lazy: an unreachable address shows up as Unavailable on the first
-// call.
+// every call, with Keepalive and Reconnect (opts may override them). The connection is lazy: an
+// unreachable address shows up as Unavailable on the first call.
 func Dial(addr, key string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	if key == "" {
 		key = DefaultClusterKey
@@ -48,6 +65,8 @@ func Dial(addr, key string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	all := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithPerRPCCredentials(clusterKey(key)),
+		grpc.WithKeepaliveParams(Keepalive),
+		grpc.WithConnectParams(Reconnect),
 	}
 	conn, err := grpc.NewClient(addr, append(all, opts...)...)
 	if err != nil {
