@@ -16,7 +16,9 @@ build:
 # Tests that hold real processes to wall-clock bounds (a new leader within two seconds, a browser
 # seeing a guess) run after the rest, one package at a time, so the CPU-heavy simulator sweep does
 # not share the machine's cores with them.
-TIMED_PKGS := ./tests/e2e/ ./tests/browser/
+# tests/netfault cuts real links between nodes in network namespaces (as root; it skips and says
+# why otherwise) and runs its five scenarios at once: about 100 s, the longest cut being 60 s.
+TIMED_PKGS := ./tests/e2e/ ./tests/browser/ ./tests/netfault/
 
 # staticcheck, pinned here rather than in go.mod so that its own dependencies (golang.org/x/tools
 # and others) never raise the versions the module builds with; `go run` fetches it once into the
@@ -30,7 +32,7 @@ STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSIO
 test: deps fmt-check vet staticcheck
 	@rc=0; \
 	echo "== every package but the timed ones, under the race detector"; \
-	$(GO) test -race -count=1 -timeout 10m $$($(GO) list $(PKGS) | grep -v -e /tests/e2e -e /tests/browser) || rc=1; \
+	$(GO) test -race -count=1 -timeout 10m $$($(GO) list $(PKGS) | grep -v -e /tests/e2e -e /tests/browser -e /tests/netfault) || rc=1; \
 	echo "== the timed packages, one at a time, each test with its result and a skipped one with why: $(TIMED_PKGS)"; \
 	set -o pipefail; \
 	$(GO) test -v -race -count=1 -timeout 8m -p 1 $(TIMED_PKGS) | grep -v -E '^=== (RUN|PAUSE|CONT|NAME)' || rc=1; \

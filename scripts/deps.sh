@@ -6,3 +6,5 @@ go mod download
 bash "$(dirname "$0")/deps-proto.sh"
 # chromium, for the browser tests in tests/browser
 bash "$(dirname "$0")/deps-browser.sh"
+# iproute2 and nftables, for the real-network tests in tests/netfault (as root only)
+bash "$(dirname "$0")/deps-netfault.sh"

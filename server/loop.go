@@ -192,16 +192,23 @@ func (n *Node) tick() {
 	n.reconcileMembership()
 }
 
-// joinSeeds asks gossip to meet the seeds whose address no member of its view has. Knowing one
-// live peer is not enough: restarted nodes whose joins to each other were lost can form groups
-// that each look complete, and push-pull, which picks among known members, never bridges them (the
-// simulator found this: tests/testdata/seeds.txt, seed 492).
+// joinSeeds asks gossip to meet the seeds whose address no member of its view has, and the
+// members it believes dead. Knowing one live peer is not enough: restarted nodes whose joins to
+// each other were lost can form groups that each look complete, and push-pull, which picks among
+// known members, never bridges them (the simulator found this: tests/testdata/seeds.txt, seed
+// 492). And after a real partition heals, each side holds the other dead and neither probes nor
+// gossips to it: only a push-pull across tells a member it is believed dead so it can refute, and
+// the periodic one comes every 30 s at random; a push-pull to each dead member every two seconds
+// brings the views together within about that of the heal (docs/operations.md).
 func (n *Node) joinSeeds() {
 	known := map[string]bool{}
+	var missing []string
 	for _, m := range n.gossip.Members() {
 		known[m.Addr] = true
+		if m.State == gossip.StateDead && m.ID != n.gossip.ID() {
+			missing = append(missing, m.Addr)
+		}
 	}
-	var missing []string
 	for _, a := range n.loop.seeds {
 		if !known[a] {
 			missing = append(missing, a)

@@ -70,6 +70,9 @@ func (s raftService) Stream(stream kannapb.Raft_StreamServer) error {
 			// Gossip has not told us about the sender yet; its replies need somewhere to go.
 			s.n.tr.setAddr(m.From, senderAddr)
 		}
+		if received == 1 && !s.n.faults.dropIn(m.From, classRaft) {
+			s.n.tr.reachedBy(s.n.tr.addrOf(m.From))
+		}
 		if !s.n.faults.dropIn(m.From, classRaft) {
 			select {
 			case s.n.raftIn <- m:
@@ -172,6 +175,7 @@ func (s gossipService) Packet(ctx context.Context, p *kannapb.GossipPacket) (*ka
 	if s.n.faults.dropIn(parseID(m.From), classGossip) {
 		return &kannapb.Empty{}, nil
 	}
+	s.n.tr.reachedBy(p.GetFromAddress())
 	select {
 	case s.n.gossipIn <- gossipInput{msg: m}:
 	case <-s.n.done:
@@ -193,6 +197,7 @@ func (s gossipService) PushPull(ctx context.Context, st *kannapb.GossipState) (*
 	if s.n.faults.dropIn(parseID(m.From), classGossip) {
 		return nil, status.Errorf(codes.Unavailable, "push-pull from %s dropped by fault injection on node %d", m.From, s.n.id)
 	}
+	s.n.tr.reachedBy(st.GetFromAddress())
 	reply := make(chan gossip.Message, 1)
 	select {
 	case s.n.gossipIn <- gossipInput{msg: m, reply: reply}:

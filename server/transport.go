@@ -135,6 +135,25 @@ func (t *transport) silentFor(addr string) time.Duration {
 	return time.Since(h)
 }
 
+// reachedBy is told that the peer at addr has just reached this node: a new Raft stream or a
+// gossip call from it. The path between the two works, so a connection to that peer that is not
+// up and has brought nothing back for the stall bound is in the middle of a doomed attempt (a
+// handshake sent into the cut, waiting out its connect timeout and then a back-off) and is
+// replaced at once. A connection opened within the stall bound is left to finish.
+func (t *transport) reachedBy(addr string) {
+	if addr == "" {
+		return
+	}
+	t.mu.Lock()
+	c, ok := t.conns[addr]
+	silent := ok && time.Since(t.heard[addr]) > t.stall
+	t.mu.Unlock()
+	if !silent || c.GetState() == connectivity.Ready {
+		return
+	}
+	t.redial(addr, c, "the peer reached this node while the connection to it was down")
+}
+
 // redial closes c, the connection to addr, so that the next use dials a new one. A caller that
 // holds an older connection, already replaced, changes nothing.
 func (t *transport) redial(addr string, c *grpc.ClientConn, why string) {

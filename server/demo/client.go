@@ -45,12 +45,12 @@ func (clusterKey) RequireTransportSecurity() bool { return false }
 // and the node's redial; a server test holds them equal), which a node's keepalive policy admits.
 // Keepalive's Timeout also becomes the socket's TCP_USER_TIMEOUT, so a connection whose bytes go
 // unacknowledged for a second is closed and redialled rather than left to TCP's growing
-// retransmission backoff; Reconnect retries at most half a second apart, where gRPC's default
+// retransmission backoff; Reconnect retries at most a quarter second apart, where gRPC's default
 // back-off grows to two minutes. docs/operations.md, "Real network partitions", has the timings.
 var (
 	Keepalive = keepalive.ClientParameters{Time: 10 * time.Second, Timeout: time.Second, PermitWithoutStream: true}
 	Reconnect = grpc.ConnectParams{
-		Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 500 * time.Millisecond},
+		Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 250 * time.Millisecond},
 		MinConnectTimeout: time.Second,
 	}
 )

@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -59,6 +60,11 @@ type Config struct {
 	// of the first node the supervisor starts.
 	Join    string
 	FirstID uint64
+	// Place, when set, says where node id runs: the address it serves on, and a command the binary
+	// is run through there (e.g. `ip netns exec NS`, which execs it, so the supervisor's signals
+	// still reach the node). The real-network tests put each node in a network namespace of its
+	// own this way. Nil runs every node directly, on a free port of Host.
+	Place func(id uint64) (addr string, prefix []string)
 }
 
 // NodeInfo is what the supervisor knows of one node process; GET /nodes returns a list of them.
@@ -113,6 +119,7 @@ type proc struct {
 	addr    string
 	dataDir string
 	logPath string
+	prefix  []string // the command the binary runs through (Config.Place), if any
 	args    []string
 
 	run  *process // the current or last process; nil before the first start
@@ -182,16 +189,20 @@ func (s *Supervisor) AddNode(extra ...string) (NodeInfo, error) {
 	if s.closed {
 		return NodeInfo{}, errors.New("demo: the supervisor is shut down; start a new one")
 	}
-	port, err := freePort(s.cfg.Host)
-	if err != nil {
-		return NodeInfo{}, err
-	}
 	id := s.nextID
 	p := &proc{
 		id:      id,
-		addr:    net.JoinHostPort(s.cfg.Host, strconv.Itoa(port)),
 		dataDir: filepath.Join(s.dir, fmt.Sprintf("node%d", id)),
 		logPath: filepath.Join(s.dir, fmt.Sprintf("node%d.log", id)),
+	}
+	if s.cfg.Place != nil {
+		p.addr, p.prefix = s.cfg.Place(id)
+	} else {
+		port, err := freePort(s.cfg.Host)
+		if err != nil {
+			return NodeInfo{}, err
+		}
+		p.addr = net.JoinHostPort(s.cfg.Host, strconv.Itoa(port))
 	}
 	p.args = []string{"node", "--id", strconv.FormatUint(id, 10), "--data", p.dataDir, "--addr", p.addr}
 	if s.cfg.Join != "" {
@@ -221,7 +232,8 @@ func (s *Supervisor) start(p *proc) error {
 	if err != nil {
 		return fmt.Errorf("demo: open log file for node %d: %w", p.id, err)
 	}
-	cmd := exec.Command(s.cfg.Binary, p.args...)
+	argv := append(append(slices.Clip(p.prefix), s.cfg.Binary), p.args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// A process group of its own keeps the terminal's Ctrl-C away from the nodes, so that the
 	// supervisor stops them in order (SIGTERM, then SIGKILL) instead of all dying at once.
