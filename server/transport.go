@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -56,6 +57,10 @@ const (
 	// as SWIM's datagrams may be. SWIM sends a member a few packets a second, so only a peer
 	// that stopped answering fills it.
 	gossipInflight = 16
+	// minStall is the least stall bound, whatever the election timeout: the receiver acks at most
+	// every ackInterval, so a bound of a few of those would tear down healthy streams (tests run
+	// with 20 ms ticks, an election timeout of 160 ms).
+	minStall = 5 * ackInterval
 	// minBackoff and maxBackoff bound the wait before reopening a broken stream.
 	minBackoff = 50 * time.Millisecond
 	maxBackoff = time.Second
@@ -81,6 +86,8 @@ type transport struct {
 	mu     sync.Mutex
 	closed bool
 	conns  map[string]*grpc.ClientConn // by address
+	// retired are connections redial replaced, left open a while for the calls still on them.
+	retired []*grpc.ClientConn
 	// heard is when each connection, by address, last brought an answer (or was opened).
 	heard  map[string]time.Time
 	addrs  map[uint64]string // the address book: Raft id -> gRPC address, from gossip
@@ -90,6 +97,7 @@ type transport struct {
 
 func newTransport(self uint64, selfAddr string, opts []grpc.DialOption, stall time.Duration, f *faults, log func() *slog.Logger, onGossip func(gossip.Message)) *transport {
 	ctx, cancel := context.WithCancel(context.Background())
+	stall = max(stall, minStall)
 	return &transport{
 		self: self, selfAddr: selfAddr, dialOpts: opts, stall: stall, faults: f, log: log, onGossip: onGossip,
 		ctx: ctx, cancel: cancel,
@@ -166,7 +174,25 @@ func (t *transport) redial(addr string, c *grpc.ClientConn, why string) {
 	delete(t.heard, addr)
 	t.mu.Unlock()
 	t.log().Info("transport: connection to peer stopped answering; dialling a new one", "to", addr, "why", why)
-	_ = c.Close()
+	if c.GetState() != connectivity.Ready {
+		// Nothing can be getting through it; close it now, which also ends waitReady's wait.
+		_ = c.Close()
+		return
+	}
+	// New calls go to the new connection at once. The old one is closed only after calls on it
+	// (a forwarded game call, a gossip call) have had time to end on their own: it may be slow
+	// rather than dead, and closing it would fail them.
+	t.mu.Lock()
+	t.retired = append(t.retired, c)
+	t.mu.Unlock()
+	time.AfterFunc(2*t.stall, func() {
+		_ = c.Close()
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if i := slices.Index(t.retired, c); i >= 0 {
+			t.retired = slices.Delete(t.retired, i, i+1)
+		}
+	})
 }
 
 // setAddr records where peer id listens; it reports whether that changed the book.
@@ -367,6 +393,10 @@ func (t *transport) close() {
 		_ = c.Close()
 	}
 	clear(t.conns)
+	for _, c := range t.retired {
+		_ = c.Close()
+	}
+	t.retired = nil
 }
 
 // raftPeer owns the stream to one peer.

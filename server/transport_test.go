@@ -96,15 +96,15 @@ func sendSlowly(t *testing.T, f *fakeRaft, stall time.Duration) {
 
 func TestStreamWhoseAcksStopIsReopenedOnANewConnection(t *testing.T) {
 	f := &fakeRaft{ports: map[string]bool{}}
-	sendSlowly(t, f, 300*time.Millisecond)
+	sendSlowly(t, f, minStall)
 	require.Eventually(t, func() bool { return f.connections() >= 3 }, 10*time.Second, 10*time.Millisecond,
 		"a stream nobody acknowledges must be torn down, each time on a new connection")
 }
 
 func TestAcknowledgedStreamIsKeptThoughMessagesComeSlowly(t *testing.T) {
 	f := &fakeRaft{ack: true, ports: map[string]bool{}}
-	sendSlowly(t, f, 300*time.Millisecond)
-	// Ten stall bounds: the receiver acks on its timer, not only every ackEvery messages, so the
+	sendSlowly(t, f, minStall)
+	// Six stall bounds: the receiver acks on its timer, not only every ackEvery messages, so the
 	// sender sees progress. Waiting out the window is the claim itself: nothing is redialled in it.
 	require.Never(t, func() bool { return f.connections() > 1 }, 3*time.Second, 20*time.Millisecond,
 		"an acknowledged stream was torn down")
