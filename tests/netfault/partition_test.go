@@ -152,13 +152,11 @@ func runScenario(t *testing.T, sc scenario) {
 	// cluster does meanwhile, because what grows with its length (TCP's retransmission backoff,
 	// gossip's queued news) is what the heal must overcome. The wait is a deadline, and the cluster
 	// is read throughout it.
-	for healAt := cutAt.Add(sc.cutFor); time.Now().Before(healAt); {
-		st := c.statuses()
-		if s := st[victim]; sc.visible && s != nil {
+	readUntil(cutAt.Add(sc.cutFor), func() {
+		if s := c.statuses()[victim]; sc.visible && s != nil {
 			require.LessOrEqual(t, s.Term, newTerm, "the cut-off node %d raised its term past the majority's: pre-vote should have kept it", victim)
 		}
-		time.Sleep(min(250*time.Millisecond, time.Until(healAt)))
-	}
+	})
 
 	healAt := time.Now()
 	sc.heal(c.net, int(victim), ints(others))
@@ -184,7 +182,7 @@ func runScenario(t *testing.T, sc scenario) {
 		}
 		// The victim is read after the leader, so a commit index at least the leader's means it
 		// had everything the leader had committed when asked.
-		v := statusOf(victimAddr(c, victim))
+		v := statusOf(c.sup.Node(victim).Addr)
 		if v != nil && v.Role == kannapb.NodeRole_NODE_ROLE_FOLLOWER && v.Leader == l && v.Commit >= st[l].Commit {
 			caught, caughtLeader = time.Now(), l
 			return true
@@ -207,13 +205,11 @@ func runScenario(t *testing.T, sc scenario) {
 		return allAlive(st, 1, 2, 3)
 	}, watchAfterHeal, 50*time.Millisecond, "gossip views did not all hold every node alive after the heal: %s", views)
 	t.Logf("gossip: every view held every node alive %v after the heal", time.Since(healAt).Round(10*time.Millisecond))
-	for end := healAt.Add(watchAfterHeal); time.Now().Before(end); {
-		st := c.statuses()
-		for id, s := range st {
+	readUntil(healAt.Add(watchAfterHeal), func() {
+		for id, s := range c.statuses() {
 			require.Equal(t, newTerm, s.Term, "node %d is in term %d after the heal; the cluster was in %d: the heal disrupted it", id, s.Term, newTerm)
 		}
-		time.Sleep(min(250*time.Millisecond, time.Until(end)))
-	}
+	})
 	require.True(t, allAlive(c.statuses(), 1, 2, 3), "a node was lost from a gossip view after the heal")
 
 	side := func(id uint64) bool { return id == victim }
@@ -224,6 +220,23 @@ func runScenario(t *testing.T, sc scenario) {
 			"node %d declared node %d dead %v after the heal, though the heal had made it reachable", d.observer, d.member, d.at.Sub(healAt))
 	}
 	t.Logf("writes answered: %d", c.writes.Load())
+}
+
+// readUntil calls read every 250 ms until deadline: the cluster is watched through a stretch of
+// time whose length is the scenario's, not a wait for something to happen.
+func readUntil(deadline time.Time, read func()) {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	end := time.NewTimer(time.Until(deadline))
+	defer end.Stop()
+	for {
+		read()
+		select {
+		case <-end.C:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // describeViews says what each node's gossip believes of each, for a failure message.
@@ -242,9 +255,6 @@ func describeViews(st map[uint64]*kannapb.NodeStatus) string {
 	}
 	return b.String()
 }
-
-// victimAddr is node id's address.
-func victimAddr(c *cluster, id uint64) string { return c.sup.Node(id).Addr }
 
 // statusOf asks the node at addr for its status over a new connection, or returns nil.
 func statusOf(addr string) *kannapb.NodeStatus {
