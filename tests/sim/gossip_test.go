@@ -205,18 +205,19 @@ func TestGossipConvergenceCatchesViewsThatDivergeAfterConverging(t *testing.T) {
 	require.Empty(t, s.check.violations, "the control: a clean run stays converged")
 	require.GreaterOrEqual(t, s.gossipAt, time.Duration(0))
 
-	// Forged news: node 4 says node 3 is dead, at an incarnation node 3 never reached.
+	// Forged news: node 4 says node 3 is dead, at an incarnation node 3 never reached. Node 1,
+	// which holds node 3 alive, takes it as a suspicion (gossip's Node.applyPiggybacked).
 	n1 := s.nodes[1]
 	dead := viewOf(t, s, 1, 3)
 	dead.State, dead.Incarnation = gossip.StateDead, dead.Incarnation+100
 	n1.stepGossip(gossip.Message{Type: gossip.MsgGossip, From: gossipID(4), FromAddr: gossipAddr(4), To: gossipAddr(1), ToID: gossipID(1),
 		Updates: []gossip.Update{{Member: dead, From: gossipID(4)}}})
-	require.Equal(t, gossip.StateDead, viewOf(t, s, 1, 3).State)
+	require.Equal(t, gossip.StateSuspect, viewOf(t, s, 1, 3).State)
 
 	s.checkGossipAtEnd()
 	require.Len(t, s.check.violations, 1)
 	v := s.check.violations[0]
 	require.Equal(t, CheckGossipConvergence, v.Checker)
 	require.Equal(t, uint64(1), v.Node)
-	require.Contains(t, v.Detail, "member 3 dead")
+	require.Contains(t, v.Detail, "member 3 suspect")
 }
