@@ -48,10 +48,16 @@ var reconnect = grpc.ConnectParams{
 	MinConnectTimeout: time.Second,
 }
 
-// keepaliveServerOptions are the server's pings and its policy on clients' pings.
+// keepalivePolicy is which client pings a node admits. gRPC's default answers a ping every 10 s
+// from an idle client with GOAWAY ENHANCE_YOUR_CALM ("too_many_pings"), which drops the
+// connection; web/fakenode, which stands in for nodes in tests, admits the same (demo.KeepalivePolicy,
+// held equal by a test).
+var keepalivePolicy = keepalive.EnforcementPolicy{MinTime: KeepaliveMinTime, PermitWithoutStream: true}
+
+// keepaliveServerOptions are a node's pings and its policy on clients' pings.
 func keepaliveServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: serverKeepaliveTime, Timeout: serverKeepaliveTimeout}),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: KeepaliveMinTime, PermitWithoutStream: true}),
+		grpc.KeepaliveEnforcementPolicy(keepalivePolicy),
 	}
 }

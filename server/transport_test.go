@@ -117,4 +117,5 @@ func TestClientsKeepTheNodesKeepaliveAndThePolicyAdmitsIt(t *testing.T) {
 	require.GreaterOrEqual(t, ClientKeepalive.Time, KeepaliveMinTime)
 	require.Equal(t, ClientKeepalive, demo.Keepalive)
 	require.Equal(t, reconnect, demo.Reconnect)
+	require.Equal(t, keepalivePolicy, demo.KeepalivePolicy)
 }

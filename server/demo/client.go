@@ -47,9 +47,12 @@ func (clusterKey) RequireTransportSecurity() bool { return false }
 // unacknowledged for a second is closed and redialled rather than left to TCP's growing
 // retransmission backoff; Reconnect retries at most a quarter second apart, where gRPC's default
 // back-off grows to two minutes. docs/operations.md, "Real network partitions", has the timings.
+// KeepalivePolicy is the pings a node admits from its clients (the server's policy, held equal by
+// the same test), for servers that stand in for nodes (web/fakenode).
 var (
-	Keepalive = keepalive.ClientParameters{Time: 10 * time.Second, Timeout: time.Second, PermitWithoutStream: true}
-	Reconnect = grpc.ConnectParams{
+	KeepalivePolicy = keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}
+	Keepalive       = keepalive.ClientParameters{Time: 10 * time.Second, Timeout: time.Second, PermitWithoutStream: true}
+	Reconnect       = grpc.ConnectParams{
 		Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 250 * time.Millisecond},
 		MinConnectTimeout: time.Second,
 	}

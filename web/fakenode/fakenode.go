@@ -26,6 +26,7 @@ import (
 	"github.com/kanna-cluster/kanna/game"
 	"github.com/kanna-cluster/kanna/internal/gamecode"
 	"github.com/kanna-cluster/kanna/proto/kannapb"
+	"github.com/kanna-cluster/kanna/server/demo"
 )
 
 // Cluster is a set of fake nodes sharing one game state.
@@ -189,7 +190,9 @@ func (n *Node) listen(addr string) error {
 	if err != nil {
 		return fmt.Errorf("fakenode: node %d listen on %s: %w", n.ID, addr, err)
 	}
-	srv := grpc.NewServer(grpc.UnaryInterceptor(n.c.checkKeyUnary), grpc.StreamInterceptor(n.c.checkKeyStream))
+	// A node's keepalive policy: the web frontend pings idle connections as it would a node's.
+	srv := grpc.NewServer(grpc.KeepaliveEnforcementPolicy(demo.KeepalivePolicy),
+		grpc.UnaryInterceptor(n.c.checkKeyUnary), grpc.StreamInterceptor(n.c.checkKeyStream))
 	kannapb.RegisterGameServer(srv, &gameServer{n: n})
 	kannapb.RegisterClusterServer(srv, &clusterServer{n: n})
 	n.c.mu.Lock()
