@@ -64,10 +64,6 @@ func fakeNode(args []string, voters string) int {
 		fmt.Fprintln(os.Stderr, "open wal: refusing to start")
 		return 1
 	}
-	// Ready for SIGTERM before the test can see that the node has started (the args file below):
-	// a SIGTERM between the two, on a busy machine, killed the fake node instead of stopping it.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM)
 	if err := os.MkdirAll(*data, 0o755); err != nil {
 		return 4
 	}
