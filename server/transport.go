@@ -61,6 +61,9 @@ const (
 	// every ackInterval, so a bound of a few of those would tear down healthy streams (tests run
 	// with 20 ms ticks, an election timeout of 160 ms).
 	minStall = 5 * ackInterval
+	// retireAfter is how long a replaced connection stays open for the calls still on it: longer
+	// than any call's deadline.
+	retireAfter = 15 * time.Second
 	// minBackoff and maxBackoff bound the wait before reopening a broken stream.
 	minBackoff = 50 * time.Millisecond
 	maxBackoff = time.Second
@@ -174,18 +177,13 @@ func (t *transport) redial(addr string, c *grpc.ClientConn, why string) {
 	delete(t.heard, addr)
 	t.mu.Unlock()
 	t.log().Info("transport: connection to peer stopped answering; dialling a new one", "to", addr, "why", why)
-	if c.GetState() != connectivity.Ready {
-		// Nothing can be getting through it; close it now, which also ends waitReady's wait.
-		_ = c.Close()
-		return
-	}
-	// New calls go to the new connection at once. The old one is closed only after calls on it
-	// (a forwarded game call, a gossip call) have had time to end on their own: it may be slow
-	// rather than dead, and closing it would fail them.
+	// New calls go to the new connection at once. The old one is closed only after every call on
+	// it (a forwarded game call retries for up to 10 s) has had time to end on its own: it may be
+	// slow rather than dead, and closing it would fail them.
 	t.mu.Lock()
 	t.retired = append(t.retired, c)
 	t.mu.Unlock()
-	time.AfterFunc(2*t.stall, func() {
+	time.AfterFunc(retireAfter, func() {
 		_ = c.Close()
 		t.mu.Lock()
 		defer t.mu.Unlock()
@@ -444,7 +442,7 @@ var errNotReady = errors.New("connection not ready")
 
 // waitReady waits until conn is connected, for at most the stall bound, so that the stream opens
 // the moment a redialled peer answers rather than after a back-off timer.
-func (p *raftPeer) waitReady(conn *grpc.ClientConn) error {
+func (p *raftPeer) waitReady(addr string, conn *grpc.ClientConn) error {
 	ctx, cancel := context.WithTimeout(p.t.ctx, p.t.stall)
 	defer cancel()
 	conn.Connect()
@@ -453,10 +451,21 @@ func (p *raftPeer) waitReady(conn *grpc.ClientConn) error {
 		if st == connectivity.Ready {
 			return nil
 		}
-		if st == connectivity.Shutdown || !conn.WaitForStateChange(ctx, st) {
+		if st == connectivity.Shutdown || ctx.Err() != nil || !p.t.current(addr, conn) {
+			// Gone, timed out, or replaced by redial: the next stream takes the new connection.
 			return errNotReady
 		}
+		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		conn.WaitForStateChange(wctx, st)
+		cancel()
 	}
+}
+
+// current reports whether c is still the connection to addr.
+func (t *transport) current(addr string, c *grpc.ClientConn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.conns[addr] == c
 }
 
 // stream opens one stream and writes queued messages to it until it breaks, stalls, the peer's
@@ -483,7 +492,7 @@ func (p *raftPeer) stream() (delivered bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	if err := p.waitReady(conn); err != nil {
+	if err := p.waitReady(addr, conn); err != nil {
 		return false, err
 	}
 	ctx, cancel := context.WithCancel(p.t.ctx)
