@@ -93,9 +93,9 @@ func (c *cluster) client(id uint64) *grpc.ClientConn {
 
 // statuses asks every node for its status over a new connection each, so that what it reads is
 // the node's state and not the state of a client's connection; a node that does not answer within
-// 300 ms is missing.
+// 500 ms is missing.
 func (c *cluster) statuses() map[uint64]*kannapb.NodeStatus {
-	return c.sup.Statuses(context.Background(), 300*time.Millisecond)
+	return c.sup.Statuses(context.Background(), 500*time.Millisecond)
 }
 
 // leaderAmong returns the node that every one of ids follows and that leads in its own eyes, or 0.

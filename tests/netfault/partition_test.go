@@ -101,10 +101,14 @@ func runScenario(t *testing.T, sc scenario) {
 	require.Eventually(t, func() bool { return c.writes.Load() >= 20 }, 30*time.Second, 20*time.Millisecond,
 		"the write load made no progress before the cut")
 
-	st := c.statuses()
-	leader := leaderAmong(st, 1, 2, 3)
-	require.NotZero(t, leader, "no agreed leader before the cut")
-	term := st[leader].Term
+	var leader, term uint64
+	require.Eventually(t, func() bool {
+		st := c.statuses()
+		if leader = leaderAmong(st, 1, 2, 3); leader != 0 {
+			term = st[leader].Term
+		}
+		return leader != 0
+	}, 30*time.Second, 20*time.Millisecond, "no agreed leader before the cut")
 	victim := leader
 	if !sc.leader {
 		victim = 1 + leader%3
