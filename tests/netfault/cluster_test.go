@@ -98,6 +98,27 @@ func (c *cluster) statuses() map[uint64]*kannapb.NodeStatus {
 	return c.sup.Statuses(context.Background(), 500*time.Millisecond)
 }
 
+// statusesOf is statuses for the nodes in ids only, so that a node cut off from the test, whose
+// read waits out its timeout, does not slow the reading of the others.
+func (c *cluster) statusesOf(ids ...uint64) map[uint64]*kannapb.NodeStatus {
+	type answer struct {
+		id uint64
+		st *kannapb.NodeStatus
+	}
+	ch := make(chan answer, len(ids))
+	for _, id := range ids {
+		addr := c.sup.Node(id).Addr
+		go func() { ch <- answer{id, statusOf(addr)} }()
+	}
+	out := map[uint64]*kannapb.NodeStatus{}
+	for range ids {
+		if a := <-ch; a.st != nil {
+			out[a.id] = a.st
+		}
+	}
+	return out
+}
+
 // leaderAmong returns the node that every one of ids follows and that leads in its own eyes, or 0.
 func leaderAmong(st map[uint64]*kannapb.NodeStatus, ids ...uint64) uint64 {
 	var leader uint64

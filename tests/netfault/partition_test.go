@@ -128,7 +128,7 @@ func runScenario(t *testing.T, sc scenario) {
 	if sc.leader {
 		var elected time.Time
 		require.Eventually(t, func() bool {
-			st := c.statuses()
+			st := c.statusesOf(others...)
 			// The cut-off leader may still lead in its own eyes (check-quorum takes an election
 			// timeout), and the others may still name it; a new leader is one of them.
 			if l := leaderAmong(st, others...); l != 0 && l != victim {
@@ -179,7 +179,7 @@ func runScenario(t *testing.T, sc scenario) {
 	var caught time.Time
 	var caughtLeader uint64
 	require.Eventually(t, func() bool {
-		st := c.statuses()
+		st := c.statusesOf(others...)
 		l := leaderAmong(st, others...)
 		if l == 0 || l == victim || st[l] == nil {
 			return false
@@ -260,14 +260,15 @@ func describeViews(st map[uint64]*kannapb.NodeStatus) string {
 	return b.String()
 }
 
-// statusOf asks the node at addr for its status over a new connection, or returns nil.
+// statusOf asks the node at addr for its status over a new connection, or returns nil when it does
+// not answer within 500 ms.
 func statusOf(addr string) *kannapb.NodeStatus {
 	conn, err := demo.Dial(addr, "")
 	if err != nil {
 		return nil
 	}
 	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	st, err := kannapb.NewClusterClient(conn).Status(ctx, &kannapb.StatusRequest{})
 	if err != nil {
