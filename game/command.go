@@ -25,6 +25,10 @@ const (
 	// MaxClientIDLen bounds a client id in bytes: room for a UUID with a prefix, and a bound on
 	// what the session table can be made to hold.
 	MaxClientIDLen = 64
+	// MinTokenLen and MaxTokenLen bound a player's token, in bytes: long enough not to be guessed
+	// (a browser draws 16 random bytes), short enough to keep commands small.
+	MinTokenLen = 16
+	MaxTokenLen = 64
 )
 
 // Kind names a command.
@@ -54,6 +58,13 @@ type Command struct {
 	Player string `json:"player,omitempty"` // join, guess
 	Letter string `json:"letter,omitempty"` // guess: one letter a-z, either case
 	Word   string `json:"word,omitempty"`   // create_room, new_round: filled in by the proposer
+	// Token is the player's secret (join, guess): a player who joined with one can be guessed for
+	// and joined again only with it, so nobody takes over a name in use. Empty: none.
+	Token string `json:"token,omitempty"`
+	// Time is the proposer's clock when it proposed, in Unix milliseconds, filled in by the
+	// leader as the word is: the log's clock, by which sessions and rooms age (session.go). Zero
+	// leaves the clock where it is.
+	Time int64 `json:"time,omitempty"`
 }
 
 // Describe says the command in words, as a log viewer shows it: "alice guessed e in room Foo".
@@ -96,13 +107,35 @@ func (c Command) Validate() error {
 	case KindCreateRoom, KindNewRound:
 		return ValidateWord(c.Word)
 	case KindJoin:
-		return validateName("player", c.Player)
+		if err := validateName("player", c.Player); err != nil {
+			return err
+		}
+		return validateToken(c.Token)
 	case KindGuess:
 		if err := validateName("player", c.Player); err != nil {
 			return err
 		}
+		if err := validateToken(c.Token); err != nil {
+			return err
+		}
 		_, err := normalizeLetter(c.Letter)
 		return err
+	}
+	return nil
+}
+
+// validateToken checks a player's token: none, or MinTokenLen to MaxTokenLen printable ASCII bytes.
+func validateToken(tok string) error {
+	if tok == "" {
+		return nil
+	}
+	if len(tok) < MinTokenLen || len(tok) > MaxTokenLen {
+		return errorf(InvalidArgument, "player token must be %d to %d bytes, got %d", MinTokenLen, MaxTokenLen, len(tok))
+	}
+	for i := 0; i < len(tok); i++ {
+		if tok[i] < 0x21 || tok[i] > 0x7e {
+			return errorf(InvalidArgument, "player token must be printable ASCII without spaces")
+		}
 	}
 	return nil
 }

@@ -32,9 +32,19 @@ const (
 	AlreadyExists
 	// Unknown classifies an error that did not come from this package.
 	Unknown
+	// ResourceExhausted: the session table is full of clients active recently, so a new client
+	// cannot be remembered; it may try again once sessions expire. Nothing was applied.
+	ResourceExhausted
+	// SessionExpired: the request is a retry (its seq is not above the client's latest) of a
+	// client whose session expired; its answer is gone, and it is not applied again. gRPC has no
+	// code of that name: a server maps it to Aborted.
+	SessionExpired
+	// PermissionDenied: the player named joined with a token and the command does not carry it.
+	PermissionDenied
 )
 
-var codeNames = [...]string{"OK", "InvalidArgument", "NotFound", "FailedPrecondition", "AlreadyExists", "Unknown"}
+var codeNames = [...]string{"OK", "InvalidArgument", "NotFound", "FailedPrecondition", "AlreadyExists", "Unknown",
+	"ResourceExhausted", "SessionExpired", "PermissionDenied"}
 
 func (c Code) String() string {
 	if int(c) < len(codeNames) {

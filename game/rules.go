@@ -67,15 +67,21 @@ type Result struct {
 	Player string `json:"player,omitempty"`
 	Round  uint64 `json:"round,omitempty"` // the room's round after the command
 
+	// Repeated: nothing changed, because the letter was guessed already this round (guess) or
+	// the player came back with its token (join).
+	Repeated bool `json:"repeated,omitempty"`
+
 	// Guess only.
 	Letter   string `json:"letter,omitempty"`   // the letter, lowercased
 	Hit      bool   `json:"hit,omitempty"`      // the letter is in the word
-	Repeated bool   `json:"repeated,omitempty"` // already guessed this round: nothing changed
 	Revealed int    `json:"revealed,omitempty"` // occurrences the guess revealed
 	Points   int    `json:"points,omitempty"`   // points the guesser earned
 
 	Status Status `json:"status"` // the round's status after the command
 	Err    *Error `json:"error,omitempty"`
+	// State is the room right after the command, for one that succeeded: the answer's room, which
+	// a retry gets again however the room has moved on since.
+	State *RoomView `json:"state,omitempty"`
 }
 
 // Error returns the rejection as an error, or nil when the command was applied. Use it rather than
@@ -104,13 +110,16 @@ func (s *State) join(cmd Command) Result {
 	if err != nil {
 		return failed(cmd, err)
 	}
-	if r.player(cmd.Player) != nil {
+	if p := r.player(cmd.Player); p != nil {
+		if p.token != "" && p.token == cmd.Token {
+			return Result{Kind: cmd.Kind, Room: cmd.Room, Player: cmd.Player, Round: r.round, Status: r.status, Repeated: true}
+		}
 		return failed(cmd, errorf(AlreadyExists, "player %q is already in room %q; pick another name", cmd.Player, cmd.Room))
 	}
 	if len(r.players) >= MaxPlayersPerRoom {
 		return failed(cmd, errorf(FailedPrecondition, "room %q is full (%d players); try another room", cmd.Room, MaxPlayersPerRoom))
 	}
-	r.players = append(r.players, player{name: cmd.Player})
+	r.players = append(r.players, player{name: cmd.Player, token: cmd.Token})
 	return Result{Kind: cmd.Kind, Room: cmd.Room, Player: cmd.Player, Round: r.round, Status: r.status}
 }
 
@@ -122,6 +131,9 @@ func (s *State) guess(cmd Command) Result {
 	p := r.player(cmd.Player)
 	if p == nil {
 		return failed(cmd, errorf(NotFound, "player %q is not in room %q; join first", cmd.Player, cmd.Room))
+	}
+	if p.token != "" && p.token != cmd.Token {
+		return failed(cmd, errorf(PermissionDenied, "player %q of room %q joined from another browser; join under a name of your own", cmd.Player, cmd.Room))
 	}
 	if r.status != Playing {
 		return failed(cmd, errorf(FailedPrecondition, "round %d of room %q is over (%s); start a new round", r.round, cmd.Room, r.status))

@@ -22,6 +22,8 @@ const snapshotVersion = 1
 type snapshotData struct {
 	Version  int           `json:"version"`
 	Applies  uint64        `json:"applies"`
+	Now      int64         `json:"now,omitempty"`
+	Swept    int64         `json:"swept,omitempty"`
 	Rooms    []roomData    `json:"rooms"`
 	Sessions []sessionData `json:"sessions"`
 }
@@ -33,13 +35,23 @@ type roomData struct {
 	Lives   int          `json:"lives"`
 	Guessed string       `json:"guessed"`
 	Status  Status       `json:"status"`
-	Players []PlayerView `json:"players"`
+	Players []playerData `json:"players"`
+	Version uint64       `json:"version,omitempty"`
+	Active  int64        `json:"active,omitempty"`
+}
+
+type playerData struct {
+	Name  string `json:"name"`
+	Score int    `json:"score"`
+	Token string `json:"token,omitempty"`
 }
 
 type sessionData struct {
 	ClientID  string `json:"client_id"`
 	Seq       uint64 `json:"seq"`
 	LastApply uint64 `json:"last_apply"`
+	Active    int64  `json:"active,omitempty"`
+	Expired   bool   `json:"expired,omitempty"`
 	Result    Result `json:"result"`
 }
 
@@ -48,15 +60,18 @@ func (s *State) Snapshot() []byte {
 	d := snapshotData{
 		Version:  snapshotVersion,
 		Applies:  s.applies,
+		Now:      s.now,
+		Swept:    s.swept,
 		Rooms:    make([]roomData, 0, len(s.rooms)),
 		Sessions: make([]sessionData, 0, len(s.sessions)),
 	}
 	for _, name := range s.RoomNames() {
 		r := s.rooms[name]
 		rd := roomData{Name: r.name, Word: r.word, Round: r.round, Lives: r.lives,
-			Guessed: string(r.guessed), Status: r.status, Players: make([]PlayerView, len(r.players))}
+			Guessed: string(r.guessed), Status: r.status, Players: make([]playerData, len(r.players)),
+			Version: r.version, Active: r.active}
 		for i, p := range r.players {
-			rd.Players[i] = PlayerView{Name: p.name, Score: p.score}
+			rd.Players[i] = playerData{Name: p.name, Score: p.score, Token: p.token}
 		}
 		d.Rooms = append(d.Rooms, rd)
 	}
@@ -67,7 +82,8 @@ func (s *State) Snapshot() []byte {
 	sort.Strings(ids)
 	for _, id := range ids {
 		sess := s.sessions[id]
-		d.Sessions = append(d.Sessions, sessionData{ClientID: id, Seq: sess.Seq, LastApply: sess.LastApply, Result: sess.Result})
+		d.Sessions = append(d.Sessions, sessionData{ClientID: id, Seq: sess.Seq, LastApply: sess.LastApply,
+			Active: sess.Active, Expired: sess.Expired, Result: sess.Result})
 	}
 	b, err := json.Marshal(d)
 	if err != nil {
@@ -121,9 +137,12 @@ func (s *State) Restore(data []byte) error {
 				sd.ClientID, sd.Seq, sd.LastApply, d.Applies)
 		}
 		lastApplies[sd.LastApply] = true
-		sessions[sd.ClientID] = &session{Seq: sd.Seq, LastApply: sd.LastApply, Result: sd.Result}
+		if sd.Active > d.Now {
+			return fmt.Errorf("game: restore snapshot: session of client %q was active at %d, after the log's clock %d", sd.ClientID, sd.Active, d.Now)
+		}
+		sessions[sd.ClientID] = &session{Seq: sd.Seq, LastApply: sd.LastApply, Active: sd.Active, Expired: sd.Expired, Result: sd.Result}
 	}
-	s.rooms, s.sessions, s.applies = rooms, sessions, d.Applies
+	s.rooms, s.sessions, s.applies, s.now, s.swept = rooms, sessions, d.Applies, d.Now, d.Swept
 	return nil
 }
 
@@ -139,7 +158,8 @@ func restoreRoom(rd roomData) (*room, error) {
 	if rd.Round == 0 {
 		return nil, errors.New("round must be at least 1")
 	}
-	r := &room{name: rd.Name, word: rd.Word, round: rd.Round, lives: rd.Lives, status: rd.Status}
+	r := &room{name: rd.Name, word: rd.Word, round: rd.Round, lives: rd.Lives, status: rd.Status,
+		version: rd.Version, active: rd.Active}
 	misses := 0
 	for i := 0; i < len(rd.Guessed); i++ {
 		c := rd.Guessed[i]
@@ -177,7 +197,10 @@ func restoreRoom(rd roomData) (*room, error) {
 		if p.Score < 0 {
 			return nil, fmt.Errorf("player %q has negative score %d", p.Name, p.Score)
 		}
-		r.players = append(r.players, player{name: p.Name, score: p.Score})
+		if err := validateToken(p.Token); err != nil {
+			return nil, fmt.Errorf("player %q: %w", p.Name, err)
+		}
+		r.players = append(r.players, player{name: p.Name, score: p.Score, token: p.Token})
 	}
 	return r, nil
 }

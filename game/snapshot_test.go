@@ -85,9 +85,11 @@ func TestRestoreRefusesACorruptSnapshotAndKeepsTheState(t *testing.T) {
 		}},
 		{"bad player name", func(d *snapshotData) { d.Rooms[0].Players[0].Name = " x" }},
 		{"negative score", func(d *snapshotData) { d.Rooms[0].Players[0].Score = -1 }},
+		{"short player token", func(d *snapshotData) { d.Rooms[0].Players[0].Token = "short" }},
+		{"session active after the clock", func(d *snapshotData) { d.Sessions[0].Active = d.Now + 1 }},
 		{"too many players", func(d *snapshotData) {
 			for i := 0; i <= MaxPlayersPerRoom; i++ {
-				d.Rooms[0].Players = append(d.Rooms[0].Players, PlayerView{Name: fmt.Sprintf("p%d", i)})
+				d.Rooms[0].Players = append(d.Rooms[0].Players, playerData{Name: fmt.Sprintf("p%d", i)})
 			}
 		}},
 		{"too many sessions", func(d *snapshotData) {

@@ -33,8 +33,16 @@ type State struct {
 	rooms    map[string]*room
 	sessions map[string]*session
 	// applies counts calls to Apply. Every replica applies the same commands, so every replica has
-	// the same count at the same point of the log; sessions use it to find the least recently used.
+	// the same count at the same point of the log.
 	applies uint64
+	// now is the log's clock: the largest Command.Time applied, in Unix milliseconds. Sessions and
+	// rooms age by it alone (session.go), so every replica ages them at the same entry.
+	now int64
+	// swept is now as of the last sweep of sessions and rooms.
+	swept int64
+	// index is the log index of the command being applied: what a room it changes takes as its
+	// version.
+	index uint64
 }
 
 // room is one room and its current round.
@@ -46,11 +54,16 @@ type room struct {
 	guessed []byte // letters guessed in this round, in the order guessed
 	status  Status
 	players []player // in the order they joined
+	// version is the log index of the command that last changed the room; active that command's
+	// log time.
+	version uint64
+	active  int64
 }
 
 type player struct {
 	name  string
 	score int
+	token string // the secret the player joined with; empty when it gave none
 }
 
 // NewState returns an empty state: no rooms, no sessions.
@@ -58,31 +71,41 @@ func NewState() *State {
 	return &State{rooms: map[string]*room{}, sessions: map[string]*session{}}
 }
 
-// Apply applies one committed command and returns its result; a rejected command leaves the state
-// unchanged and returns its error in Result.Err. Apply never panics on any input.
+// ApplyAt applies the command committed at log index index and returns its result; a rejected
+// command leaves the rooms unchanged and returns its error in Result.Err. A room the command
+// changes takes index as its version. ApplyAt never panics on any input.
 //
-// A command whose (ClientID, Seq) was already applied is not applied again: the first result is
-// returned (thesis §6.3). A Seq older than the client's latest is refused, since its answer is no
-// longer remembered.
-func (s *State) Apply(cmd Command) Result {
+// A command whose (ClientID, Seq) was already applied is not applied again: the first result,
+// the room state after it included, is returned (thesis §6.3). A Seq older than the client's
+// latest is refused, since its answer is no longer remembered; so is a retry whose session has
+// expired (session.go).
+func (s *State) ApplyAt(index uint64, cmd Command) Result {
 	s.applies++
+	s.index = index
+	s.now = max(s.now, cmd.Time)
+	defer s.sweepIfDue()
 	if err := validateRequestID(cmd); err != nil {
 		return failed(cmd, err)
 	}
-	if sess, ok := s.sessions[cmd.ClientID]; ok {
-		switch {
-		case cmd.Seq == sess.Seq:
-			return sess.Result
-		case cmd.Seq < sess.Seq:
-			return failed(cmd, errorf(FailedPrecondition,
-				"request %d of client %q is older than its latest applied request %d; its answer is gone: send a new request with a higher seq",
-				cmd.Seq, cmd.ClientID, sess.Seq))
-		}
+	if res, done := s.checkSession(cmd); done {
+		return res
 	}
 	res := s.apply(cmd)
+	if res.Err == nil {
+		if r, ok := s.rooms[cmd.Room]; ok {
+			if !res.Repeated {
+				r.version, r.active = index, s.now
+			}
+			view := r.view()
+			res.State = &view
+		}
+	}
 	s.remember(cmd.ClientID, cmd.Seq, res)
 	return res
 }
+
+// Apply is ApplyAt for a state that is not fed from a log: each call counts as the next index.
+func (s *State) Apply(cmd Command) Result { return s.ApplyAt(s.applies+1, cmd) }
 
 // apply runs one command that is not a duplicate.
 func (s *State) apply(cmd Command) Result {

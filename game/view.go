@@ -21,6 +21,10 @@ type RoomView struct {
 	Guessed string       `json:"guessed"` // letters guessed this round, in order
 	Misses  string       `json:"misses"`  // the guessed letters that are not in the word, in order
 	Players []PlayerView `json:"players"` // in the order they joined
+	// Version is the log index of the command that last changed the room: every change has its
+	// own, and a later change a higher one, so of two views of a room the higher Version is the
+	// newer, whichever replica produced them.
+	Version uint64 `json:"version"`
 }
 
 // PlayerView is one player's line on the scoreboard.
@@ -37,6 +41,7 @@ func (r *room) view() RoomView {
 		Lives:   r.lives,
 		Guessed: string(r.guessed),
 		Players: make([]PlayerView, len(r.players)),
+		Version: r.version,
 	}
 	masked := []byte(r.word)
 	for i, c := range masked {
