@@ -48,7 +48,14 @@ func (c *conn) handle(req request) {
 		c.ok(req, "")
 		c.srv.dash.sendHealth(c)
 	case typeControl:
-		err = c.srv.dash.control(ctx, req)
+		switch {
+		case c.clientID == "":
+			err = refuse(codeBadMessage, "send \"hello\" with a client_id before %q", req.Type)
+		case !c.control:
+			err = refuse(codeUnauthenticated, "this socket may not control nodes: open the dashboard URL kanna demo printed (it carries the control key), by a loopback address")
+		default:
+			err = c.srv.dash.control(ctx, req)
+		}
 		if err == nil {
 			c.ok(req, "")
 		}
@@ -112,7 +119,10 @@ func (c *conn) hello(req request) {
 		return
 	}
 	c.clientID = req.ClientID
-	c.send(encode(welcomeMsg{Type: typeWelcome, ClientID: c.clientID, Control: c.srv.cfg.Control != nil}))
+	if req.ControlKey != "" && keyMatches(req.ControlKey, c.srv.cfg.ControlKey) && (c.srv.cfg.RemoteControl || c.loopback) {
+		c.control = true
+	}
+	c.send(encode(welcomeMsg{Type: typeWelcome, ClientID: c.clientID, Control: c.control && c.srv.cfg.Control != nil, Levers: c.control}))
 }
 
 func (c *conn) listRooms(ctx context.Context, req request) error {

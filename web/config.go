@@ -28,6 +28,15 @@ type Config struct {
 	// Control crashes and restarts nodes for the dashboard's buttons; nil hides those buttons.
 	// NewHTTPControl builds one for `kanna demo`'s control endpoint (`kanna web --control URL`).
 	Control Control
+	// ControlKey is the secret a socket must present (security.go) to crash, restart, isolate or
+	// heal nodes; empty disables every lever.
+	ControlKey string
+	// LoopbackOnly refuses every request whose Host is not a loopback name: set it when serving on
+	// a loopback address, so that a site that points its DNS name at 127.0.0.1 reaches nothing.
+	LoopbackOnly bool
+	// RemoteControl lets a socket that reached the server by a non-loopback name pull the levers
+	// (with the key still). Off, only loopback names may.
+	RemoteControl bool
 	// AllowedOrigins lists extra origins ("https://example.org") whose pages may open a websocket.
 	// A page served by this server is always allowed, whatever Host it was reached by.
 	AllowedOrigins []string

@@ -24,6 +24,11 @@ type conn struct {
 	done chan struct{}
 	once sync.Once
 	rate *tokenBucket
+	// control: the socket may pull the dashboard's levers (security.go). Decided at the upgrade,
+	// or by the key in hello; the worker's.
+	control bool
+	// loopback: the socket reached the server by a loopback name.
+	loopback bool
 
 	// clientID belongs to the worker goroutine; room, player and cluster are shared with
 	// teardown and the hub, under mu.

@@ -8,6 +8,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +20,9 @@ import (
 	"github.com/kanna-cluster/kanna/proto/kannapb"
 )
 
+// ErrUnknownNode is what a Control's Crash or Restart wraps for an id it does not supervise.
+var ErrUnknownNode = errors.New("no such node")
+
 // Control crashes and restarts nodes by id. `kanna demo`'s *demo.Supervisor is one.
 type Control interface {
 	// Crash stops node id at once, as a power cut would (no graceful leave).
@@ -28,20 +32,28 @@ type Control interface {
 }
 
 // HTTPControl is a Control that calls `kanna demo`'s control endpoint: POST {base}/nodes/{id}/crash
-// and POST {base}/nodes/{id}/restart.
+// and POST {base}/nodes/{id}/restart, with the endpoint's control key in the Kanna-Control-Key
+// header.
 type HTTPControl struct {
 	base   *url.URL
+	key    string
 	client *http.Client
 }
 
-// NewHTTPControl returns a Control for the endpoint at base ("http://127.0.0.1:7070").
+// NewHTTPControl returns a Control for the endpoint at base, as `kanna demo` prints it:
+// "http://127.0.0.1:7070/?key=SECRET". The key travels in a header, never in the URL.
 func NewHTTPControl(base string) (*HTTPControl, error) {
-	u, err := url.Parse(strings.TrimRight(base, "/"))
+	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("web: control URL %q is not http(s)://host:port; give the URL `kanna demo` prints", base)
+		return nil, fmt.Errorf("web: control URL %q is not http(s)://host:port/?key=KEY; give the URL `kanna demo` prints", base)
 	}
-	return &HTTPControl{base: u, client: &http.Client{Timeout: 10 * time.Second}}, nil
+	key := u.Query().Get(ControlKeyParam)
+	u.RawQuery, u.Path = "", strings.TrimRight(u.Path, "/")
+	return &HTTPControl{base: u, key: key, client: &http.Client{Timeout: 10 * time.Second}}, nil
 }
+
+// Key returns the control key the URL carried, empty if none.
+func (h *HTTPControl) Key() string { return h.key }
 
 // Crash implements Control.
 func (h *HTTPControl) Crash(id uint64) error { return h.post(id, "crash") }
@@ -54,6 +66,9 @@ func (h *HTTPControl) post(id uint64, action string) error {
 	req, err := http.NewRequest(http.MethodPost, u.String(), nil)
 	if err != nil {
 		return fmt.Errorf("web: %s node %d: %w", action, id, err)
+	}
+	if h.key != "" {
+		req.Header.Set(ControlKeyHeader, h.key)
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
@@ -70,6 +85,9 @@ func (h *HTTPControl) post(id uint64, action string) error {
 		if json.Unmarshal(body, &e) == nil && e.Error != "" {
 			msg = e.Error
 		}
+		if resp.StatusCode == http.StatusNotFound {
+			return fmt.Errorf("web: %s node %d: control endpoint answered %s: %s: %w", action, id, resp.Status, msg, ErrUnknownNode)
+		}
 		return fmt.Errorf("web: %s node %d: control endpoint answered %s: %s", action, id, resp.Status, msg)
 	}
 	return nil
@@ -77,6 +95,10 @@ func (h *HTTPControl) post(id uint64, action string) error {
 
 // control carries out a dashboard button.
 func (d *dashboard) control(ctx context.Context, req request) error {
+	if req.Action != actionHeal && !d.knows(req.Node) {
+		// Only a node that every poll missed: before the first poll every id is given a chance.
+		return refuse(codeNotFound, "node %d is not one of the nodes this server was given; the dashboard's cards list them", req.Node)
+	}
 	switch req.Action {
 	case actionCrash, actionRestart:
 		ctl := d.srv.cfg.Control
@@ -88,6 +110,9 @@ func (d *dashboard) control(ctx context.Context, req request) error {
 			do = ctl.Restart
 		}
 		if err := do(req.Node); err != nil {
+			if errors.Is(err, ErrUnknownNode) {
+				return refuse(codeNotFound, "%s node %d: %v", req.Action, req.Node, err)
+			}
 			return refuse(codeUnavailable, "%s node %d failed: %v", req.Action, req.Node, err)
 		}
 		d.record("action", fmt.Sprintf("%s node %d (from the dashboard)", req.Action, req.Node))
@@ -127,6 +152,21 @@ func (d *dashboard) control(ctx context.Context, req request) error {
 	default:
 	}
 	return nil
+}
+
+// knows reports whether a node with id has answered a status poll, or no poll has been made yet.
+func (d *dashboard) knows(id uint64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.seen {
+		return true
+	}
+	for _, c := range d.cards {
+		if c.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // nodeAndPeers finds the node with id and every other node it knows of, from the last poll.

@@ -20,6 +20,9 @@ import (
 	"github.com/kanna-cluster/kanna/web/fakenode"
 )
 
+// rigControlKey is the control key of every rig's web server; browsers the rig opens carry it.
+const rigControlKey = "rig-control-key-0123456789"
+
 // waitFor bounds how long a test waits for a message that should come in milliseconds.
 const waitFor = 5 * time.Second
 
@@ -37,7 +40,7 @@ func newRig(t *testing.T, nodes int, tweak func(*Config)) *rig {
 	cluster, err := fakenode.Start(nodes, "sekrit")
 	require.NoError(t, err)
 	t.Cleanup(cluster.Stop)
-	cfg := Config{Nodes: cluster.Addrs(), ClusterKey: "sekrit", Control: cluster,
+	cfg := Config{Nodes: cluster.Addrs(), ClusterKey: "sekrit", Control: cluster, ControlKey: rigControlKey, LoopbackOnly: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), StatusInterval: 50 * time.Millisecond}
 	if tweak != nil {
 		tweak(&cfg)
@@ -69,7 +72,7 @@ type browser struct {
 // dial opens a websocket as a page of the server would (same Origin) without reading it.
 func (r *rig) dialRaw(header http.Header, dialer *websocket.Dialer) (*websocket.Conn, *http.Response, error) {
 	if header == nil {
-		header = http.Header{"Origin": {"http://" + r.addr}}
+		header = http.Header{"Origin": {"http://" + r.addr}, "Cookie": {ControlKeyCookie + "=" + rigControlKey}}
 	}
 	if dialer == nil {
 		dialer = websocket.DefaultDialer

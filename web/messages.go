@@ -72,6 +72,8 @@ type request struct {
 	Letter   string `json:"letter"`
 	Action   string `json:"action"`
 	Node     uint64 `json:"node"`
+	// ControlKey (hello): the control key, for a client that cannot carry the cookie.
+	ControlKey string `json:"control_key"`
 }
 
 // clientIDPattern is what a browser may call itself: the page draws 16 random bytes and writes
@@ -168,7 +170,8 @@ func checkName(what, name string) *badMessage {
 type welcomeMsg struct {
 	Type     string `json:"type"`
 	ClientID string `json:"client_id"`
-	Control  bool   `json:"control"`
+	Control  bool   `json:"control"` // crash and restart are available to this socket
+	Levers   bool   `json:"levers"`  // this socket may send control requests at all
 }
 
 type okMsg struct {

@@ -84,6 +84,9 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	page := func(name string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
+			if s.storeKey(w, r) {
+				return
+			}
 			b, err := staticFiles.ReadFile("static/" + name)
 			if err != nil {
 				http.Error(w, "page missing from the binary: rebuild it", http.StatusInternalServerError)
@@ -100,7 +103,14 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /static/", http.StripPrefix("/static", s.static))
 	mux.HandleFunc("GET /ws", s.serveWS)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.hostAllowed(r) {
+			s.log.Warn("request refused: Host is not a loopback name", "host", r.Host, "path", r.URL.Path)
+			http.Error(w, "Host "+r.Host+" is not a name of this server, which serves loopback only; open http://127.0.0.1:PORT/", http.StatusForbidden)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // Serve answers HTTP on ln until Close; it returns nil after Close.
@@ -165,6 +175,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return // Upgrade has answered the client already.
 	}
 	c := newConn(s, ws)
+	c.control, c.loopback = s.mayControl(r), LoopbackHost(r.Host)
 	s.mu.Lock()
 	if s.ctx.Err() != nil {
 		s.mu.Unlock()

@@ -218,11 +218,12 @@ func TestDemoPrintsAStatusCommandThatWorksAsPrinted(t *testing.T) {
 	var out bytes.Buffer
 	captured(t, func() int {
 		self = "./bin/kanna"
-		printCluster(&out, []demo.NodeInfo{{ID: 1, Addr: "127.0.0.1:7001"}, {ID: 2, Addr: "127.0.0.1:7002"}}, "/tmp/d", "http://127.0.0.1:8080")
+		printCluster(&out, []demo.NodeInfo{{ID: 1, Addr: "127.0.0.1:7001"}, {ID: 2, Addr: "127.0.0.1:7002"}}, "/tmp/d", "http://127.0.0.1:8080", "ck", "kk")
 		return 0
 	})
 	got := out.String()
-	require.Contains(t, got, "./bin/kanna status --addr 127.0.0.1:7001\n")
-	require.Contains(t, got, "curl -X POST http://127.0.0.1:8080/nodes/1/crash\n")
-	require.Contains(t, got, "curl -X POST http://127.0.0.1:8080/nodes/1/restart\n")
+	require.Contains(t, got, "./bin/kanna status --addr 127.0.0.1:7001 --cluster-key ck\n")
+	require.Contains(t, got, "dashboard:        http://127.0.0.1:8080/dashboard?key=kk\n")
+	require.Contains(t, got, "curl -X POST -H 'Kanna-Control-Key: kk' http://127.0.0.1:8080/nodes/1/crash\n")
+	require.Contains(t, got, "curl -X POST -H 'Kanna-Control-Key: kk' http://127.0.0.1:8080/nodes/1/restart\n")
 }

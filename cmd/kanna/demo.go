@@ -40,7 +40,7 @@ func runDemo(args []string) int {
 		"kanna demo --dir ./demo-data          keep the nodes' data and logs after Ctrl-C")
 	nodes := fs.Int("nodes", 3, "how many node processes to start, at least 1")
 	webAddr := fs.String("web-addr", "127.0.0.1:0", "loopback address of the game, the dashboard and the control endpoint (port 0 picks a free one)")
-	key := fs.String("cluster-key", "", "cluster key for every node (default: the nodes' development key)")
+	key := fs.String("cluster-key", "", "cluster key for every node (default: a new random key for this run)")
 	dir := fs.String("dir", "", "keep node data and logs in this folder instead of a temporary one that is removed on exit")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -76,6 +76,19 @@ func demoMain(ctx context.Context, opt demoOptions, stdout, stderr io.Writer) er
 	if err := requireLoopback(opt.webAddr); err != nil {
 		return err
 	}
+	// A key of its own: with the public development key, any local process could join the
+	// cluster's conversation or inject faults into it.
+	if opt.key == "" {
+		k, err := web.NewControlKey()
+		if err != nil {
+			return fmt.Errorf("draw a cluster key: %w", err)
+		}
+		opt.key = k
+	}
+	controlKey, err := web.NewControlKey()
+	if err != nil {
+		return fmt.Errorf("draw a control key: %w", err)
+	}
 	sup, err := demo.New(demo.Config{
 		Dir: opt.dir, ClusterKey: opt.key, FaultInjection: true, Progress: stderr,
 	})
@@ -101,7 +114,7 @@ func demoMain(ctx context.Context, opt demoOptions, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("listen for the web frontend on %s: %w; pick another --web-addr", opt.webAddr, err)
 	}
-	front, err := newDemoFrontend(sup, opt.key)
+	front, err := newDemoFrontend(sup, opt.key, controlKey)
 	if err != nil {
 		_ = ln.Close()
 		return err
@@ -110,7 +123,7 @@ func demoMain(ctx context.Context, opt demoOptions, stdout, stderr io.Writer) er
 	srv := &http.Server{Handler: front.handler, ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	printCluster(stdout, sup.Nodes(), sup.Dir(), "http://"+ln.Addr().String())
+	printCluster(stdout, sup.Nodes(), sup.Dir(), "http://"+ln.Addr().String(), opt.key, controlKey)
 
 	select {
 	case <-ctx.Done():
@@ -134,8 +147,9 @@ type demoFrontend struct {
 }
 
 // newDemoFrontend builds the frontend for the supervisor's nodes; the web server's log goes to
-// web.log beside the nodes' logs.
-func newDemoFrontend(sup *demo.Supervisor, key string) (*demoFrontend, error) {
+// web.log beside the nodes' logs. Its levers and the control endpoint answer only loopback
+// requests that carry controlKey (web/security.go).
+func newDemoFrontend(sup *demo.Supervisor, key, controlKey string) (*demoFrontend, error) {
 	logFile, err := os.OpenFile(filepath.Join(sup.Dir(), "web.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open the web frontend's log: %w", err)
@@ -148,7 +162,7 @@ func newDemoFrontend(sup *demo.Supervisor, key string) (*demoFrontend, error) {
 		addrs = append(addrs, n.Addr)
 	}
 	w, err := web.New(web.Config{
-		Nodes: addrs, ClusterKey: key, Control: sup,
+		Nodes: addrs, ClusterKey: key, Control: supervisorControl{sup}, ControlKey: controlKey, LoopbackOnly: true,
 		Logger: slog.New(slog.NewTextHandler(logFile, nil)).With("component", "web"),
 	})
 	if err != nil {
@@ -156,11 +170,25 @@ func newDemoFrontend(sup *demo.Supervisor, key string) (*demoFrontend, error) {
 		return nil, fmt.Errorf("start the web frontend: %w", err)
 	}
 	mux := http.NewServeMux()
-	control := sup.Handler()
+	control := web.GuardControl(controlKey, false, sup.Handler())
 	mux.Handle("/nodes", control)
 	mux.Handle("/nodes/", control)
 	mux.Handle("/", w.Handler())
 	return &demoFrontend{handler: mux, web: w, logFile: logFile}, nil
+}
+
+// supervisorControl is the supervisor as the web server's Control, its "no such node" in the web
+// server's words.
+type supervisorControl struct{ sup *demo.Supervisor }
+
+func (c supervisorControl) Crash(id uint64) error   { return unknownNode(c.sup.Crash(id)) }
+func (c supervisorControl) Restart(id uint64) error { return unknownNode(c.sup.Restart(id)) }
+
+func unknownNode(err error) error {
+	if errors.Is(err, demo.ErrNoSuchNode) {
+		return fmt.Errorf("%w: %w", err, web.ErrUnknownNode)
+	}
+	return err
 }
 
 func (f *demoFrontend) close() {
@@ -181,8 +209,10 @@ func requireLoopback(addr string) error {
 	return nil
 }
 
-// printCluster tells the user what runs where and how to reach it.
-func printCluster(w io.Writer, nodes []demo.NodeInfo, dir, baseURL string) {
+// printCluster tells the user what runs where and how to reach it. The game's and the dashboard's
+// URLs carry the control key: opening either stores it in the browser (a cookie) and enables the
+// dashboard's levers.
+func printCluster(w io.Writer, nodes []demo.NodeInfo, dir, baseURL, clusterKey, controlKey string) {
 	fmt.Fprintf(w, "Kanna demo: %d nodes on loopback, fault injection enabled\n\n", len(nodes))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tADDRESS\tPID\tDATA\tLOG")
@@ -191,13 +221,14 @@ func printCluster(w io.Writer, nodes []demo.NodeInfo, dir, baseURL string) {
 	}
 	_ = tw.Flush()
 	first := nodes[0].Addr
-	fmt.Fprintf(w, "\ngame:             %s/\n", baseURL)
-	fmt.Fprintf(w, "dashboard:        %s/dashboard\n", baseURL)
-	fmt.Fprintf(w, "control endpoint: %s\n", baseURL)
-	fmt.Fprintf(w, "  curl %s/nodes\n", baseURL)
-	fmt.Fprintf(w, "  curl -X POST %s/nodes/1/crash\n", baseURL)
-	fmt.Fprintf(w, "  curl -X POST %s/nodes/1/restart\n", baseURL)
-	fmt.Fprintf(w, "cluster status:   %s status --addr %s\n", self, first)
+	q := "?" + web.ControlKeyParam + "=" + controlKey
+	fmt.Fprintf(w, "\ngame:             %s/%s\n", baseURL, q)
+	fmt.Fprintf(w, "dashboard:        %s/dashboard%s\n", baseURL, q)
+	fmt.Fprintf(w, "control endpoint: %s/%s\n", baseURL, q)
+	fmt.Fprintf(w, "  curl -H '%s: %s' %s/nodes\n", web.ControlKeyHeader, controlKey, baseURL)
+	fmt.Fprintf(w, "  curl -X POST -H '%s: %s' %s/nodes/1/crash\n", web.ControlKeyHeader, controlKey, baseURL)
+	fmt.Fprintf(w, "  curl -X POST -H '%s: %s' %s/nodes/1/restart\n", web.ControlKeyHeader, controlKey, baseURL)
+	fmt.Fprintf(w, "cluster status:   %s status --addr %s --cluster-key %s\n", self, first, clusterKey)
 	fmt.Fprintf(w, "data and logs:    %s\n", dir)
 	fmt.Fprintln(w, "\nCtrl-C stops every node and removes temporary data.")
 }

@@ -64,7 +64,7 @@ func TestCrashingTheLeaderFromTheDashboardLeavesTheGamePlayable(t *testing.T) {
 			until(t, game, "E lands", tried("e"))
 
 			dash := newBrowser(t)
-			do(t, dash, "open the dashboard", chromedp.Navigate(s.base+"/dashboard"))
+			do(t, dash, "open the dashboard", chromedp.Navigate(s.dashboard))
 			until(t, dash, "three cards and a leader", `document.querySelectorAll(".node").length === 3 && !!document.querySelector(".node.leader")`)
 			until(t, dash, "crash buttons shown", `!document.querySelector(".node.leader button[data-action=crash]").hidden`)
 			old := eval[string](t, dash, `document.querySelector(".node.leader").dataset.node`)
@@ -186,7 +186,7 @@ func TestIsolatingTheLeaderFromTheDashboardLeavesTheGamePlayableAndHealBringsItB
 	s := demoStack(t)
 	game := player(t, s.base, "cut-off", "kanna")
 	dash := newBrowser(t)
-	do(t, dash, "open the dashboard", chromedp.Navigate(s.base+"/dashboard"))
+	do(t, dash, "open the dashboard", chromedp.Navigate(s.dashboard))
 	until(t, dash, "three cards and a leader", `document.querySelectorAll(".node").length === 3 && !!document.querySelector(".node.leader")`)
 	old := eval[string](t, dash, `document.querySelector(".node.leader").dataset.node`)
 

@@ -25,7 +25,7 @@ func TestDashboardDrawsTheRealClusterAndTheGamePageTellsWhenItCannotCommit(t *te
 	// A fresh page load shows the start-up election: it happened before the page, and before
 	// the web server, existed, and the nodes replay it.
 	dash := newBrowser(t)
-	do(t, dash, "open the dashboard", chromedp.Navigate(s.base+"/dashboard"))
+	do(t, dash, "open the dashboard", chromedp.Navigate(s.dashboard))
 	until(t, dash, "the events list shows the start-up election",
 		`[...document.querySelectorAll("#events li")].some(li => /node \d won the election for term \d+/.test(li.textContent))`)
 
@@ -44,7 +44,7 @@ func TestDashboardDrawsTheRealClusterAndTheGamePageTellsWhenItCannotCommit(t *te
 	// is idle, so the two agree once the page has its next poll.
 	deadline := time.Now().Add(stepTimeout)
 	for {
-		want := kannaStatus(t, s.member)
+		want := kannaStatus(t, s.member, s.clusterKey)
 		got := map[uint64][2]uint64{}
 		for _, r := range eval[[][]float64](t, dash, `[...document.querySelectorAll(".logrow[data-node]")].map(r => [+r.dataset.node, +r.dataset.last, +r.dataset.commit])`) {
 			got[uint64(r[0])] = [2]uint64{uint64(r[1]), uint64(r[2])}
@@ -97,11 +97,11 @@ func TestDashboardDrawsTheRealClusterAndTheGamePageTellsWhenItCannotCommit(t *te
 	require.NotContains(t, status, "deadline")
 }
 
-// kannaStatus runs `kanna status --addr member` and returns each answering node's last index and
+// kannaStatus runs `kanna status --addr member --cluster-key key` and returns each answering node's last index and
 // commit.
-func kannaStatus(t *testing.T, member string) map[uint64][2]uint64 {
+func kannaStatus(t *testing.T, member, key string) map[uint64][2]uint64 {
 	t.Helper()
-	out, err := exec.Command(binary(t), "status", "--addr", member).CombinedOutput()
+	out, err := exec.Command(binary(t), "status", "--addr", member, "--cluster-key", key).CombinedOutput()
 	require.NoError(t, err, "kanna status:\n%s", out)
 	lines := strings.Split(string(out), "\n")
 	require.Equal(t, []string{"ID", "ADDRESS", "GOSSIP", "SUFFRAGE", "ROLE", "TERM", "COMMIT", "APPLIED", "LAST", "INDEX", "LAST", "CONTACT"},

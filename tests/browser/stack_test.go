@@ -25,11 +25,16 @@ import (
 
 // stack is a cluster with a web server in front of it.
 type stack struct {
-	name string
-	base string // the web server's URL, "http://127.0.0.1:port"
-	// member is the address of one node, for `kanna status --addr` (demo only).
-	member string
+	name      string
+	base      string // the web server's URL, "http://127.0.0.1:port"
+	dashboard string // the dashboard's URL with the control key, as `kanna demo` prints it
+	// member is the address of one node and clusterKey the cluster's key, for `kanna status`
+	// (demo only).
+	member, clusterKey string
 }
+
+// browserControlKey is the control key of the web servers these tests start themselves.
+const browserControlKey = "browser-test-control-key"
 
 // serveWeb starts a web server for nodes and returns its URL.
 func serveWeb(t *testing.T, cfg web.Config) string {
@@ -42,6 +47,7 @@ func serveWeb(t *testing.T, cfg web.Config) string {
 func serveWebOn(t *testing.T, addr string, cfg web.Config) (*web.Server, string) {
 	t.Helper()
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.ControlKey, cfg.LoopbackOnly = browserControlKey, true
 	srv, err := web.New(cfg)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", addr)
@@ -57,7 +63,8 @@ func fakeStack(t *testing.T) stack {
 	c, err := fakenode.Start(3, "browser-test-key")
 	require.NoError(t, err)
 	t.Cleanup(c.Stop)
-	return stack{name: "fake", base: serveWeb(t, web.Config{Nodes: c.Addrs(), ClusterKey: "browser-test-key", Control: c})}
+	base := serveWeb(t, web.Config{Nodes: c.Addrs(), ClusterKey: "browser-test-key", Control: c})
+	return stack{name: "fake", base: base, dashboard: base + "/dashboard?key=" + browserControlKey}
 }
 
 var (
@@ -120,10 +127,13 @@ func demoStack(t *testing.T) stack {
 			if m := gameURL.FindStringSubmatch(sc.Text()); m != nil {
 				s.base = m[1]
 			}
-			if m := statusLine.FindStringSubmatch(sc.Text()); m != nil {
-				s.member = m[1]
+			if m := dashboardURL.FindStringSubmatch(sc.Text()); m != nil {
+				s.dashboard = m[1]
 			}
-			if s.base != "" && s.member != "" {
+			if m := statusLine.FindStringSubmatch(sc.Text()); m != nil {
+				s.member, s.clusterKey = m[1], m[2]
+			}
+			if s.base != "" && s.dashboard != "" && s.member != "" {
 				s.name = "demo"
 				urls <- s
 				s = stack{}
@@ -141,9 +151,12 @@ func demoStack(t *testing.T) stack {
 	return stack{}
 }
 
-// gameURL finds the game's address in what `kanna demo` prints ("game:   http://127.0.0.1:PORT/").
-var gameURL = regexp.MustCompile(`^game:\s+(http://[^\s/]+)/?\s*$`)
-
-// statusLine finds a node's address in what `kanna demo` prints ("cluster status:   /path/to/kanna
-// status --addr 127.0.0.1:PORT").
-var statusLine = regexp.MustCompile(`^cluster status:\s+\S+ status --addr (\S+)\s*$`)
+// gameURL and dashboardURL find the game's address and the dashboard's URL in what `kanna demo`
+// prints ("game:   http://127.0.0.1:PORT/?key=K", "dashboard:   http://127.0.0.1:PORT/dashboard?key=K");
+// statusLine a node's address and the cluster key ("cluster status:   /path/to/kanna status --addr
+// 127.0.0.1:PORT --cluster-key K").
+var (
+	gameURL      = regexp.MustCompile(`^game:\s+(http://[^\s/]+)/\S*\s*$`)
+	dashboardURL = regexp.MustCompile(`^dashboard:\s+(http://\S+/dashboard\S*)\s*$`)
+	statusLine   = regexp.MustCompile(`^cluster status:\s+\S+ status --addr (\S+) --cluster-key (\S+)\s*$`)
+)

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kanna-cluster/kanna/server/demo"
+	"github.com/kanna-cluster/kanna/web"
 )
 
 // syncBuffer is a bytes.Buffer that a child process writes while the test reads.
@@ -61,14 +62,15 @@ func TestDemoThenStatusShowsThreeMembersAndOneLeader(t *testing.T) {
 	require.Eventually(t, func() bool { return strings.Contains(stdout.String(), "Ctrl-C stops") }, formTimeout, 50*time.Millisecond,
 		"the demo did not report a formed cluster")
 	out := stdout.String()
-	addr := regexp.MustCompile(`kanna status --addr (\S+)`).FindStringSubmatch(out)
-	control := regexp.MustCompile(`control endpoint: (\S+)`).FindStringSubmatch(out)
+	addr := regexp.MustCompile(`kanna status --addr (\S+) --cluster-key (\S+)`).FindStringSubmatch(out)
+	control := regexp.MustCompile(`control endpoint: (\S+)/\?key=(\S+)`).FindStringSubmatch(out)
 	dataDir := regexp.MustCompile(`data and logs:\s+(\S+)`).FindStringSubmatch(out)
-	require.Len(t, addr, 2)
-	require.Len(t, control, 2)
+	require.Len(t, addr, 3)
+	require.Len(t, control, 3)
+	require.NotEqual(t, demo.DefaultClusterKey, addr[2], "the demo draws a cluster key of its own")
 	require.Len(t, dataDir, 2)
 
-	status, err := exec.Command(kannaBin, "status", "--addr", addr[1]).CombinedOutput()
+	status, err := exec.Command(kannaBin, "status", "--addr", addr[1], "--cluster-key", addr[2]).CombinedOutput()
 	require.NoError(t, err, "%s", status)
 	var members, leaders int
 	for _, line := range strings.Split(string(status), "\n") {
@@ -92,6 +94,13 @@ func TestDemoThenStatusShowsThreeMembersAndOneLeader(t *testing.T) {
 	require.NoError(t, page.Body.Close())
 
 	resp, err := http.Get(control[1] + "/nodes")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the control endpoint wants its key")
+	require.NoError(t, resp.Body.Close())
+	req, err := http.NewRequest(http.MethodGet, control[1]+"/nodes", nil)
+	require.NoError(t, err)
+	req.Header.Set(web.ControlKeyHeader, control[2])
+	resp, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	var nodes []demo.NodeInfo
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&nodes))
