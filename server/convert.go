@@ -131,6 +131,7 @@ func roomState(v game.RoomView, servedBy, commitIndex uint64) *kannapb.RoomState
 		Word:           v.Word,
 		ServedBy:       servedBy,
 		CommitIndex:    commitIndex,
+		Version:        v.Version,
 	}
 }
 

@@ -36,7 +36,7 @@ func toStatus(err error) error {
 	switch {
 	case errors.As(err, &nl):
 		return status.Errorf(codes.Unavailable, "%v; retry shortly with the same client_id and seq", nl)
-	case errors.Is(err, engine.ErrProposalLost), errors.Is(err, raft.ErrProposalDropped):
+	case errors.Is(err, engine.ErrProposalLost), errors.Is(err, raft.ErrProposalDropped), errors.Is(err, errAbandoned):
 		return status.Errorf(codes.Unavailable, "%v", err)
 	case errors.Is(err, ErrStopped):
 		return status.Error(codes.Unavailable, "the node is shutting down; retry on another node with the same client_id and seq")
@@ -50,7 +50,8 @@ func toStatus(err error) error {
 // deadline: no leader yet, a leader change, or a leader that could not be reached.
 func retryable(err error) bool {
 	var nl *raft.NotLeaderError
-	if errors.As(err, &nl) || errors.Is(err, engine.ErrProposalLost) || errors.Is(err, raft.ErrProposalDropped) {
+	if errors.As(err, &nl) || errors.Is(err, engine.ErrProposalLost) || errors.Is(err, raft.ErrProposalDropped) ||
+		errors.Is(err, errAbandoned) {
 		return true
 	}
 	return status.Code(err) == codes.Unavailable && !errors.Is(err, ErrStopped)

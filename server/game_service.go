@@ -10,7 +10,7 @@ package server
 import (
 	"context"
 	"errors"
-	"github.com/kanna-cluster/kanna/server/engine"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -22,6 +22,7 @@ import (
 	"github.com/kanna-cluster/kanna/game"
 	"github.com/kanna-cluster/kanna/proto/kannapb"
 	"github.com/kanna-cluster/kanna/raft"
+	"github.com/kanna-cluster/kanna/server/engine"
 )
 
 const (
@@ -51,7 +52,7 @@ func (g *gameService) CreateRoom(ctx context.Context, req *kannapb.CreateRoomReq
 
 // JoinRoom adds a player to a room.
 func (g *gameService) JoinRoom(ctx context.Context, req *kannapb.JoinRoomRequest) (*kannapb.RoomState, error) {
-	cmd := game.Command{Kind: game.KindJoin, ClientID: req.GetClientId(), Seq: req.GetSeq(), Room: req.GetRoom(), Player: req.GetPlayer()}
+	cmd := game.Command{Kind: game.KindJoin, ClientID: req.GetClientId(), Seq: req.GetSeq(), Room: req.GetRoom(), Player: req.GetPlayer(), Token: req.GetToken()}
 	return g.n.write(ctx, cmd, func(ctx context.Context, c kannapb.GameClient) (*kannapb.RoomState, error) {
 		return c.JoinRoom(ctx, req)
 	})
@@ -59,7 +60,7 @@ func (g *gameService) JoinRoom(ctx context.Context, req *kannapb.JoinRoomRequest
 
 // Guess guesses one letter.
 func (g *gameService) Guess(ctx context.Context, req *kannapb.GuessRequest) (*kannapb.RoomState, error) {
-	cmd := game.Command{Kind: game.KindGuess, ClientID: req.GetClientId(), Seq: req.GetSeq(), Room: req.GetRoom(), Player: req.GetPlayer(), Letter: req.GetLetter()}
+	cmd := game.Command{Kind: game.KindGuess, ClientID: req.GetClientId(), Seq: req.GetSeq(), Room: req.GetRoom(), Player: req.GetPlayer(), Letter: req.GetLetter(), Token: req.GetToken()}
 	return g.n.write(ctx, cmd, func(ctx context.Context, c kannapb.GameClient) (*kannapb.RoomState, error) {
 		return c.Guess(ctx, req)
 	})
@@ -156,7 +157,9 @@ func (n *Node) write(ctx context.Context, cmd game.Command, forward func(context
 		return nil, toStatus(err)
 	}
 	local := func(ctx context.Context) (*kannapb.RoomState, error) {
-		r, err := n.submit(ctx, func() (engine.ProposalID, error) { return n.engine.Propose(cmd) })
+		stamped := cmd
+		stamped.Time = time.Now().UnixMilli() // the log's clock (game/session.go); only a leader's Propose keeps it
+		r, err := n.submit(ctx, func() (engine.ProposalID, error) { return n.engine.Propose(stamped) })
 		if err != nil {
 			return nil, err
 		}
@@ -202,6 +205,11 @@ func (n *Node) submit(ctx context.Context, start func() (engine.ProposalID, erro
 // leader it knows (marked with ForwardedHeader); and it retries either across leader changes until
 // the call's deadline. A forwarded call is never forwarded again: a node that gets one without
 // leading answers Unavailable, and the node that forwarded it retries.
+//
+// No attempt outlives the leadership it was made under: an attempt is abandoned (and the call
+// retried at once) when this node sees the leader or its own role change, and a forwarded attempt
+// also after hopTimeout. A leader that stalls (paused, cut off) thus costs its callers one election,
+// not their whole deadline; the retry carries the same client id and seq, so it applies once.
 func leaderCall[T any](ctx context.Context, n *Node, what string, local func(context.Context) (T, error),
 	forward func(context.Context, *grpc.ClientConn) (T, error)) (T, error) {
 	var zero T
@@ -215,7 +223,8 @@ func leaderCall[T any](ctx context.Context, n *Node, what string, local func(con
 	backoff := minRetryBackoff
 	var last error
 	for {
-		v, err := local(ctx)
+		moved := n.leaderMoved()
+		v, err := untilMoved(ctx, moved, local)
 		if err == nil {
 			return v, nil
 		}
@@ -227,7 +236,11 @@ func leaderCall[T any](ctx context.Context, n *Node, what string, local func(con
 			return zero, status.Errorf(codes.Unavailable,
 				"node %d got a forwarded %s but does not lead (%v); the forwarding node retries", n.id, what, nl)
 		case errors.As(err, &nl) && nl.Leader != raft.None && nl.Leader != n.id:
-			v, ferr := forwardTo(ctx, n, nl.Leader, forward)
+			v, ferr := untilMoved(ctx, moved, func(ctx context.Context) (T, error) {
+				hctx, cancel := context.WithTimeout(ctx, n.hopTimeout())
+				defer cancel()
+				return forwardTo(hctx, n, nl.Leader, forward)
+			})
 			if ferr == nil {
 				return v, nil
 			}
@@ -248,10 +261,48 @@ func leaderCall[T any](ctx context.Context, n *Node, what string, local func(con
 		case <-n.done:
 			timer.Stop()
 			return zero, toStatus(ErrStopped)
+		case <-moved:
+			// A leader change is what the call was waiting for: try again now.
+			timer.Stop()
 		case <-timer.C:
 		}
 		backoff = min(2*backoff, maxRetryBackoff)
 	}
+}
+
+// errAbandoned ends an attempt made under a leader that is no longer this node's leader, or a hop
+// that took longer than hopTimeout. The call retries it.
+var errAbandoned = errors.New("server: attempt abandoned: the leader changed or did not answer in time")
+
+// untilMoved runs one attempt, cancelling it when moved is closed. An attempt cut short, by moved
+// or by its own hop deadline, while ctx still runs, fails with errAbandoned.
+func untilMoved[T any](ctx context.Context, moved <-chan struct{}, attempt func(context.Context) (T, error)) (T, error) {
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-moved:
+			cancel()
+		case <-stop:
+		}
+	}()
+	v, err := attempt(actx)
+	if err != nil && ctx.Err() == nil {
+		switch c := status.Code(err); {
+		case actx.Err() != nil, c == codes.Canceled, c == codes.DeadlineExceeded,
+			errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			return v, fmt.Errorf("%w (%v)", errAbandoned, err)
+		}
+	}
+	return v, err
+}
+
+// hopTimeout bounds one forwarded attempt: two election timeouts. A healthy leader commits in
+// milliseconds; one that has not answered by then is paused or cut off, and will be voted out.
+func (n *Node) hopTimeout() time.Duration {
+	return 2 * time.Duration(n.cfg.ElectionTick) * n.cfg.TickInterval
 }
 
 // forwardTo makes the call on the leader's node.

@@ -331,6 +331,7 @@ func (n *Node) handleReady() error {
 func (n *Node) deliver(out engine.Output, applied uint64) {
 	if s := out.SoftState; s != nil {
 		n.logger().Info("raft: role "+s.Role.String(), "leader", s.Lead, "recovering", s.Recovering)
+		n.noteLeader(*s)
 	}
 	if out.Snapshot != nil {
 		n.logger().Info("raft: installed the leader's snapshot", "index", out.Snapshot.Meta.Index)
@@ -387,4 +388,23 @@ func (n *Node) tellEvents(out engine.Output) {
 		}
 		n.events.add(eventRec{at: now, kind: kind, term: term, index: ae.Index, entry: &ae})
 	}
+}
+
+// noteLeader records the leader and role of a Ready, waking every call that waits on the old ones.
+func (n *Node) noteLeader(s raft.SoftState) {
+	n.leadMu.Lock()
+	defer n.leadMu.Unlock()
+	if s == n.lead {
+		return
+	}
+	n.lead = s
+	close(n.leadMoved)
+	n.leadMoved = make(chan struct{})
+}
+
+// leaderMoved returns a channel closed at the next change of leader or role.
+func (n *Node) leaderMoved() <-chan struct{} {
+	n.leadMu.Lock()
+	defer n.leadMu.Unlock()
+	return n.leadMoved
 }

@@ -79,6 +79,12 @@ type Node struct {
 
 	// term is the last term the loop saw, for log lines written outside it.
 	term atomic.Uint64
+	// lead is the leader the loop last saw; leadMoved is closed, and replaced, when that or this
+	// node's role changes, so that a call in flight to the old leader can give up on it at once
+	// (game_service.go).
+	leadMu    sync.Mutex
+	lead      raft.SoftState
+	leadMoved chan struct{}
 
 	stopOnce sync.Once
 	stop     chan struct{} // closed to ask the loop to finish
@@ -97,7 +103,7 @@ func NewNode(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, id: cfg.ID, faults: newFaults(),
 		raftIn: make(chan raft.Message, raftInSize), gossipIn: make(chan gossipInput, gossipInSize),
-		calls: make(chan func(), 256), stop: make(chan struct{}), done: make(chan struct{}),
+		calls: make(chan func(), 256), stop: make(chan struct{}), done: make(chan struct{}), leadMoved: make(chan struct{}),
 		toWriter: make(chan writeBatch, maxInflightWrites), fromWriter: make(chan writeDone, maxInflightWrites),
 	}
 	n.log = cfg.Logger.With("node", cfg.ID)

@@ -137,6 +137,9 @@ func TestGameErrorsKeepTheirCodeOnTheWire(t *testing.T) {
 		game.NotFound:           codes.NotFound,
 		game.FailedPrecondition: codes.FailedPrecondition,
 		game.AlreadyExists:      codes.AlreadyExists,
+		game.ResourceExhausted:  codes.ResourceExhausted,
+		game.PermissionDenied:   codes.PermissionDenied,
+		game.SessionExpired:     codes.Aborted,
 	}
 	for gc, want := range cases {
 		err := toStatus(&game.Error{Code: gc, Message: "m"})

@@ -3,7 +3,9 @@
 // After each Ready the loop pushes the new state of every room a command changed (Raft paper §5.3:
 // every server applies committed entries in order, so every node can serve watches) to the
 // room's watchers. A watcher holds one slot that always keeps the newest state: a slow stream
-// skips states instead of making the loop wait, and never sees an older state after a newer one.
+// skips states instead of making the loop wait, never sees an older state after a newer one, and
+// always ends on the room's latest state. "Newer" is the room's version (the log index of the
+// command that last changed it), never the node's commit index: commands to other rooms move that.
 package server
 
 import (
@@ -16,10 +18,10 @@ import (
 type watcher struct {
 	room   string
 	latest chan *kannapb.RoomState // capacity 1: the newest state not yet sent
-	// offered is the commit index of the last state offered. A held write's answers are delivered
-	// after the engine has moved on, so the same state can be offered twice (once when the watch
-	// starts, once when the write that applied it completes): only a newer one goes out.
+	// offered is the version of the last state offered: only a newer one goes out, so the same
+	// state offered twice (at the watch's start, then by the write that made it) goes out once.
 	offered uint64
+	any     bool // a state has been offered
 }
 
 func newWatcher(room string) *watcher {
@@ -30,10 +32,10 @@ func newWatcher(room string) *watcher {
 // what it was offered before. Only the loop calls it, so after the drain the slot is empty and the
 // send cannot block.
 func (w *watcher) offer(s *kannapb.RoomState) {
-	if s.CommitIndex <= w.offered {
+	if w.any && s.Version <= w.offered {
 		return
 	}
-	w.offered = s.CommitIndex
+	w.offered, w.any = s.Version, true
 	select {
 	case <-w.latest:
 	default:

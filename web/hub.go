@@ -1,11 +1,13 @@
 // The hub: one Game.Watch stream per room that has viewers, fanned out to every browser in that
 // room, and moved to another node when its node fails or falls behind.
 //
-// Ordering follows docs/protocol.md ("Watch semantics"): the commit_index of a room's states only
-// grows on one stream, and across streams (after a move, or for the state a write returned) the
-// feed keeps the newest it has shown and drops anything older. Every node applies the same log
-// (Raft paper §5.3, State Machine Safety), so two states of a room at one commit_index are the same
-// state, whichever node produced them.
+// Ordering follows docs/protocol.md ("Watch semantics"): a room's states are ordered by their
+// version, the log index of the command that last changed the room. Every node applies the same log
+// (Raft paper §5.3, State Machine Safety), so two states of a room with one version are the same
+// state, whichever node produced them, and a higher version is a later state. The feed shows a
+// state only if its version is above the last one shown: never an older one, across streams and
+// the states writes return, and never stuck before the newest (commit_index cannot do this: the
+// guesses committed in one batch all come back with the same commit_index).
 package web
 
 import (
@@ -17,7 +19,6 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/kanna-cluster/kanna/proto/kannapb"
 )
@@ -122,19 +123,19 @@ func (h *hub) publish(s *kannapb.RoomState) {
 		return
 	}
 	f.mu.Lock()
-	if f.hint == nil || s.GetCommitIndex() > f.hint.GetCommitIndex() {
+	if f.hint == nil || s.GetVersion() > f.hint.GetVersion() {
 		f.hint = s
 	}
 	f.mu.Unlock()
 	f.offer(s)
 }
 
-// offer shows s to every viewer unless a newer state was shown already. A state at the same
-// commit_index from another node is shown too, so players see which node serves them now.
+// offer shows s to every viewer unless a state at least as new was shown already. The same state
+// from another node is shown too, so players see which node serves them now.
 func (f *feed) offer(s *kannapb.RoomState) {
 	f.mu.Lock()
-	if f.last != nil && (s.GetCommitIndex() < f.last.GetCommitIndex() ||
-		s.GetCommitIndex() == f.last.GetCommitIndex() && s.GetServedBy() == f.last.GetServedBy()) {
+	if f.last != nil && (s.GetVersion() < f.last.GetVersion() ||
+		s.GetVersion() == f.last.GetVersion() && s.GetServedBy() == f.last.GetServedBy()) {
 		f.mu.Unlock()
 		return
 	}
@@ -243,7 +244,7 @@ func (h *hub) stream(ctx context.Context, f *feed, n *node) (progressed bool, er
 		case s := <-states:
 			progressed = true
 			f.mu.Lock()
-			if f.streamLast == nil || s.GetCommitIndex() >= f.streamLast.GetCommitIndex() {
+			if f.streamLast == nil || s.GetVersion() >= f.streamLast.GetVersion() {
 				f.streamLast = s
 			}
 			f.mu.Unlock()
@@ -259,18 +260,12 @@ func (h *hub) stream(ctx context.Context, f *feed, n *node) (progressed bool, er
 }
 
 // lagging reports whether the stream has been behind a state a write returned for longer than
-// limit, starting the clock the first time it sees it behind.
-//
-// The stream has caught up when it has sent a state at least as new as the write's, or one with
-// the same room in it: a write's answer may carry a higher commit_index than the stream's state
-// for the same command, when the answering node had applied other rooms' commands in between.
-// A room's content only grows (letters guessed, players, rounds), so equal content means the
-// stream has seen that write.
+// limit, starting the clock the first time it sees it behind. The stream has caught up when it has
+// sent a state of the room at least as new, by version, as the write's.
 func (f *feed) lagging(now time.Time, limit time.Duration) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.hint == nil || f.streamLast != nil &&
-		(f.streamLast.GetCommitIndex() >= f.hint.GetCommitIndex() || sameRoom(f.streamLast, f.hint)) {
+	if f.hint == nil || f.streamLast != nil && f.streamLast.GetVersion() >= f.hint.GetVersion() {
 		f.behindAt = time.Time{}
 		return false
 	}
@@ -278,11 +273,4 @@ func (f *feed) lagging(now time.Time, limit time.Duration) bool {
 		f.behindAt = now
 	}
 	return now.Sub(f.behindAt) >= limit
-}
-
-// sameRoom reports whether a and b show the same room, whichever node produced them and when.
-func sameRoom(a, b *kannapb.RoomState) bool {
-	a, b = proto.CloneOf(a), proto.CloneOf(b)
-	a.ServedBy, a.CommitIndex, b.ServedBy, b.CommitIndex = 0, 0, 0, 0
-	return proto.Equal(a, b)
 }

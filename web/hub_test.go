@@ -92,7 +92,7 @@ func TestSlowBrowserIsDroppedWithoutHoldingUpTheOthers(t *testing.T) {
 	for last < maxStates && r.srv.hub.viewers("dojo") == 2 {
 		for i := 0; i < batch; i++ {
 			last++
-			r.srv.hub.publish(&kannapb.RoomState{Room: "dojo", MaskedWord: pad, ServedBy: 1, CommitIndex: 1000 + last})
+			r.srv.hub.publish(&kannapb.RoomState{Room: "dojo", MaskedWord: pad, ServedBy: 1, CommitIndex: 1000 + last, Version: 1000 + last})
 		}
 		want := float64(1000 + last)
 		fast.roomState(func(s map[string]any) bool { return s["commit_index"] == want })
@@ -227,8 +227,9 @@ func TestReconnectedPageResendsItsUnansweredGuessUnderTheOldSeq(t *testing.T) {
 func TestStreamIsStaleOnlyWhenItHasNotSeenTheRoomAWriteReturned(t *testing.T) {
 	const limit = time.Second
 	t0 := time.Unix(1000, 0)
+	// The version grows with the letters: one command per letter.
 	room := func(letters string, commit, node uint64) *kannapb.RoomState {
-		s := &kannapb.RoomState{Room: "r", MaskedWord: "____", ServedBy: node, CommitIndex: commit}
+		s := &kannapb.RoomState{Room: "r", MaskedWord: "____", ServedBy: node, CommitIndex: commit, Version: 10 + uint64(len(letters))}
 		for _, l := range letters {
 			s.GuessedLetters = append(s.GuessedLetters, string(l))
 		}

@@ -20,6 +20,14 @@ func GRPC(c game.Code) codes.Code {
 		return codes.FailedPrecondition
 	case game.AlreadyExists:
 		return codes.AlreadyExists
+	case game.ResourceExhausted:
+		return codes.ResourceExhausted
+	case game.PermissionDenied:
+		return codes.PermissionDenied
+	case game.SessionExpired:
+		// gRPC's "a sequencer check failed": the request is not applied, and retrying it as is
+		// cannot help; a new session can.
+		return codes.Aborted
 	}
 	return codes.Unknown
 }

@@ -164,7 +164,11 @@ type JoinRoomRequest struct {
 	// room is the room to join.
 	Room string `protobuf:"bytes,3,opt,name=room,proto3" json:"room,omitempty"`
 	// player is the name shown beside the player's score: 1 to 32 printable characters.
-	Player        string `protobuf:"bytes,4,opt,name=player,proto3" json:"player,omitempty"`
+	Player string `protobuf:"bytes,4,opt,name=player,proto3" json:"player,omitempty"`
+	// token is the player's secret, 16 to 64 printable ASCII bytes, or empty. A player who joined
+	// with a token owns the name: joining again answers OK only with the same token
+	// (AlreadyExists otherwise), and guessing wants it (PermissionDenied otherwise).
+	Token         string `protobuf:"bytes,5,opt,name=token,proto3" json:"token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -227,6 +231,13 @@ func (x *JoinRoomRequest) GetPlayer() string {
 	return ""
 }
 
+func (x *JoinRoomRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
 // GuessRequest guesses one letter.
 type GuessRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -239,7 +250,9 @@ type GuessRequest struct {
 	// player is who guesses, and who scores; they must have joined the room.
 	Player string `protobuf:"bytes,4,opt,name=player,proto3" json:"player,omitempty"`
 	// letter is one letter a-z, in either case.
-	Letter        string `protobuf:"bytes,5,opt,name=letter,proto3" json:"letter,omitempty"`
+	Letter string `protobuf:"bytes,5,opt,name=letter,proto3" json:"letter,omitempty"`
+	// token is the player's token, as given to JoinRoom.
+	Token         string `protobuf:"bytes,6,opt,name=token,proto3" json:"token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -305,6 +318,13 @@ func (x *GuessRequest) GetPlayer() string {
 func (x *GuessRequest) GetLetter() string {
 	if x != nil {
 		return x.Letter
+	}
+	return ""
+}
+
+func (x *GuessRequest) GetToken() string {
+	if x != nil {
+		return x.Token
 	}
 	return ""
 }
@@ -603,9 +623,12 @@ type RoomState struct {
 	// in the demo.
 	ServedBy uint64 `protobuf:"varint,10,opt,name=served_by,json=servedBy,proto3" json:"served_by,omitempty"`
 	// commit_index is the last Raft log index applied on served_by when it produced this state;
-	// every entry up to it is committed. Of two states of one room, the one with the larger
-	// commit_index is newer.
-	CommitIndex   uint64 `protobuf:"varint,11,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
+	// every entry up to it is committed. It orders nothing: commands to other rooms move it too.
+	CommitIndex uint64 `protobuf:"varint,11,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
+	// version is the log index of the command that last changed the room. Every change has its
+	// own, so of two states of one room the one with the larger version is newer, and two states
+	// with the same version are the same, whichever node produced them.
+	Version       uint64 `protobuf:"varint,12,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -717,6 +740,13 @@ func (x *RoomState) GetCommitIndex() uint64 {
 	return 0
 }
 
+func (x *RoomState) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 // Player is one player in a room.
 type Player struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -780,18 +810,20 @@ const file_kanna_v1_game_proto_rawDesc = "" +
 	"\x11CreateRoomRequest\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
-	"\x04room\x18\x03 \x01(\tR\x04room\"l\n" +
+	"\x04room\x18\x03 \x01(\tR\x04room\"\x82\x01\n" +
 	"\x0fJoinRoomRequest\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04room\x18\x03 \x01(\tR\x04room\x12\x16\n" +
-	"\x06player\x18\x04 \x01(\tR\x06player\"\x81\x01\n" +
+	"\x06player\x18\x04 \x01(\tR\x06player\x12\x14\n" +
+	"\x05token\x18\x05 \x01(\tR\x05token\"\x97\x01\n" +
 	"\fGuessRequest\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04room\x18\x03 \x01(\tR\x04room\x12\x16\n" +
 	"\x06player\x18\x04 \x01(\tR\x06player\x12\x16\n" +
-	"\x06letter\x18\x05 \x01(\tR\x06letter\"T\n" +
+	"\x06letter\x18\x05 \x01(\tR\x06letter\x12\x14\n" +
+	"\x05token\x18\x06 \x01(\tR\x05token\"T\n" +
 	"\x0fNewRoundRequest\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -805,7 +837,7 @@ const file_kanna_v1_game_proto_rawDesc = "" +
 	"\tserved_by\x18\x02 \x01(\x04R\bservedBy\x12!\n" +
 	"\fcommit_index\x18\x03 \x01(\x04R\vcommitIndex\"\"\n" +
 	"\fWatchRequest\x12\x12\n" +
-	"\x04room\x18\x01 \x01(\tR\x04room\"\xea\x02\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\"\x84\x03\n" +
 	"\tRoomState\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x1f\n" +
 	"\vmasked_word\x18\x02 \x01(\tR\n" +
@@ -820,7 +852,8 @@ const file_kanna_v1_game_proto_rawDesc = "" +
 	"\x04word\x18\t \x01(\tR\x04word\x12\x1b\n" +
 	"\tserved_by\x18\n" +
 	" \x01(\x04R\bservedBy\x12!\n" +
-	"\fcommit_index\x18\v \x01(\x04R\vcommitIndex\"2\n" +
+	"\fcommit_index\x18\v \x01(\x04R\vcommitIndex\x12\x18\n" +
+	"\aversion\x18\f \x01(\x04R\aversion\"2\n" +
 	"\x06Player\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x03R\x05score*r\n" +

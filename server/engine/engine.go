@@ -180,7 +180,9 @@ func (e *Engine) Step(m raft.Message) {
 // Propose proposes a game command. On the leader, a command that starts a round and carries no
 // word gets one drawn from the word list (a shell taking commands from players must clear any word
 // they sent). The command is checked first: a malformed one returns its *game.Error and takes no
-// slot in the log. A follower returns a *raft.NotLeaderError naming the leader it knows.
+// slot in the log. A follower returns a *raft.NotLeaderError naming the leader it knows. The shell
+// stamps cmd.Time with its clock, the time by which sessions and rooms age (game/session.go): the
+// engine reads no clock.
 //
 // The answer comes later as a Result with the returned id: the game's result once the entry
 // applies, or ErrProposalLost.

@@ -23,9 +23,13 @@ func TestGuessProposedOnTheLeaderAppliesOnEveryEngineWithTheSameResult(t *testin
 	pid := c.propose(lead, cl.next(guessLetter("den", "kanna", "a")))
 	res := c.mustResult(lead, pid)
 	require.NoError(t, res.Err)
+	require.Equal(t, &res.Room, res.Result.State, "the answer's room is the one the guess left")
+	got := res.Result
+	got.State = nil
 	require.Equal(t, game.Result{Kind: game.KindGuess, Room: "den", Player: "kanna", Round: 1, Letter: "a",
-		Hit: true, Revealed: 3, Points: 3, Status: game.Playing}, res.Result)
+		Hit: true, Revealed: 3, Points: 3, Status: game.Playing}, got)
 	require.Equal(t, "_a__a _a___", res.Room.Masked)
+	require.Equal(t, c.applied[lead][len(c.applied[lead])-1].Index, res.Room.Version, "the room's version is the guess's log index")
 
 	// Every node applied the guess at the same index with the same result.
 	leaderEntry := c.applied[lead][len(c.applied[lead])-1]

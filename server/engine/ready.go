@@ -62,7 +62,8 @@ type Result struct {
 	// Result is the game's answer to a proposal, identical on every node; a command the game
 	// rejected has its reason in Result.Err (a verdict, not to be retried).
 	Result game.Result
-	// Room is the room after the proposal, or the room a read asked for.
+	// Room is the room as the proposal left it (for a retried request too: its first answer's room,
+	// from the session table), or the room a read asked for. Room.Version orders rooms.
 	Room game.RoomView
 	// Err is set when there is no answer from the game: ErrProposalLost (retry with the same client
 	// id and seq), or, for a read, a *game.Error such as NotFound.
@@ -196,7 +197,7 @@ func (e *Engine) apply(ent raft.Entry, out *Output) {
 			// Every node fails the same way on the same bytes, so this stays deterministic.
 			ae.Result = game.Result{Err: &game.Error{Code: game.InvalidArgument, Message: err.Error()}}
 		} else {
-			ae.Command, ae.Result = cmd, e.game.Apply(cmd)
+			ae.Command, ae.Result = cmd, e.game.ApplyAt(ent.Index, cmd)
 		}
 	case raft.EntryConfChange:
 		// The core already acted on the change when it appended it (thesis §4.1); the engine
@@ -219,7 +220,9 @@ func (e *Engine) apply(ent raft.Entry, out *Output) {
 		return
 	}
 	res := Result{ID: p.id, Result: ae.Result}
-	if ent.Type == raft.EntryNormal {
+	if st := ae.Result.State; st != nil {
+		res.Room = *st
+	} else if ent.Type == raft.EntryNormal {
 		res.Room, _ = e.game.Room(ae.Command.Room) // zero view when the room does not exist
 	}
 	out.Results = append(out.Results, res)

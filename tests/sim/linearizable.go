@@ -63,7 +63,7 @@ func (s *sim) checkLinearizable() {
 			continue
 		}
 		cmd := *rec.command
-		res := state.Apply(cmd)
+		res := state.ApplyAt(index, cmd)
 		id := requestID{cmd.ClientID, cmd.Seq}
 		if _, seen := effects[id]; !seen {
 			b, _ := json.Marshal(res)

@@ -193,7 +193,9 @@ func (n *node) handle(a *attempt) {
 	if a.input.Kind == OpRead {
 		id, err = n.eng.Read(a.input.Room)
 	} else {
-		id, err = n.eng.Propose(a.command())
+		cmd := a.command()
+		cmd.Time = n.s.q.now.Milliseconds() // the log's clock, as a real leader's wall clock
+		id, err = n.eng.Propose(cmd)
 	}
 	if err != nil {
 		a.client.reply(a, result{Err: err})

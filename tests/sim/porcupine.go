@@ -67,7 +67,7 @@ func (s *sim) wordsFromLog() hangmanmodel.Words {
 		if cmd == nil {
 			continue
 		}
-		res := state.Apply(*cmd)
+		res := state.ApplyAt(index, *cmd)
 		if !cmd.NeedsWord() || res.Err != nil {
 			continue
 		}

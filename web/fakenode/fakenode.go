@@ -33,19 +33,18 @@ import (
 type Cluster struct {
 	key string
 
-	mu       sync.Mutex
-	state    *game.State
-	rnd      *rand.Rand
-	index    uint64            // the last "committed" log index
-	term     uint64            // the current term
-	leader   uint64            // the current leader, 0 while none
-	modified map[string]uint64 // room -> index of the last command applied to it
-	created  map[string]uint64 // room -> index of the command that created it
-	changed  chan struct{}     // closed and replaced after every apply and every fault
-	nodes    []*Node
-	calls    map[string]int      // RPC name -> calls served, for tests
-	log      []*kannapb.LogEntry // every entry "committed", from index 1
-	wasUp    map[uint64]bool     // node -> connected at the last settle, for gossip events
+	mu      sync.Mutex
+	state   *game.State
+	rnd     *rand.Rand
+	index   uint64            // the last "committed" log index
+	term    uint64            // the current term
+	leader  uint64            // the current leader, 0 while none
+	created map[string]uint64 // room -> index of the command that created it
+	changed chan struct{}     // closed and replaced after every apply and every fault
+	nodes   []*Node
+	calls   map[string]int      // RPC name -> calls served, for tests
+	log     []*kannapb.LogEntry // every entry "committed", from index 1
+	wasUp   map[uint64]bool     // node -> connected at the last settle, for gossip events
 }
 
 // Node is one fake node.
@@ -67,7 +66,7 @@ type Node struct {
 // every call as "kanna-cluster-key", as a real node started with --cluster-key does.
 func Start(n int, key string) (*Cluster, error) {
 	c := &Cluster{key: key, state: game.NewState(), rnd: rand.New(rand.NewSource(1)), term: 1, leader: 1,
-		modified: map[string]uint64{}, created: map[string]uint64{}, changed: make(chan struct{}), calls: map[string]int{},
+		created: map[string]uint64{}, changed: make(chan struct{}), calls: map[string]int{},
 		wasUp: map[uint64]bool{}}
 	for i := 1; i <= n; i++ {
 		node := &Node{ID: uint64(i), c: c}
@@ -289,7 +288,7 @@ func (c *Cluster) apply(n *Node, cmd game.Command) (*kannapb.RoomState, error) {
 		cmd.Word = game.PickWord(c.rnd)
 	}
 	c.appendLocked(&kannapb.LogEntry{Kind: kannapb.LogEntryKind_LOG_ENTRY_KIND_COMMAND, Text: cmd.Describe()})
-	res := c.state.Apply(cmd)
+	res := c.state.ApplyAt(c.index, cmd)
 	for _, m := range c.nodes {
 		if m.connected() {
 			m.applied = c.index
@@ -298,13 +297,13 @@ func (c *Cluster) apply(n *Node, cmd game.Command) (*kannapb.RoomState, error) {
 	if err := res.Error(); err != nil {
 		return nil, status.Error(gamecode.GRPC(game.CodeOf(err)), err.Error())
 	}
-	c.modified[cmd.Room] = c.index
 	if c.created[cmd.Room] == 0 {
 		c.created[cmd.Room] = c.index
 	}
 	close(c.changed)
 	c.changed = make(chan struct{})
-	return c.roomLocked(n, cmd.Room)
+	// The room as the command left it, as a real node answers (for a retry, the first answer's).
+	return stateOf(n, *res.State), nil
 }
 
 // appendLocked "commits" an entry in the current term, as the leader tells it.
@@ -331,8 +330,13 @@ func (c *Cluster) roomLocked(n *Node, room string) (*kannapb.RoomState, error) {
 	if err != nil || c.created[room] > n.applied {
 		return nil, status.Errorf(codes.NotFound, "room %q does not exist on node %d", room, n.ID)
 	}
+	return stateOf(n, v), nil
+}
+
+// stateOf is v as node n sends it.
+func stateOf(n *Node, v game.RoomView) *kannapb.RoomState {
 	s := &kannapb.RoomState{Room: v.Name, MaskedWord: v.Masked, LivesLeft: uint32(v.Lives), MaxLives: uint32(game.Lives),
-		Round: v.Round, Word: v.Word, ServedBy: n.ID, CommitIndex: n.applied}
+		Round: v.Round, Word: v.Word, ServedBy: n.ID, CommitIndex: n.applied, Version: v.Version}
 	for l := byte('a'); l <= 'z'; l++ {
 		for i := 0; i < len(v.Guessed); i++ {
 			if v.Guessed[i] == l {
@@ -352,7 +356,7 @@ func (c *Cluster) roomLocked(n *Node, room string) (*kannapb.RoomState, error) {
 	for _, p := range v.Players {
 		s.Players = append(s.Players, &kannapb.Player{Name: p.Name, Score: int64(p.Score)})
 	}
-	return s, nil
+	return s
 }
 
 func (c *Cluster) count(rpc string) {

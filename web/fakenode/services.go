@@ -25,12 +25,12 @@ func (g *gameServer) CreateRoom(_ context.Context, r *kannapb.CreateRoomRequest)
 
 func (g *gameServer) JoinRoom(_ context.Context, r *kannapb.JoinRoomRequest) (*kannapb.RoomState, error) {
 	g.n.c.count("JoinRoom")
-	return g.n.c.apply(g.n, game.Command{Kind: game.KindJoin, ClientID: r.GetClientId(), Seq: r.GetSeq(), Room: r.GetRoom(), Player: r.GetPlayer()})
+	return g.n.c.apply(g.n, game.Command{Kind: game.KindJoin, ClientID: r.GetClientId(), Seq: r.GetSeq(), Room: r.GetRoom(), Player: r.GetPlayer(), Token: r.GetToken()})
 }
 
 func (g *gameServer) Guess(_ context.Context, r *kannapb.GuessRequest) (*kannapb.RoomState, error) {
 	g.n.c.count("Guess")
-	return g.n.c.apply(g.n, game.Command{Kind: game.KindGuess, ClientID: r.GetClientId(), Seq: r.GetSeq(), Room: r.GetRoom(), Player: r.GetPlayer(), Letter: r.GetLetter()})
+	return g.n.c.apply(g.n, game.Command{Kind: game.KindGuess, ClientID: r.GetClientId(), Seq: r.GetSeq(), Room: r.GetRoom(), Player: r.GetPlayer(), Letter: r.GetLetter(), Token: r.GetToken()})
 }
 
 func (g *gameServer) NewRound(_ context.Context, r *kannapb.NewRoundRequest) (*kannapb.RoomState, error) {
@@ -72,7 +72,8 @@ func (g *gameServer) Watch(r *kannapb.WatchRequest, stream grpc.ServerStreamingS
 		g.n.watchers--
 		c.mu.Unlock()
 	}()
-	var sent uint64
+	var sent uint64 // the version of the last state sent
+	first := true
 	for {
 		c.mu.Lock()
 		if !g.n.up {
@@ -85,11 +86,13 @@ func (g *gameServer) Watch(r *kannapb.WatchRequest, stream grpc.ServerStreamingS
 		if err != nil {
 			return err
 		}
-		if sent == 0 || s.GetCommitIndex() > sent && c.modifiedAt(r.GetRoom()) > sent {
+		// A node sends a change once it has applied it: an isolated node, whose applied index
+		// stands still, goes quiet.
+		if first || s.GetVersion() > sent && s.GetVersion() <= s.GetCommitIndex() {
 			if err := stream.Send(s); err != nil {
 				return err
 			}
-			sent = s.GetCommitIndex()
+			sent, first = s.GetVersion(), false
 		}
 		select {
 		case <-stream.Context().Done():
@@ -97,12 +100,6 @@ func (g *gameServer) Watch(r *kannapb.WatchRequest, stream grpc.ServerStreamingS
 		case <-changed:
 		}
 	}
-}
-
-func (c *Cluster) modifiedAt(room string) uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.modified[room]
 }
 
 type clusterServer struct {
