@@ -71,13 +71,15 @@ func TestIsolatedLeaderCommitsNothingWhileTheMajorityElectsAnotherAndGoesOn(t *t
 }
 
 func TestFaultInjectionIsRefusedUnlessEnabledAndRejectsBadPeers(t *testing.T) {
-	c := newTestCluster(t, 1)
+	c := newTestCluster(t, 2)
 	_, err := c.cluster(1).DropTraffic(c.ctx(), &kannapb.DropTrafficRequest{ToPeers: []uint64{1}})
 	require.Equal(t, codes.InvalidArgument, status.Code(err), "cutting a node from itself: %v", err)
-	resp, err := c.cluster(1).DropTraffic(c.ctx(), &kannapb.DropTrafficRequest{ToPeers: []uint64{7}, Traffic: kannapb.TrafficClass_TRAFFIC_CLASS_RAFT})
+	_, err = c.cluster(1).DropTraffic(c.ctx(), &kannapb.DropTrafficRequest{ToPeers: []uint64{7}})
+	require.Equal(t, codes.NotFound, status.Code(err), "cutting a node from a peer that is no member: %v", err)
+	resp, err := c.cluster(1).DropTraffic(c.ctx(), &kannapb.DropTrafficRequest{ToPeers: []uint64{2}, Traffic: kannapb.TrafficClass_TRAFFIC_CLASS_RAFT})
 	require.NoError(t, err)
 	require.Len(t, resp.DropRules, 1)
-	healed, err := c.cluster(1).Heal(c.ctx(), &kannapb.HealRequest{Peers: []uint64{7}})
+	healed, err := c.cluster(1).Heal(c.ctx(), &kannapb.HealRequest{Peers: []uint64{2}})
 	require.NoError(t, err)
 	require.Empty(t, healed.DropRules)
 

@@ -316,13 +316,28 @@ func checkRemoval(st raft.Status, id uint64) error {
 }
 
 // DropTraffic adds fault-injection rules.
-func (c *clusterService) DropTraffic(_ context.Context, req *kannapb.DropTrafficRequest) (*kannapb.DropTrafficResponse, error) {
+func (c *clusterService) DropTraffic(ctx context.Context, req *kannapb.DropTrafficRequest) (*kannapb.DropTrafficResponse, error) {
 	if err := c.faultsAllowed(); err != nil {
 		return nil, err
+	}
+	known := map[uint64]bool{}
+	if err := c.n.query(ctx, func() {
+		st := c.n.engine.Status()
+		for _, id := range append(slices.Clone(st.ConfState.Voters), st.ConfState.Learners...) {
+			known[id] = true
+		}
+		for _, m := range c.n.gossip.Members() {
+			known[parseID(m.ID)] = true
+		}
+	}); err != nil {
+		return nil, toStatus(err)
 	}
 	for _, p := range append(slices.Clone(req.GetToPeers()), req.GetFromPeers()...) {
 		if p == 0 || p == c.n.id {
 			return nil, status.Errorf(codes.InvalidArgument, "peer %d cannot be cut from node %d: name other members by their ids", p, c.n.id)
+		}
+		if !known[p] {
+			return nil, status.Errorf(codes.NotFound, "peer %d is not a member node %d knows, in its configuration or its gossip view; Members lists them", p, c.n.id)
 		}
 	}
 	c.n.faults.add(req.GetToPeers(), req.GetFromPeers(), req.GetTraffic())

@@ -21,6 +21,10 @@ import (
 func (c *conn) handle(req request) {
 	ctx, cancel := context.WithTimeout(c.srv.ctx, c.srv.cfg.CallTimeout)
 	defer cancel()
+	if req.refusal != nil {
+		c.reply(encode(errorMsg{Type: typeError, Seq: req.Seq, Code: req.refusal.code, Message: req.refusal.msg}))
+		return
+	}
 	if req.Type == typeHello {
 		c.hello(req)
 		return
@@ -34,6 +38,7 @@ func (c *conn) handle(req request) {
 	case typeWatchRoom:
 		// Watching is not a write: a page that reconnects watches its room again first, then
 		// resends the writes it had no answer to, in their seq order.
+		c.token = req.Token
 		c.enter(req.Room, req.Player)
 		c.ok(req, req.Room)
 		c.srv.dash.sendHealth(c)
@@ -75,14 +80,14 @@ func (c *conn) closed() bool {
 }
 
 func (c *conn) ok(req request, room string) {
-	c.send(encode(okMsg{Type: typeOK, Seq: req.Seq, Room: room}))
+	c.reply(encode(okMsg{Type: typeOK, Seq: req.Seq, Room: room}))
 }
 
 // fail answers req with an error message whose code says what the browser can do about it.
 func (c *conn) fail(req request, err error) {
 	var bad *badMessage
 	if errors.As(err, &bad) {
-		c.send(encode(errorMsg{Type: typeError, Seq: req.Seq, Code: bad.code, Message: bad.msg, Room: req.Room}))
+		c.reply(encode(errorMsg{Type: typeError, Seq: req.Seq, Code: bad.code, Message: bad.msg, Room: req.Room}))
 		return
 	}
 	code := codeInternal
@@ -97,7 +102,13 @@ func (c *conn) fail(req request, err error) {
 		code = codeFailedPrecondition
 	case codes.Unauthenticated:
 		code = codeUnauthenticated
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Aborted:
+	case codes.Aborted:
+		code = codeSessionExpired
+	case codes.ResourceExhausted:
+		code = codeResourceExhausted
+	case codes.PermissionDenied:
+		code = codePermissionDenied
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
 		code = codeUnavailable
 	}
 	msg := err.Error()
@@ -108,7 +119,7 @@ func (c *conn) fail(req request, err error) {
 		// gRPC's words ("context deadline exceeded") mean nothing to a player.
 		msg = "the cluster did not answer in time: it may be electing a leader, or fewer than a majority of its nodes are up; try again"
 	}
-	c.send(encode(errorMsg{Type: typeError, Seq: req.Seq, Code: code, Message: msg, Room: req.Room}))
+	c.reply(encode(errorMsg{Type: typeError, Seq: req.Seq, Code: code, Message: msg, Room: req.Room}))
 }
 
 // hello names the browser's session. A page keeps its client id for its whole life, so that after a
@@ -122,7 +133,7 @@ func (c *conn) hello(req request) {
 	if req.ControlKey != "" && keyMatches(req.ControlKey, c.srv.cfg.ControlKey) && (c.srv.cfg.RemoteControl || c.loopback) {
 		c.control = true
 	}
-	c.send(encode(welcomeMsg{Type: typeWelcome, ClientID: c.clientID, Control: c.control && c.srv.cfg.Control != nil, Levers: c.control}))
+	c.reply(encode(welcomeMsg{Type: typeWelcome, ClientID: c.clientID, Control: c.control && c.srv.cfg.Control != nil, Levers: c.control}))
 }
 
 func (c *conn) listRooms(ctx context.Context, req request) error {
@@ -136,7 +147,7 @@ func (c *conn) listRooms(ctx context.Context, req request) error {
 	for _, r := range resp.GetRooms() {
 		msg.Rooms = append(msg.Rooms, roomToJSON(r))
 	}
-	c.send(encode(msg))
+	c.reply(encode(msg))
 	return nil
 }
 
@@ -152,28 +163,36 @@ func (c *conn) write(ctx context.Context, req request) error {
 	if (req.Type == typeGuess || req.Type == typeNewRound) && room == "" {
 		return refuse(codeFailedPrecondition, "join a room before %q", req.Type)
 	}
-	id, seq := c.clientID, req.Seq
+	if req.Type == typeCreateRoom && !c.srv.mayCreate(c) {
+		return refuse(codeRateLimited, "too many rooms created from this page or this address; join an existing room, or create one in a minute")
+	}
+	id, seq, token := c.clientID, req.Seq, c.token
+	if req.Type == typeJoinRoom {
+		token = req.Token
+	}
 	state, _, err := call(ctx, c.srv.pool, c.srv.attemptTimeout(), func(ctx context.Context, n *node) (*kannapb.RoomState, error) {
 		switch req.Type {
 		case typeCreateRoom:
 			return n.game.CreateRoom(ctx, &kannapb.CreateRoomRequest{ClientId: id, Seq: seq, Room: req.Room})
 		case typeJoinRoom:
-			return n.game.JoinRoom(ctx, &kannapb.JoinRoomRequest{ClientId: id, Seq: seq, Room: req.Room, Player: req.Player})
+			return n.game.JoinRoom(ctx, &kannapb.JoinRoomRequest{ClientId: id, Seq: seq, Room: req.Room, Player: req.Player, Token: token})
 		case typeGuess:
-			return n.game.Guess(ctx, &kannapb.GuessRequest{ClientId: id, Seq: seq, Room: room, Player: player, Letter: req.Letter})
+			return n.game.Guess(ctx, &kannapb.GuessRequest{ClientId: id, Seq: seq, Room: room, Player: player, Letter: req.Letter, Token: token})
 		default:
 			return n.game.NewRound(ctx, &kannapb.NewRoundRequest{ClientId: id, Seq: seq, Room: room})
 		}
 	})
-	// A player already in the room is a browser coming back (a reload, a reconnect): it joins as
-	// that player again.
-	if req.Type == typeJoinRoom && status.Code(err) == codes.AlreadyExists {
+	// A player with a token comes back (a reload, a reconnect) with OK from the node; another
+	// browser with another token gets AlreadyExists, and does not take the name over. Only a
+	// page that sends no token is let in as the player of that name, as before tokens.
+	if req.Type == typeJoinRoom && req.Token == "" && status.Code(err) == codes.AlreadyExists {
 		err = nil
 	}
 	if err != nil {
 		return err
 	}
 	if req.Type == typeJoinRoom {
+		c.token = req.Token
 		c.enter(req.Room, req.Player)
 	}
 	if state != nil {

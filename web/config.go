@@ -57,6 +57,12 @@ type Config struct {
 	// RatePerSecond and Burst bound the messages one browser may send (a token bucket).
 	RatePerSecond float64
 	Burst         int
+	// RoomsPerMinute and RoomBurst bound the rooms one socket may create; HostRoomsPerMinute and
+	// HostRoomBurst the rooms all sockets of one browser host may create together.
+	RoomsPerMinute     float64
+	RoomBurst          int
+	HostRoomsPerMinute float64
+	HostRoomBurst      int
 	// CallTimeout bounds one write to the cluster, retries across nodes included.
 	CallTimeout time.Duration
 	// StatusInterval is how often the dashboard polls every node's Status.
@@ -85,6 +91,14 @@ const (
 	// of 20 lets a page send its opening messages (hello, join, list) at once.
 	DefaultRatePerSecond = 10
 	DefaultBurst         = 20
+	// DefaultRoomsPerMinute and DefaultRoomBurst: a player creates a room or two per sitting; a
+	// few a minute leaves room for mistakes. The host quota lets a household or a classroom
+	// behind one address start its rooms, and keeps ten scripted sockets from filling the
+	// cluster's 1,000 rooms in seconds (issue 13: 924 rooms in 10 s).
+	DefaultRoomsPerMinute     = 3
+	DefaultRoomBurst          = 5
+	DefaultHostRoomsPerMinute = 20
+	DefaultHostRoomBurst      = 30
 	// DefaultCallTimeout: an election takes one to two election timeouts (a second or so in the
 	// demo); eight seconds covers one with retries and still answers a player in reasonable time.
 	DefaultCallTimeout = 8 * time.Second
@@ -124,6 +138,10 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.ReadLimit, DefaultReadLimit)
 	setDefault(&c.RatePerSecond, DefaultRatePerSecond)
 	setDefault(&c.Burst, DefaultBurst)
+	setDefault(&c.RoomsPerMinute, DefaultRoomsPerMinute)
+	setDefault(&c.RoomBurst, DefaultRoomBurst)
+	setDefault(&c.HostRoomsPerMinute, DefaultHostRoomsPerMinute)
+	setDefault(&c.HostRoomBurst, DefaultHostRoomBurst)
 	setDefault(&c.CallTimeout, DefaultCallTimeout)
 	setDefault(&c.StatusInterval, DefaultStatusInterval)
 	setDefault(&c.StaleWatch, DefaultStaleWatch)

@@ -29,6 +29,12 @@ type conn struct {
 	control bool
 	// loopback: the socket reached the server by a loopback name.
 	loopback bool
+	// host is the browser's address without the port: its room-creation quota is shared by every
+	// socket it opens. creates is this socket's own quota. token is the player's secret, from
+	// join_room or watch_room, sent with each guess. All three are the worker's.
+	host    string
+	creates *tokenBucket
+	token   string
 
 	// clientID belongs to the worker goroutine; room, player and cluster are shared with
 	// teardown and the hub, under mu.
@@ -42,10 +48,11 @@ type conn struct {
 func newConn(s *Server, ws *websocket.Conn) *conn {
 	return &conn{
 		srv: s, ws: ws,
-		out:  make(chan []byte, s.cfg.SendQueue),
-		reqs: make(chan request, requestQueue),
-		done: make(chan struct{}),
-		rate: newTokenBucket(s.cfg.RatePerSecond, s.cfg.Burst, time.Now()),
+		out:     make(chan []byte, s.cfg.SendQueue),
+		reqs:    make(chan request, requestQueue),
+		done:    make(chan struct{}),
+		rate:    newTokenBucket(s.cfg.RatePerSecond, s.cfg.Burst, time.Now()),
+		creates: newTokenBucket(s.cfg.RoomsPerMinute/60, s.cfg.RoomBurst, time.Now()),
 	}
 }
 
@@ -64,6 +71,35 @@ func (c *conn) send(msg []byte) {
 	default:
 		c.close(websocket.CloseTryAgainLater, "send queue full: the browser is not reading; reload the page")
 	}
+}
+
+// reply queues an answer to one of this browser's own requests. Unlike send, it waits for room (up
+// to WriteTimeout) instead of dropping the browser at once: only the worker waits, so a browser
+// that sends faster than it reads slows its own requests and nobody else's.
+func (c *conn) reply(msg []byte) {
+	select {
+	case <-c.done:
+	case c.out <- msg:
+	default:
+		t := time.NewTimer(c.srv.cfg.WriteTimeout)
+		defer t.Stop()
+		select {
+		case <-c.done:
+		case c.out <- msg:
+		case <-t.C:
+			c.close(websocket.CloseTryAgainLater, "send queue full: the browser is not reading; reload the page")
+		}
+	}
+}
+
+// notify queues a notice that answers no work done (rate_limited, busy) when the queue has room
+// to spare, and drops it otherwise: a browser that floods while it reads must not be taken for one
+// that does not read, and it learns enough from the notices that do go out.
+func (c *conn) notify(msg []byte) {
+	if len(c.out) >= cap(c.out)/2 {
+		return
+	}
+	c.send(msg)
 }
 
 // close ends the connection once. It returns at once, so that dropping a slow browser never holds
@@ -128,23 +164,19 @@ func (c *conn) read() {
 		// Parsed before the rate check, so that even a refusal names the request it refuses.
 		req, bad := parseRequest(data)
 		if !c.rate.take(time.Now()) {
-			c.send(encode(errorMsg{Type: typeError, Seq: req.Seq, Code: codeRateLimited,
+			c.notify(encode(errorMsg{Type: typeError, Seq: req.Seq, Code: codeRateLimited,
 				Message: "too many messages: at most a few per second; this one was ignored: resend it in a moment"}))
 			continue
 		}
 		if kind != websocket.TextMessage {
-			c.send(encode(errorMsg{Type: typeError, Code: codeBadMessage,
-				Message: "binary messages are not part of the protocol; send JSON text"}))
-			continue
+			bad = refuse(codeBadMessage, "binary messages are not part of the protocol; send JSON text")
+			req = request{}
 		}
-		if bad != nil {
-			c.send(encode(errorMsg{Type: typeError, Seq: req.Seq, Code: bad.code, Message: bad.msg}))
-			continue
-		}
+		req.refusal = bad
 		select {
 		case c.reqs <- req:
 		default:
-			c.send(encode(errorMsg{Type: typeError, Seq: req.Seq, Code: codeBusy,
+			c.notify(encode(errorMsg{Type: typeError, Seq: req.Seq, Code: codeBusy,
 				Message: "too many requests waiting for the cluster; this one was ignored: retry it after the others answer"}))
 		}
 	}

@@ -52,6 +52,9 @@ const (
 	codeRateLimited        = "rate_limited"
 	codeBusy               = "busy"
 	codeInternal           = "internal"
+	codeSessionExpired     = "session_expired"
+	codeResourceExhausted  = "resource_exhausted"
+	codePermissionDenied   = "permission_denied"
 )
 
 // Control actions of the dashboard.
@@ -74,6 +77,12 @@ type request struct {
 	Node     uint64 `json:"node"`
 	// ControlKey (hello): the control key, for a client that cannot carry the cookie.
 	ControlKey string `json:"control_key"`
+	// Token (join_room, watch_room with a player): the player's secret, kept by the page.
+	Token string `json:"token"`
+
+	// refusal is why the reader refused the message; the worker answers it in its turn, so that
+	// answers keep the order of the requests.
+	refusal *badMessage
 }
 
 // clientIDPattern is what a browser may call itself: the page draws 16 random bytes and writes
@@ -119,13 +128,19 @@ func parseRequest(data []byte) (request, *badMessage) {
 			return r, bad
 		}
 		if r.Player != "" {
-			return r, checkName("player", r.Player)
+			if bad := checkName("player", r.Player); bad != nil {
+				return r, bad
+			}
 		}
+		return r, checkToken(r.Token)
 	case typeJoinRoom:
 		if bad := checkName("room", r.Room); bad != nil {
 			return r, bad
 		}
-		return r, checkName("player", r.Player)
+		if bad := checkName("player", r.Player); bad != nil {
+			return r, bad
+		}
+		return r, checkToken(r.Token)
 	case typeGuess:
 		if len(r.Letter) != 1 || !('a' <= r.Letter[0] && r.Letter[0] <= 'z' || 'A' <= r.Letter[0] && r.Letter[0] <= 'Z') {
 			return r, refuse(codeInvalidArgument, "letter %q must be exactly one of a-z", r.Letter)
@@ -145,6 +160,17 @@ func parseRequest(data []byte) (request, *badMessage) {
 		return r, refuse(codeBadMessage, "unknown message type %q; see docs/protocol.md for the types a browser may send", r.Type)
 	}
 	return r, nil
+}
+
+// tokenPattern is a player token as the page draws it: 16 random bytes in base64url.
+var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
+
+// checkToken checks an optional player token.
+func checkToken(tok string) *badMessage {
+	if tok != "" && !tokenPattern.MatchString(tok) {
+		return refuse(codeInvalidArgument, "token must be 16 to 64 characters of A-Z, a-z, 0-9, _ and -")
+	}
+	return nil
 }
 
 // checkName applies the game's rule for room and player names (game.validateName): 1 to 32

@@ -108,7 +108,8 @@ func (p *nodePool) failed(i int) {
 // leader, cut off, shutting down), so that the same call should go to another node.
 func nodeCannotHelp(err error) bool {
 	switch status.Code(err) {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Aborted, codes.Internal, codes.Unknown:
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Internal, codes.Unknown:
+		// Not Aborted: a node answers it for an expired session, which every node would repeat.
 		return true
 	}
 	return false

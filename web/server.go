@@ -37,7 +37,9 @@ type Server struct {
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
-	wg    sync.WaitGroup
+	// creates is each browser host's room-creation quota, shared by all its sockets.
+	creates map[string]*tokenBucket
+	wg      sync.WaitGroup
 }
 
 // New connects to the configured nodes (lazily: a node down now is tried again later) and returns a
@@ -52,7 +54,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, log: cfg.Logger, pool: pool, ctx: ctx, cancel: cancel, conns: map[*conn]struct{}{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, pool: pool, ctx: ctx, cancel: cancel, conns: map[*conn]struct{}{}, creates: map[string]*tokenBucket{}}
 	s.hub = newHub(ctx, pool, cfg)
 	s.dash = newDashboard(s)
 	s.up = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 4096, CheckOrigin: s.originAllowed}
@@ -176,6 +178,10 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	c := newConn(s, ws)
 	c.control, c.loopback = s.mayControl(r), LoopbackHost(r.Host)
+	c.host = r.RemoteAddr
+	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		c.host = h
+	}
 	s.mu.Lock()
 	if s.ctx.Err() != nil {
 		s.mu.Unlock()
@@ -185,6 +191,27 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	c.run()
+}
+
+// maxQuotaHosts bounds the per-host quotas kept: past it they start afresh, which only a flood of
+// distinct hosts causes.
+const maxQuotaHosts = 10000
+
+// mayCreate spends one room creation from the socket's quota and its host's, and says whether both
+// had one.
+func (s *Server) mayCreate(c *conn) bool {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.creates[c.host]
+	if b == nil {
+		if len(s.creates) >= maxQuotaHosts {
+			clear(s.creates)
+		}
+		b = newTokenBucket(s.cfg.HostRoomsPerMinute/60, s.cfg.HostRoomBurst, now)
+		s.creates[c.host] = b
+	}
+	return c.creates.take(now) && b.take(now)
 }
 
 func (s *Server) forget(c *conn) {

@@ -37,6 +37,7 @@ type Cluster struct {
 	state   *game.State
 	rnd     *rand.Rand
 	index   uint64            // the last "committed" log index
+	clock   int64             // the time the leader stamps on commands, in Unix ms (AdvanceClock)
 	term    uint64            // the current term
 	leader  uint64            // the current leader, 0 while none
 	created map[string]uint64 // room -> index of the command that created it
@@ -125,6 +126,14 @@ func (c *Cluster) Stop() {
 	for _, n := range nodes {
 		n.stop()
 	}
+}
+
+// AdvanceClock moves the leader's clock, which it writes into every command it commits, by d: the
+// log's clock, by which sessions expire (game/session.go).
+func (c *Cluster) AdvanceClock(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.clock += d.Milliseconds()
 }
 
 // Crash stops node id at once: its streams end with Unavailable and its address refuses calls.
@@ -287,6 +296,7 @@ func (c *Cluster) apply(n *Node, cmd game.Command) (*kannapb.RoomState, error) {
 	if cmd.NeedsWord() {
 		cmd.Word = game.PickWord(c.rnd)
 	}
+	cmd.Time = c.clock
 	c.appendLocked(&kannapb.LogEntry{Kind: kannapb.LogEntryKind_LOG_ENTRY_KIND_COMMAND, Text: cmd.Describe()})
 	res := c.state.ApplyAt(c.index, cmd)
 	for _, m := range c.nodes {

@@ -1,11 +1,23 @@
 // game.js: the lobby and the game page. It draws whatever room state the server sends last (the
 // state comes from a node's Watch stream, after Raft has committed it) and turns key presses into
 // guess requests; it keeps no game rules of its own.
-import { KannaSocket, describe } from "/static/socket.js";
+import { KannaSocket, describe, randomID } from "/static/socket.js";
 
 const $ = (id) => document.getElementById(id);
 const ROWS = ["qwertyuiop", "asdfghjkl", "zxcvbnm"];
 const NAME_KEY = "kanna.player";
+const TOKEN_KEY = "kanna.token";
+
+// The player's secret, drawn once per browser: the name this browser joins under is its own, and
+// another browser cannot take it over (docs/protocol.md, "Players").
+function playerToken() {
+  let t = localStorage.getItem(TOKEN_KEY);
+  if (!t) {
+    t = randomID() + randomID();
+    localStorage.setItem(TOKEN_KEY, t);
+  }
+  return t;
+}
 
 const roomFromPath = () => {
   const m = location.pathname.match(/^\/room\/(.+)$/);
@@ -29,7 +41,7 @@ const sock = new KannaSocket({
   onReopen: async (s) => {
     if (page.room) {
       const fields = { room: page.room };
-      if (page.joined) fields.player = page.player;
+      if (page.joined) Object.assign(fields, { player: page.player, token: playerToken() });
       await s.request("watch_room", fields, true);
     }
   },
@@ -196,16 +208,20 @@ function showJoinForm(error = "") {
 
 async function join(player) {
   try {
-    await sock.request("join_room", { room: page.room, player });
+    await sock.request("join_room", { room: page.room, player, token: playerToken() });
   } catch (err) {
     if (err.code === "not_found") {
       // A link to a room nobody has created yet: create it, then join.
       try {
         await sock.request("create_room", { room: page.room });
-        await sock.request("join_room", { room: page.room, player });
+        await sock.request("join_room", { room: page.room, player, token: playerToken() });
       } catch (err2) {
         if (err2.code !== "already_exists") return showJoinForm(describe(err2));
-        await sock.request("join_room", { room: page.room, player }).catch((e) => showJoinForm(describe(e)));
+        const again = await sock.request("join_room", { room: page.room, player, token: playerToken() }).then(
+          () => true,
+          (e) => (showJoinForm(describe(e)), false),
+        );
+        if (!again) return;
       }
     } else {
       return showJoinForm(describe(err));

@@ -6,7 +6,7 @@
 // watches the room again), then resends every unanswered request with its old seq: the cluster
 // applies a request once (Raft paper §8), so a guess sent twice still counts once.
 
-function randomID() {
+export function randomID() {
   const bytes = new Uint8Array(16);
   crypto.getRandomValues(bytes);
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
