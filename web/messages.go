@@ -240,6 +240,7 @@ type roomJSON struct {
 	Word        string       `json:"word,omitempty"`
 	ServedBy    uint64       `json:"served_by"`
 	CommitIndex uint64       `json:"commit_index"`
+	Version     uint64       `json:"version"`
 }
 
 type playerJSON struct {
@@ -252,7 +253,7 @@ func roomToJSON(s *kannapb.RoomState) roomJSON {
 		Room: s.GetRoom(), MaskedWord: s.GetMaskedWord(), LivesLeft: s.GetLivesLeft(), MaxLives: s.GetMaxLives(),
 		Guessed: append([]string{}, s.GetGuessedLetters()...), Status: statusWord(s.GetStatus()),
 		Players: []playerJSON{}, Round: s.GetRound(), Word: s.GetWord(), ServedBy: s.GetServedBy(),
-		CommitIndex: s.GetCommitIndex(),
+		CommitIndex: s.GetCommitIndex(), Version: s.GetVersion(),
 	}
 	for _, p := range s.GetPlayers() {
 		r.Players = append(r.Players, playerJSON{Name: p.GetName(), Score: p.GetScore()})
