@@ -257,3 +257,37 @@ func TestStreamIsStaleOnlyWhenItHasNotSeenTheRoomAWriteReturned(t *testing.T) {
 		})
 	}
 }
+
+// Guesses committed in one batch come back with one commit_index and different rooms (issue 13):
+// each newer version is shown, so the room ends on the last, and an older one is never shown.
+func TestStatesOfOneBatchAreOrderedByVersionNotCommitIndex(t *testing.T) {
+	r := newRig(t, 1, nil)
+	b := r.open("batch")
+	b.ok("create_room", map[string]any{"room": "batch"})
+	b.ok("join_room", map[string]any{"room": "batch", "player": "kanna"})
+	base := b.roomState(func(map[string]any) bool { return true })
+	v := uint64(base["version"].(float64))
+	state := func(letters string, version uint64) *kannapb.RoomState {
+		s := &kannapb.RoomState{Room: "batch", MaskedWord: "_____", ServedBy: 9, CommitIndex: 500, Version: version}
+		for _, l := range letters {
+			s.GuessedLetters = append(s.GuessedLetters, string(l))
+		}
+		return s
+	}
+	r.srv.hub.publish(state("a", v+10))
+	r.srv.hub.publish(state("ab", v+11))
+	r.srv.hub.publish(state("a", v+10)) // a write's answer that arrives late
+	r.srv.hub.publish(state("abc", v+12))
+	b.roomState(func(s map[string]any) bool { return letters(s) == "abc" })
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var shown []string
+	for _, m := range b.seen {
+		if m["type"] == "room" {
+			if st := m["state"].(map[string]any); st["served_by"] == float64(9) {
+				shown = append(shown, letters(st))
+			}
+		}
+	}
+	require.Equal(t, []string{"a", "ab", "abc"}, shown)
+}

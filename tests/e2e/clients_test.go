@@ -411,3 +411,25 @@ func TestWritesInFlightWhenTheLeaderPausesAreAnsweredSoonAfterTheNextElection(t 
 		}
 	}
 }
+
+// TestOlderCatchesAStateThatGoesBack shows the kill test's checker can fail: each step back a page
+// could show (an earlier round, fewer letters, fewer players) is caught, and a step forward is not.
+func TestOlderCatchesAStateThatGoesBack(t *testing.T) {
+	st := func(round float64, letters string, players int) map[string]any {
+		m := map[string]any{"round": round, "guessed_letters": []any{}, "players": []any{}}
+		for _, l := range letters {
+			m["guessed_letters"] = append(m["guessed_letters"].([]any), string(l))
+		}
+		for i := 0; i < players; i++ {
+			m["players"] = append(m["players"].([]any), map[string]any{"name": fmt.Sprint(i), "score": 0.0})
+		}
+		return m
+	}
+	now := st(2, "ab", 3)
+	require.True(t, older(st(1, "abcdef", 3), now))
+	require.True(t, older(st(2, "a", 3), now))
+	require.True(t, older(st(2, "ab", 2), now))
+	require.False(t, older(st(2, "ab", 3), now))
+	require.False(t, older(st(2, "abc", 3), now))
+	require.False(t, older(st(3, "", 3), now))
+}
