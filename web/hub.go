@@ -74,12 +74,11 @@ func (h *hub) subscribe(c *conn, room string) {
 	}
 	f.mu.Lock()
 	f.subs[c] = struct{}{}
-	msg := f.lastMsg
+	if f.lastMsg != nil {
+		c.send(f.lastMsg) // under f.mu, so that no newer state can reach c first (see offer)
+	}
 	f.mu.Unlock()
 	h.mu.Unlock()
-	if msg != nil {
-		c.send(msg)
-	}
 }
 
 // unsubscribe removes c from room's viewers, and ends the room's stream when none are left.
@@ -141,15 +140,13 @@ func (f *feed) offer(s *kannapb.RoomState) {
 	}
 	f.last = s
 	f.lastMsg = encode(roomMsg{Type: typeRoom, State: roomToJSON(s)})
-	subs := make([]*conn, 0, len(f.subs))
+	// Queued under f.mu: two offers racing (a write's answer, the stream) must reach every
+	// browser in the order they passed the check above, or a browser could end on the older one.
+	// send never waits, so holding the lock costs nothing.
 	for c := range f.subs {
-		subs = append(subs, c)
+		c.send(f.lastMsg)
 	}
-	msg := f.lastMsg
 	f.mu.Unlock()
-	for _, c := range subs {
-		c.send(msg)
-	}
 }
 
 // gone tells every viewer that the room does not exist, and forgets them.

@@ -4,8 +4,10 @@
 package web
 
 import (
+	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -290,4 +292,51 @@ func TestStatesOfOneBatchAreOrderedByVersionNotCommitIndex(t *testing.T) {
 		}
 	}
 	require.Equal(t, []string{"a", "ab", "abc"}, shown)
+}
+
+// Writes' answers and the stream offer states from many goroutines at once: every browser must
+// still see them in version order and end on the newest (issue 13's sockets stuck on a stale
+// state, and a state going back after a node kill, both came from two offers overtaking each
+// other between the check and the send).
+func TestConcurrentOffersReachEveryBrowserInVersionOrder(t *testing.T) {
+	r := newRig(t, 1, nil)
+	var bs []*browser
+	for i := 0; i < 3; i++ {
+		b := r.open(fmt.Sprintf("viewer%d", i))
+		bs = append(bs, b)
+	}
+	bs[0].ok("create_room", map[string]any{"room": "race"})
+	for _, b := range bs {
+		b.ok("watch_room", map[string]any{"room": "race"})
+		b.roomState(func(map[string]any) bool { return true })
+	}
+	const writers, each = 8, 50
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				v := uint64(1000 + i*writers + w)
+				r.srv.hub.publish(&kannapb.RoomState{Room: "race", MaskedWord: "_", ServedBy: 7, CommitIndex: v, Version: v})
+			}
+		}()
+	}
+	wg.Wait()
+	last := float64(1000 + writers*each - 1)
+	for i, b := range bs {
+		b.roomState(func(s map[string]any) bool { return s["version"] == last })
+		b.mu.Lock()
+		prev := 0.0
+		for _, m := range b.seen {
+			if m["type"] != "room" {
+				continue
+			}
+			v := m["state"].(map[string]any)["version"].(float64)
+			require.GreaterOrEqual(t, v, prev, "browser %d was shown version %v after %v", i, v, prev)
+			prev = v
+		}
+		require.Equal(t, last, prev, "browser %d ends on the newest state", i)
+		b.mu.Unlock()
+	}
 }
