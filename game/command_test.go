@@ -3,6 +3,7 @@
 package game
 
 import (
+	"encoding/binary"
 	"strings"
 	"testing"
 
@@ -114,4 +115,22 @@ func TestDescribeSaysACommandInWords(t *testing.T) {
 	} {
 		require.Equal(t, want, c.Describe())
 	}
+}
+
+func TestTokenAndTimeSurviveTheEncodingAndVersionOneStillDecodes(t *testing.T) {
+	c := Command{Kind: KindGuess, ClientID: "c", Seq: 3, Room: "den", Player: "kanna", Letter: "a",
+		Token: "token-of-kanna-0001", Time: 1_700_000_000_123}
+	got, err := DecodeCommand(c.Encode())
+	require.NoError(t, err)
+	require.Equal(t, c, got, "a token or a clock lost in the log would let a name be taken over and sessions never expire")
+
+	// An entry written before Token and Time: version 1, the same fields up to Word.
+	v1 := c.Encode()
+	v1[0] = binaryVersion1
+	v1 = v1[:len(v1)-len(binary.AppendVarint(nil, c.Time))-1-len(c.Token)]
+	old, err := DecodeCommand(v1)
+	require.NoError(t, err)
+	want := c
+	want.Token, want.Time = "", 0
+	require.Equal(t, want, old)
 }
