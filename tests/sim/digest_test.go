@@ -14,8 +14,8 @@ import (
 
 func TestDigestCoversEveryField(t *testing.T) {
 	// appendDigest names each field by hand; a new field must be added there, then counted here.
-	require.Equal(t, 7, reflect.TypeOf(game.Command{}).NumField(), "extend appendDigest with the new Command field")
-	require.Equal(t, 11, reflect.TypeOf(game.Result{}).NumField(), "extend appendDigest with the new Result field")
+	require.Equal(t, 9, reflect.TypeOf(game.Command{}).NumField(), "extend appendDigest with the new Command field")
+	require.Equal(t, 12, reflect.TypeOf(game.Result{}).NumField(), "extend appendDigest with the new Result field")
 
 	cmd := game.Command{Kind: game.KindGuess, ClientID: "c", Seq: 3, Room: "den", Player: "riko", Letter: "k"}
 	res := game.Result{Kind: game.KindGuess, Room: "den", Player: "riko", Round: 1, Letter: "k", Hit: true, Revealed: 1, Points: 1, Status: game.Playing}
@@ -30,6 +30,8 @@ func TestDigestCoversEveryField(t *testing.T) {
 		func(c *game.Command) { c.Player = "kanna" },
 		func(c *game.Command) { c.Letter = "a" },
 		func(c *game.Command) { c.Word = "tohru" },
+		func(c *game.Command) { c.Token = "secret" },
+		func(c *game.Command) { c.Time = 1_700_000_000_000 },
 	}
 	for i, change := range changedCmd {
 		c := cmd
@@ -48,6 +50,33 @@ func TestDigestCoversEveryField(t *testing.T) {
 		func(r *game.Result) { r.Points = 2 },
 		func(r *game.Result) { r.Status = game.Won },
 		func(r *game.Result) { r.Err = &game.Error{Code: game.NotFound, Message: "no room"} },
+		func(r *game.Result) { r.State = &game.RoomView{Name: "den", Round: 1, Lives: 5, Version: 9} },
+	}
+	// Every field of the room a command left is covered too.
+	state := game.RoomView{Name: "den", Round: 1, Status: game.Playing, Masked: "k____", Lives: 5, Guessed: "k",
+		Players: []game.PlayerView{{Name: "riko", Score: 1}}, Version: 9}
+	require.Equal(t, 10, reflect.TypeOf(state).NumField(), "extend appendRoomView with the new RoomView field")
+	withState := res
+	withState.State = &state
+	stateBase := string(appendDigest(nil, cmd, withState))
+	changedState := []func(*game.RoomView){
+		func(v *game.RoomView) { v.Name = "lair" },
+		func(v *game.RoomView) { v.Round = 2 },
+		func(v *game.RoomView) { v.Status = game.Lost },
+		func(v *game.RoomView) { v.Masked = "ka___" },
+		func(v *game.RoomView) { v.Word = "kanna" },
+		func(v *game.RoomView) { v.Lives = 4 },
+		func(v *game.RoomView) { v.Guessed = "ka" },
+		func(v *game.RoomView) { v.Misses = "z" },
+		func(v *game.RoomView) { v.Players = []game.PlayerView{{Name: "riko", Score: 2}} },
+		func(v *game.RoomView) { v.Version = 10 },
+	}
+	for i, change := range changedState {
+		v := state
+		change(&v)
+		r := res
+		r.State = &v
+		require.NotEqual(t, stateBase, string(appendDigest(nil, cmd, r)), "room field %d", i)
 	}
 	for i, change := range changedRes {
 		r := res

@@ -117,10 +117,12 @@ func appendDigest(b []byte, c game.Command, r game.Result) []byte {
 		b = append(b, ' ')
 	}
 	b = strconv.AppendUint(b, c.Seq, 10)
-	for _, f := range []string{c.Room, c.Player, c.Letter, c.Word} {
+	for _, f := range []string{c.Room, c.Player, c.Letter, c.Word, c.Token} {
 		b = append(b, ' ')
 		b = strconv.AppendQuote(b, f)
 	}
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, c.Time, 10)
 	b = append(b, " =>"...)
 	for _, f := range []string{string(r.Kind), r.Room, r.Player, r.Letter} {
 		b = append(b, ' ')
@@ -139,6 +141,29 @@ func appendDigest(b []byte, c game.Command, r game.Result) []byte {
 		b = strconv.AppendUint(b, uint64(r.Err.Code), 10)
 		b = append(b, ' ')
 		b = strconv.AppendQuote(b, r.Err.Message)
+	}
+	if v := r.State; v != nil {
+		b = appendRoomView(append(b, " state"...), v)
+	}
+	return b
+}
+
+// appendRoomView appends every field of a room as a command left it (Result.State): what a retried
+// write answers, so replicas must agree on it too.
+func appendRoomView(b []byte, v *game.RoomView) []byte {
+	for _, f := range []string{v.Name, v.Masked, v.Word, v.Guessed, v.Misses} {
+		b = append(b, ' ')
+		b = strconv.AppendQuote(b, f)
+	}
+	for _, n := range []int64{int64(v.Round), int64(v.Status), int64(v.Lives), int64(v.Version)} {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, n, 10)
+	}
+	for _, p := range v.Players {
+		b = append(b, ' ')
+		b = strconv.AppendQuote(b, p.Name)
+		b = append(b, '=')
+		b = strconv.AppendInt(b, int64(p.Score), 10)
 	}
 	return b
 }
