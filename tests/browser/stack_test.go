@@ -4,7 +4,7 @@ package browser
 
 import (
 	"bufio"
-	"fmt"
+	"github.com/kanna-cluster/kanna/internal/kannabin"
 	"io"
 	"log/slog"
 	"net"
@@ -77,17 +77,7 @@ var (
 func binary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "kanna-browser-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		kannaBin = filepath.Join(dir, "kanna")
-		build := exec.Command("go", "build", "-o", kannaBin, "./cmd/kanna")
-		build.Dir = filepath.Join("..", "..")
-		if out, err := build.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/kanna: %w\n%s", err, out)
-		}
+		kannaBin, _, buildErr = kannabin.Build("kanna-browser-bin-", filepath.Join("..", ".."))
 	})
 	require.NoError(t, buildErr)
 	return kannaBin

@@ -11,8 +11,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"github.com/kanna-cluster/kanna/internal/kannabin"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -36,19 +36,13 @@ func TestMain(m *testing.M) {
 }
 
 func buildAndRun(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "kanna-e2e-bin-")
+	bin, dir, err := kannabin.Build("kanna-e2e-bin-", filepath.Join("..", ".."))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: make a folder for the binary:", err)
+		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	kannaBin = filepath.Join(dir, "kanna")
-	build := exec.Command("go", "build", "-o", kannaBin, "./cmd/kanna")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: go build ./cmd/kanna failed: %v\n%s", err, out)
-		return 1
-	}
+	kannaBin = bin
 	return m.Run()
 }
 

@@ -24,6 +24,7 @@ package netfault
 import (
 	"flag"
 	"fmt"
+	"github.com/kanna-cluster/kanna/internal/kannabin"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,19 +51,13 @@ func TestMain(m *testing.M) {
 }
 
 func buildAndRun(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "kanna-netfault-bin-")
+	bin, dir, err := kannabin.Build("kanna-netfault-bin-", filepath.Join("..", ".."))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "netfault: make a folder for the binary:", err)
+		fmt.Fprintln(os.Stderr, "netfault:", err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	kannaBin = filepath.Join(dir, "kanna")
-	build := exec.Command("go", "build", "-o", kannaBin, "./cmd/kanna")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "netfault: go build ./cmd/kanna failed: %v\n%s", err, out)
-		return 1
-	}
+	kannaBin = bin
 	return m.Run()
 }
 
