@@ -236,8 +236,10 @@ func (s *Supervisor) start(p *proc) error {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// A process group of its own keeps the terminal's Ctrl-C away from the nodes, so that the
-	// supervisor stops them in order (SIGTERM, then SIGKILL) instead of all dying at once.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// supervisor stops them in order (SIGTERM, then SIGKILL) instead of all dying at once. A
+	// supervisor that dies without that chance (SIGKILL, a crash) takes its nodes with it rather
+	// than leaving them holding their ports and data folders.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		_ = logFile.Close()
 		return fmt.Errorf("demo: start node %d (%s %v): %w", p.id, s.cfg.Binary, p.args, err)

@@ -6,14 +6,17 @@
 package demo
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -35,9 +38,16 @@ import (
 // leader (node 1) reports.
 const fakeNodeEnv = "KANNA_DEMO_FAKE_NODE"
 
+// fakeSupervisorEnv switches the test binary into a process that supervises one fake node, prints
+// the node's pid and waits to be killed.
+const fakeSupervisorEnv = "KANNA_DEMO_FAKE_SUPERVISOR"
+
 func TestMain(m *testing.M) {
 	if voters, ok := os.LookupEnv(fakeNodeEnv); ok {
 		os.Exit(fakeNode(os.Args[1:], voters))
+	}
+	if _, ok := os.LookupEnv(fakeSupervisorEnv); ok {
+		os.Exit(fakeSupervisor())
 	}
 	os.Exit(m.Run())
 }
@@ -92,6 +102,28 @@ func fakeNode(args []string, voters string) int {
 		}
 	}
 	return 0
+}
+
+// fakeSupervisor starts one fake node that ignores SIGTERM, prints its pid, and blocks until it is
+// killed: only the death of its supervisor can stop that node.
+func fakeSupervisor() int {
+	exe, err := os.Executable()
+	if err != nil {
+		return 6
+	}
+	if err := os.Setenv(fakeNodeEnv, "1"); err != nil {
+		return 6
+	}
+	s, err := New(Config{Binary: exe, Progress: io.Discard})
+	if err != nil {
+		return 6
+	}
+	n, err := s.AddNode("--ignore-term")
+	if err != nil {
+		return 7
+	}
+	fmt.Println(n.PID)
+	select {}
 }
 
 // fakeCluster answers Status as a member of a cluster led by node 1 with the given voters, and
@@ -245,6 +277,39 @@ func TestShutdownStopsEveryNodeAndRemovesTemporaryData(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrNotExist)
 	_, err = s.AddNode()
 	require.Error(t, err)
+}
+
+func TestNodesDieWithASupervisorKilledWithoutWarning(t *testing.T) {
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), fakeSupervisorEnv+"=1")
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err, "the supervisor did not report its node")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	require.NoError(t, err, "pid line %q", line)
+	require.True(t, processLives(pid), "node %d is not running", pid)
+
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	require.Eventually(t, func() bool { return !processLives(pid) }, 10*time.Second, 10*time.Millisecond,
+		"node %d outlived its supervisor's SIGKILL", pid)
+}
+
+// processLives says whether pid runs: a process that has ended but waits to be reaped by whoever
+// inherited it (state Z) does not.
+func processLives(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name, which is in parentheses and may hold spaces.
+	rest := stat[strings.LastIndexByte(string(stat), ')')+1:]
+	fields := strings.Fields(string(rest))
+	return len(fields) > 0 && fields[0] != "Z" && fields[0] != "X"
 }
 
 func TestControlEndpointCrashesRestartsAndListsNodes(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -89,6 +90,8 @@ func binary(t *testing.T) string {
 func demoStack(t *testing.T) stack {
 	t.Helper()
 	cmd := exec.Command(binary(t), "demo", "--web-addr", "127.0.0.1:0", "--dir", t.TempDir())
+	// A test binary that dies on its timeout takes the demo, and through it the nodes, along.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	var stderr strings.Builder

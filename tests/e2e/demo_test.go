@@ -45,6 +45,8 @@ func TestDemoThenStatusShowsThreeMembersAndOneLeader(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr syncBuffer
 	cmd := exec.Command(kannaBin, "demo", "--nodes", "3")
+	// A test binary that dies on its timeout takes the demo, and through it the nodes, along.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
