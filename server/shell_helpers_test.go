@@ -7,6 +7,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -36,6 +37,8 @@ type testCluster struct {
 	nodes map[uint64]*Node // the running ones
 	dirs  map[uint64]string
 	addrs map[uint64]string
+	// root holds the nodes' data folders.
+	root string
 	// configure, when set, adjusts the config of every node started.
 	configure func(*Config)
 	// clientTLS, when set, is what the test's own clients dial with.
@@ -59,6 +62,9 @@ func newTestClusterWith(t testing.TB, size int, configure func(*Config)) *testCl
 func newTestClusterTLS(t testing.TB, size int, configure func(*Config), clientTLS *tls.Config) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, nodes: map[uint64]*Node{}, dirs: map[uint64]string{}, addrs: map[uint64]string{}, configure: configure, clientTLS: clientTLS}
+	// The folder is made before the clean-up that stops the nodes is registered: clean-ups run
+	// last-registered first, so every node has stopped writing before its folder is removed.
+	c.root = t.TempDir()
 	t.Cleanup(func() {
 		for _, n := range c.nodes {
 			_ = n.Kill()
@@ -103,7 +109,9 @@ func (c *testCluster) waitGossip() {
 func (c *testCluster) start(id uint64, join ...string) *Node {
 	c.t.Helper()
 	if c.dirs[id] == "" {
-		c.dirs[id] = c.t.TempDir()
+		dir, err := os.MkdirTemp(c.root, fmt.Sprintf("node%d-", id))
+		require.NoError(c.t, err)
+		c.dirs[id] = dir
 	}
 	addr := c.addrs[id]
 	if addr == "" {
