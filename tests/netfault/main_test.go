@@ -24,7 +24,6 @@ package netfault
 import (
 	"flag"
 	"fmt"
-	"github.com/kanna-cluster/kanna/internal/kannabin"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +31,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kanna-cluster/kanna/internal/kannabin"
 )
 
 // kannaBin is the binary TestMain built.
