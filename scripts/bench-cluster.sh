@@ -2,7 +2,9 @@
 # The cluster benchmarks of docs/benchmarks.md: Kanna and the hashicorp/raft peer
 # (tests/peers/hashiraft), consensus alone and the whole service, each printing one JSON line.
 # The systems alternate within each round (kanna, peer, kanna, peer) so that both see the same
-# load from whatever else runs on the machine; ROUNDS repeats the whole sequence.
+# load from whatever else runs on the machine; ROUNDS repeats the whole sequence. In the whole
+# service both systems' players call on the same client path: Game.Play streams (the default of
+# both benches), or one unary call per op when the flags hold --client-path unary.
 #   scripts/bench-cluster.sh [ROUNDS] [bench flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -147,13 +147,7 @@ func (g *gameService) Watch(req *kannapb.WatchRequest, stream kannapb.Game_Watch
 
 // write proposes a game command through the leader and answers with the room after it.
 func (n *Node) write(ctx context.Context, cmd game.Command, forward func(context.Context, kannapb.GameClient) (*kannapb.RoomState, error)) (*kannapb.RoomState, error) {
-	// Refuse a malformed request here rather than after a hop to the leader. The word is the
-	// leader's to pick, so any valid one stands in for it in the check.
-	check := cmd
-	if check.NeedsWord() {
-		check.Word = game.Words()[0]
-	}
-	if err := check.Validate(); err != nil {
+	if err := validate(cmd); err != nil {
 		return nil, toStatus(err)
 	}
 	local := func(ctx context.Context) (*kannapb.RoomState, error) {
@@ -174,6 +168,18 @@ func (n *Node) write(ctx context.Context, cmd game.Command, forward func(context
 		})
 }
 
+// anyWord is a valid word, which stands in for the leader's pick when a request is checked.
+var anyWord = game.Words()[0]
+
+// validate refuses a malformed request here rather than after a hop to the leader. The word is
+// the leader's to pick, so any valid one stands in for it in the check.
+func validate(cmd game.Command) error {
+	if cmd.NeedsWord() {
+		cmd.Word = anyWord
+	}
+	return cmd.Validate()
+}
+
 // submit starts a proposal or read on the loop and waits for its result. A result that carries an
 // error (ErrProposalLost, or a read's NotFound) is returned as that error.
 func (n *Node) submit(ctx context.Context, start func() (engine.ProposalID, error)) (waitResult, error) {
@@ -184,7 +190,7 @@ func (n *Node) submit(ctx context.Context, start func() (engine.ProposalID, erro
 			reply <- waitResult{err: err}
 			return
 		}
-		n.loop.waiters[id] = reply
+		n.loop.waiters[id] = waiter{ch: reply}
 	}); err != nil {
 		return waitResult{}, err
 	}

@@ -1,7 +1,7 @@
 // What a program that hosts a node in its own process uses besides gRPC: the node's Game service
 // as a Go value, so that `kanna bench --inprocess` proposes through the engine with no client hop,
-// and the conversion of a game view to the service's message, so that a peer system serving the
-// same Game service (tests/peers/hashiraft) answers with the very same messages.
+// and the conversions between the game and the service's messages, so that a peer system serving
+// the same Game service (tests/peers/hashiraft) reads and answers the very same messages.
 package server
 
 import (
@@ -22,3 +22,18 @@ func (n *Node) Term() uint64 { return n.term.Load() }
 func RoomState(v game.RoomView, servedBy, commitIndex uint64) *kannapb.RoomState {
 	return roomState(v, servedBy, commitIndex)
 }
+
+// PlayCommand is the game command a Game.Play request holds; false when it holds none.
+func PlayCommand(req *kannapb.PlayRequest) (game.Command, bool) {
+	cmd, _, ok := playWrite(req)
+	return cmd, ok
+}
+
+// PlayReply is the reply to call id of a Game.Play stream: st, or the status of err when err is
+// set.
+func PlayReply(id uint64, st *kannapb.RoomState, err error) *kannapb.PlayReply {
+	return playReply(id, st, err)
+}
+
+// ErrNoWrite answers a Game.Play request that holds no write.
+var ErrNoWrite = errNoWrite

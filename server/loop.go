@@ -49,7 +49,7 @@ type loopState struct {
 	// those among them whose messages wait for the write.
 	inflight, heldInflight int
 
-	waiters  map[engine.ProposalID]chan waitResult
+	waiters  map[engine.ProposalID]waiter
 	watchers map[string]map[*watcher]struct{}
 	members  *engine.Membership
 	seeds    []string
@@ -62,15 +62,24 @@ type loopState struct {
 	gossipSent, gossipRecved uint64
 }
 
+// waiter is where the loop delivers a proposal's or read's result: a channel with room for it, so
+// the loop never blocks on a caller. call, set for a call of a Play stream (play.go), is handed
+// back in the result so that one channel serves every call of the stream.
+type waiter struct {
+	ch   chan<- waitResult
+	call *playCall
+}
+
 // waitResult is what a caller waiting on a proposal or read receives.
 type waitResult struct {
 	res     engine.Result
 	applied uint64 // the node's applied index when the result was delivered
 	err     error
+	call    *playCall // the waiter's
 }
 
 func (l *loopState) init(n *Node) {
-	l.waiters = map[engine.ProposalID]chan waitResult{}
+	l.waiters = map[engine.ProposalID]waiter{}
 	l.watchers = map[string]map[*watcher]struct{}{}
 	l.members = engine.NewMembership(n.id, engine.MembershipConfig{
 		PromoteGap:     n.cfg.PromoteGap,
@@ -166,8 +175,8 @@ func (n *Node) finish() {
 			break
 		}
 	}
-	for id, ch := range n.loop.waiters {
-		ch <- waitResult{err: ErrStopped}
+	for id, w := range n.loop.waiters {
+		w.ch <- waitResult{err: ErrStopped, call: w.call}
 		delete(n.loop.waiters, id)
 	}
 }
@@ -340,8 +349,8 @@ func (n *Node) deliver(out engine.Output, applied uint64) {
 		n.logger().Warn("engine", "err", err)
 	}
 	for _, r := range out.Results {
-		if ch, ok := n.loop.waiters[r.ID]; ok {
-			ch <- waitResult{res: r, applied: applied}
+		if w, ok := n.loop.waiters[r.ID]; ok {
+			w.ch <- waitResult{res: r, applied: applied, call: w.call}
 			delete(n.loop.waiters, r.ID)
 		}
 	}

@@ -5,7 +5,8 @@
 // the entry commits, the leader applies and answers, §8).
 //
 // Two modes, the two halves of docs/benchmarks.md:
-//   - the whole service (the default): the players are gRPC clients of the leader's Game service;
+//   - the whole service (the default): the players are gRPC clients of the leader's Game service,
+//     their calls on Game.Play streams (--client-path stream) or one unary call each (unary);
 //   - consensus alone (--inprocess): this process hosts node 1, which bootstraps the cluster and
 //     leads it, the other nodes are processes that join it, and the players call its Game service
 //     as Go calls, so every op is proposed through the engine with no client network hop. The
@@ -50,6 +51,7 @@ type benchOptions struct {
 	inprocess bool
 	extra     []string // flags for every node, from --node-flags
 	profile   string   // CPU profile of this process, from --cpuprofile
+	path      string   // the players' client path, from --client-path
 	failover  bool
 	kills     int
 }
@@ -61,6 +63,7 @@ func runBench(args []string) int {
 		"kanna bench",
 		"kanna bench --nodes 5 --clients 128 --duration 30s --json",
 		"kanna bench --inprocess --nodes 3 --json",
+		"kanna bench --client-path unary",
 		"kanna bench --node-flags '--tick 50ms --snapshot-every 5000'")
 	fs.IntVar(&opt.nodes, "nodes", 3, "cluster size, at least 1")
 	fs.IntVar(&opt.load.Clients, "clients", 64, "concurrent players, each with its own room, at least 1")
@@ -71,6 +74,7 @@ func runBench(args []string) int {
 	fs.StringVar(&nodeFlags, "node-flags", "", "extra flags for every node, space separated")
 	fs.BoolVar(&opt.failover, "failover", false, "kill the leader with SIGKILL --kills times under load; print the time to a new leader and to the next acknowledged write")
 	fs.IntVar(&opt.kills, "kills", 20, "leader kills of --failover")
+	fs.StringVar(&opt.path, "client-path", loadgen.PathStream, "how the players call the Game service over gRPC: stream (many calls on one Game.Play stream per connection) or unary (one call per op)")
 	fs.StringVar(&opt.profile, "cpuprofile", "", "write this process's CPU profile (with --inprocess, the leader's) to this file")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -81,6 +85,10 @@ func runBench(args []string) int {
 		longerThan("duration", opt.load.Duration, 0),
 		between("payload", opt.load.Payload, 1, 32),
 	) {
+		return 2
+	}
+	if opt.path != loadgen.PathStream && opt.path != loadgen.PathUnary {
+		fmt.Fprintf(stderr, "kanna bench: --client-path %q: use %s or %s\n", opt.path, loadgen.PathStream, loadgen.PathUnary)
 		return 2
 	}
 	opt.extra = strings.Fields(nodeFlags)
@@ -131,9 +139,11 @@ Loads a local cluster and prints the throughput and latency of committed command
 p50_ms and p99_ms. It starts node processes of this binary on loopback (real gRPC, write-ahead logs
 that fsync), waits for a leader, then runs --clients concurrent players for --duration.
 
-By default the players are gRPC clients of the leader's Game service: the whole service. With
---inprocess this process hosts the leader and the players call its Game service as Go calls:
-consensus alone, with the same gRPC and fsync between nodes. One op is one Guess or NewRound call
+By default the players are gRPC clients of the leader's Game service: the whole service, their
+calls sharing one Game.Play stream per connection (--client-path stream, the default), or one
+unary call per op (--client-path unary). With --inprocess this process hosts the leader and the
+players call its Game service as Go calls: consensus alone, with the same gRPC and fsync between
+nodes. One op is one Guess or NewRound call
 that returned OK: proposed through the leader, replicated to a majority, committed and applied.
 Progress and node logs go to stderr, the result to stdout (one JSON object with --json).`
 
@@ -167,11 +177,16 @@ func benchMain(ctx context.Context, opt benchOptions, progress io.Writer) (loadg
 			return loadgen.Result{}, err
 		}
 		defer conn.Close()
-		games[i] = loadgen.Remote(kannapb.NewGameClient(conn))
+		g, err := loadgen.Client(opt.path, kannapb.NewGameClient(conn))
+		if err != nil {
+			return loadgen.Result{}, err
+		}
+		defer g.Close()
+		games[i] = g
 	}
 	before := maxTerm(ctx, sup)
 	res, err := loadgen.Run(ctx, games, opt.load, progress)
-	res.System, res.Mode, res.Nodes = "kanna", loadgen.ModeService, opt.nodes
+	res.System, res.Mode, res.Nodes, res.ClientPath = "kanna", loadgen.ModeService, opt.nodes, opt.path
 	if after := maxTerm(ctx, sup); err == nil && after >= before && before > 0 {
 		elections := after - before
 		res.Elections = &elections

@@ -85,6 +85,9 @@ type Result struct {
 	P50ms     float64 `json:"p50_ms"`
 	P99ms     float64 `json:"p99_ms"`
 	Retries   int64   `json:"retries"`
+	// ClientPath is how the players reached a Game service over gRPC: PathUnary (one call per
+	// op) or PathStream (Game.Play). Empty when they called it in the same process.
+	ClientPath string `json:"client_path,omitempty"`
 	// Elections counts the terms that began while the load ran (Raft paper §5.2: every election
 	// raises the term): 0 means the leader of the start led throughout. Nil when the system's
 	// bench cannot tell.

@@ -393,6 +393,288 @@ func (x *NewRoundRequest) GetRoom() string {
 	return ""
 }
 
+// PlayRequest is one write on a Play stream.
+type PlayRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// call_id is the client's name for this call, echoed in its reply. Use each one once among the
+	// calls in flight on a stream.
+	CallId uint64 `protobuf:"varint,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// command is the write, exactly as the unary call takes it.
+	//
+	// Types that are valid to be assigned to Command:
+	//
+	//	*PlayRequest_CreateRoom
+	//	*PlayRequest_JoinRoom
+	//	*PlayRequest_Guess
+	//	*PlayRequest_NewRound
+	Command       isPlayRequest_Command `protobuf_oneof:"command"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlayRequest) Reset() {
+	*x = PlayRequest{}
+	mi := &file_kanna_v1_game_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlayRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlayRequest) ProtoMessage() {}
+
+func (x *PlayRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kanna_v1_game_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlayRequest.ProtoReflect.Descriptor instead.
+func (*PlayRequest) Descriptor() ([]byte, []int) {
+	return file_kanna_v1_game_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PlayRequest) GetCallId() uint64 {
+	if x != nil {
+		return x.CallId
+	}
+	return 0
+}
+
+func (x *PlayRequest) GetCommand() isPlayRequest_Command {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *PlayRequest) GetCreateRoom() *CreateRoomRequest {
+	if x != nil {
+		if x, ok := x.Command.(*PlayRequest_CreateRoom); ok {
+			return x.CreateRoom
+		}
+	}
+	return nil
+}
+
+func (x *PlayRequest) GetJoinRoom() *JoinRoomRequest {
+	if x != nil {
+		if x, ok := x.Command.(*PlayRequest_JoinRoom); ok {
+			return x.JoinRoom
+		}
+	}
+	return nil
+}
+
+func (x *PlayRequest) GetGuess() *GuessRequest {
+	if x != nil {
+		if x, ok := x.Command.(*PlayRequest_Guess); ok {
+			return x.Guess
+		}
+	}
+	return nil
+}
+
+func (x *PlayRequest) GetNewRound() *NewRoundRequest {
+	if x != nil {
+		if x, ok := x.Command.(*PlayRequest_NewRound); ok {
+			return x.NewRound
+		}
+	}
+	return nil
+}
+
+type isPlayRequest_Command interface {
+	isPlayRequest_Command()
+}
+
+type PlayRequest_CreateRoom struct {
+	// create_room is a CreateRoom call.
+	CreateRoom *CreateRoomRequest `protobuf:"bytes,2,opt,name=create_room,json=createRoom,proto3,oneof"`
+}
+
+type PlayRequest_JoinRoom struct {
+	// join_room is a JoinRoom call.
+	JoinRoom *JoinRoomRequest `protobuf:"bytes,3,opt,name=join_room,json=joinRoom,proto3,oneof"`
+}
+
+type PlayRequest_Guess struct {
+	// guess is a Guess call.
+	Guess *GuessRequest `protobuf:"bytes,4,opt,name=guess,proto3,oneof"`
+}
+
+type PlayRequest_NewRound struct {
+	// new_round is a NewRound call.
+	NewRound *NewRoundRequest `protobuf:"bytes,5,opt,name=new_round,json=newRound,proto3,oneof"`
+}
+
+func (*PlayRequest_CreateRoom) isPlayRequest_Command() {}
+
+func (*PlayRequest_JoinRoom) isPlayRequest_Command() {}
+
+func (*PlayRequest_Guess) isPlayRequest_Command() {}
+
+func (*PlayRequest_NewRound) isPlayRequest_Command() {}
+
+// PlayReply answers one PlayRequest.
+type PlayReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// call_id is the request's.
+	CallId uint64 `protobuf:"varint,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// outcome is what the unary call would have answered.
+	//
+	// Types that are valid to be assigned to Outcome:
+	//
+	//	*PlayReply_State
+	//	*PlayReply_Error
+	Outcome       isPlayReply_Outcome `protobuf_oneof:"outcome"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlayReply) Reset() {
+	*x = PlayReply{}
+	mi := &file_kanna_v1_game_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlayReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlayReply) ProtoMessage() {}
+
+func (x *PlayReply) ProtoReflect() protoreflect.Message {
+	mi := &file_kanna_v1_game_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlayReply.ProtoReflect.Descriptor instead.
+func (*PlayReply) Descriptor() ([]byte, []int) {
+	return file_kanna_v1_game_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PlayReply) GetCallId() uint64 {
+	if x != nil {
+		return x.CallId
+	}
+	return 0
+}
+
+func (x *PlayReply) GetOutcome() isPlayReply_Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return nil
+}
+
+func (x *PlayReply) GetState() *RoomState {
+	if x != nil {
+		if x, ok := x.Outcome.(*PlayReply_State); ok {
+			return x.State
+		}
+	}
+	return nil
+}
+
+func (x *PlayReply) GetError() *CallError {
+	if x != nil {
+		if x, ok := x.Outcome.(*PlayReply_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isPlayReply_Outcome interface {
+	isPlayReply_Outcome()
+}
+
+type PlayReply_State struct {
+	// state is the room after the write, as the unary call returns it.
+	State *RoomState `protobuf:"bytes,2,opt,name=state,proto3,oneof"`
+}
+
+type PlayReply_Error struct {
+	// error is the status the unary call would have failed with.
+	Error *CallError `protobuf:"bytes,3,opt,name=error,proto3,oneof"`
+}
+
+func (*PlayReply_State) isPlayReply_Outcome() {}
+
+func (*PlayReply_Error) isPlayReply_Outcome() {}
+
+// CallError is a failed call's gRPC status, as a unary call would have returned it.
+type CallError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// code is the gRPC status code (google.golang.org/grpc/codes): never 0 (OK).
+	Code uint32 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	// message says what was wrong and what to do.
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallError) Reset() {
+	*x = CallError{}
+	mi := &file_kanna_v1_game_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallError) ProtoMessage() {}
+
+func (x *CallError) ProtoReflect() protoreflect.Message {
+	mi := &file_kanna_v1_game_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallError.ProtoReflect.Descriptor instead.
+func (*CallError) Descriptor() ([]byte, []int) {
+	return file_kanna_v1_game_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CallError) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *CallError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // GetRoomRequest reads one room.
 type GetRoomRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -407,7 +689,7 @@ type GetRoomRequest struct {
 
 func (x *GetRoomRequest) Reset() {
 	*x = GetRoomRequest{}
-	mi := &file_kanna_v1_game_proto_msgTypes[4]
+	mi := &file_kanna_v1_game_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -419,7 +701,7 @@ func (x *GetRoomRequest) String() string {
 func (*GetRoomRequest) ProtoMessage() {}
 
 func (x *GetRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_game_proto_msgTypes[4]
+	mi := &file_kanna_v1_game_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -432,7 +714,7 @@ func (x *GetRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoomRequest.ProtoReflect.Descriptor instead.
 func (*GetRoomRequest) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_game_proto_rawDescGZIP(), []int{4}
+	return file_kanna_v1_game_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetRoomRequest) GetRoom() string {
@@ -458,7 +740,7 @@ type ListRoomsRequest struct {
 
 func (x *ListRoomsRequest) Reset() {
 	*x = ListRoomsRequest{}
-	mi := &file_kanna_v1_game_proto_msgTypes[5]
+	mi := &file_kanna_v1_game_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -470,7 +752,7 @@ func (x *ListRoomsRequest) String() string {
 func (*ListRoomsRequest) ProtoMessage() {}
 
 func (x *ListRoomsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_game_proto_msgTypes[5]
+	mi := &file_kanna_v1_game_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -483,7 +765,7 @@ func (x *ListRoomsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoomsRequest.ProtoReflect.Descriptor instead.
 func (*ListRoomsRequest) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_game_proto_rawDescGZIP(), []int{5}
+	return file_kanna_v1_game_proto_rawDescGZIP(), []int{8}
 }
 
 // ListRoomsResponse is the lobby: every room, sorted by name.
@@ -501,7 +783,7 @@ type ListRoomsResponse struct {
 
 func (x *ListRoomsResponse) Reset() {
 	*x = ListRoomsResponse{}
-	mi := &file_kanna_v1_game_proto_msgTypes[6]
+	mi := &file_kanna_v1_game_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -513,7 +795,7 @@ func (x *ListRoomsResponse) String() string {
 func (*ListRoomsResponse) ProtoMessage() {}
 
 func (x *ListRoomsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_game_proto_msgTypes[6]
+	mi := &file_kanna_v1_game_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -526,7 +808,7 @@ func (x *ListRoomsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoomsResponse.ProtoReflect.Descriptor instead.
 func (*ListRoomsResponse) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_game_proto_rawDescGZIP(), []int{6}
+	return file_kanna_v1_game_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListRoomsResponse) GetRooms() []*RoomState {
@@ -561,7 +843,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_kanna_v1_game_proto_msgTypes[7]
+	mi := &file_kanna_v1_game_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +855,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_game_proto_msgTypes[7]
+	mi := &file_kanna_v1_game_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +868,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_game_proto_rawDescGZIP(), []int{7}
+	return file_kanna_v1_game_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *WatchRequest) GetRoom() string {
@@ -635,7 +917,7 @@ type RoomState struct {
 
 func (x *RoomState) Reset() {
 	*x = RoomState{}
-	mi := &file_kanna_v1_game_proto_msgTypes[8]
+	mi := &file_kanna_v1_game_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -647,7 +929,7 @@ func (x *RoomState) String() string {
 func (*RoomState) ProtoMessage() {}
 
 func (x *RoomState) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_game_proto_msgTypes[8]
+	mi := &file_kanna_v1_game_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -660,7 +942,7 @@ func (x *RoomState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomState.ProtoReflect.Descriptor instead.
 func (*RoomState) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_game_proto_rawDescGZIP(), []int{8}
+	return file_kanna_v1_game_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RoomState) GetRoom() string {
@@ -760,7 +1042,7 @@ type Player struct {
 
 func (x *Player) Reset() {
 	*x = Player{}
-	mi := &file_kanna_v1_game_proto_msgTypes[9]
+	mi := &file_kanna_v1_game_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -772,7 +1054,7 @@ func (x *Player) String() string {
 func (*Player) ProtoMessage() {}
 
 func (x *Player) ProtoReflect() protoreflect.Message {
-	mi := &file_kanna_v1_game_proto_msgTypes[9]
+	mi := &file_kanna_v1_game_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -785,7 +1067,7 @@ func (x *Player) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Player.ProtoReflect.Descriptor instead.
 func (*Player) Descriptor() ([]byte, []int) {
-	return file_kanna_v1_game_proto_rawDescGZIP(), []int{9}
+	return file_kanna_v1_game_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Player) GetName() string {
@@ -827,7 +1109,23 @@ const file_kanna_v1_game_proto_rawDesc = "" +
 	"\x0fNewRoundRequest\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
-	"\x04room\x18\x03 \x01(\tR\x04room\"H\n" +
+	"\x04room\x18\x03 \x01(\tR\x04room\"\x95\x02\n" +
+	"\vPlayRequest\x12\x17\n" +
+	"\acall_id\x18\x01 \x01(\x04R\x06callId\x12>\n" +
+	"\vcreate_room\x18\x02 \x01(\v2\x1b.kanna.v1.CreateRoomRequestH\x00R\n" +
+	"createRoom\x128\n" +
+	"\tjoin_room\x18\x03 \x01(\v2\x19.kanna.v1.JoinRoomRequestH\x00R\bjoinRoom\x12.\n" +
+	"\x05guess\x18\x04 \x01(\v2\x16.kanna.v1.GuessRequestH\x00R\x05guess\x128\n" +
+	"\tnew_round\x18\x05 \x01(\v2\x19.kanna.v1.NewRoundRequestH\x00R\bnewRoundB\t\n" +
+	"\acommand\"\x89\x01\n" +
+	"\tPlayReply\x12\x17\n" +
+	"\acall_id\x18\x01 \x01(\x04R\x06callId\x12+\n" +
+	"\x05state\x18\x02 \x01(\v2\x13.kanna.v1.RoomStateH\x00R\x05state\x12+\n" +
+	"\x05error\x18\x03 \x01(\v2\x13.kanna.v1.CallErrorH\x00R\x05errorB\t\n" +
+	"\aoutcome\"9\n" +
+	"\tCallError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\rR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"H\n" +
 	"\x0eGetRoomRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\"\n" +
 	"\flinearizable\x18\x02 \x01(\bR\flinearizable\"\x12\n" +
@@ -861,13 +1159,14 @@ const file_kanna_v1_game_proto_rawDesc = "" +
 	"\x18ROUND_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ROUND_STATUS_PLAYING\x10\x01\x12\x14\n" +
 	"\x10ROUND_STATUS_WON\x10\x02\x12\x15\n" +
-	"\x11ROUND_STATUS_LOST\x10\x032\xac\x03\n" +
+	"\x11ROUND_STATUS_LOST\x10\x032\xe4\x03\n" +
 	"\x04Game\x12>\n" +
 	"\n" +
 	"CreateRoom\x12\x1b.kanna.v1.CreateRoomRequest\x1a\x13.kanna.v1.RoomState\x12:\n" +
 	"\bJoinRoom\x12\x19.kanna.v1.JoinRoomRequest\x1a\x13.kanna.v1.RoomState\x124\n" +
 	"\x05Guess\x12\x16.kanna.v1.GuessRequest\x1a\x13.kanna.v1.RoomState\x12:\n" +
-	"\bNewRound\x12\x19.kanna.v1.NewRoundRequest\x1a\x13.kanna.v1.RoomState\x128\n" +
+	"\bNewRound\x12\x19.kanna.v1.NewRoundRequest\x1a\x13.kanna.v1.RoomState\x126\n" +
+	"\x04Play\x12\x15.kanna.v1.PlayRequest\x1a\x13.kanna.v1.PlayReply(\x010\x01\x128\n" +
 	"\aGetRoom\x12\x18.kanna.v1.GetRoomRequest\x1a\x13.kanna.v1.RoomState\x12D\n" +
 	"\tListRooms\x12\x1a.kanna.v1.ListRoomsRequest\x1a\x1b.kanna.v1.ListRoomsResponse\x126\n" +
 	"\x05Watch\x12\x16.kanna.v1.WatchRequest\x1a\x13.kanna.v1.RoomState0\x01B6Z4github.com/kanna-cluster/kanna/proto/kannapb;kannapbb\x06proto3"
@@ -885,43 +1184,54 @@ func file_kanna_v1_game_proto_rawDescGZIP() []byte {
 }
 
 var file_kanna_v1_game_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kanna_v1_game_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_kanna_v1_game_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_kanna_v1_game_proto_goTypes = []any{
 	(RoundStatus)(0),          // 0: kanna.v1.RoundStatus
 	(*CreateRoomRequest)(nil), // 1: kanna.v1.CreateRoomRequest
 	(*JoinRoomRequest)(nil),   // 2: kanna.v1.JoinRoomRequest
 	(*GuessRequest)(nil),      // 3: kanna.v1.GuessRequest
 	(*NewRoundRequest)(nil),   // 4: kanna.v1.NewRoundRequest
-	(*GetRoomRequest)(nil),    // 5: kanna.v1.GetRoomRequest
-	(*ListRoomsRequest)(nil),  // 6: kanna.v1.ListRoomsRequest
-	(*ListRoomsResponse)(nil), // 7: kanna.v1.ListRoomsResponse
-	(*WatchRequest)(nil),      // 8: kanna.v1.WatchRequest
-	(*RoomState)(nil),         // 9: kanna.v1.RoomState
-	(*Player)(nil),            // 10: kanna.v1.Player
+	(*PlayRequest)(nil),       // 5: kanna.v1.PlayRequest
+	(*PlayReply)(nil),         // 6: kanna.v1.PlayReply
+	(*CallError)(nil),         // 7: kanna.v1.CallError
+	(*GetRoomRequest)(nil),    // 8: kanna.v1.GetRoomRequest
+	(*ListRoomsRequest)(nil),  // 9: kanna.v1.ListRoomsRequest
+	(*ListRoomsResponse)(nil), // 10: kanna.v1.ListRoomsResponse
+	(*WatchRequest)(nil),      // 11: kanna.v1.WatchRequest
+	(*RoomState)(nil),         // 12: kanna.v1.RoomState
+	(*Player)(nil),            // 13: kanna.v1.Player
 }
 var file_kanna_v1_game_proto_depIdxs = []int32{
-	9,  // 0: kanna.v1.ListRoomsResponse.rooms:type_name -> kanna.v1.RoomState
-	0,  // 1: kanna.v1.RoomState.status:type_name -> kanna.v1.RoundStatus
-	10, // 2: kanna.v1.RoomState.players:type_name -> kanna.v1.Player
-	1,  // 3: kanna.v1.Game.CreateRoom:input_type -> kanna.v1.CreateRoomRequest
-	2,  // 4: kanna.v1.Game.JoinRoom:input_type -> kanna.v1.JoinRoomRequest
-	3,  // 5: kanna.v1.Game.Guess:input_type -> kanna.v1.GuessRequest
-	4,  // 6: kanna.v1.Game.NewRound:input_type -> kanna.v1.NewRoundRequest
-	5,  // 7: kanna.v1.Game.GetRoom:input_type -> kanna.v1.GetRoomRequest
-	6,  // 8: kanna.v1.Game.ListRooms:input_type -> kanna.v1.ListRoomsRequest
-	8,  // 9: kanna.v1.Game.Watch:input_type -> kanna.v1.WatchRequest
-	9,  // 10: kanna.v1.Game.CreateRoom:output_type -> kanna.v1.RoomState
-	9,  // 11: kanna.v1.Game.JoinRoom:output_type -> kanna.v1.RoomState
-	9,  // 12: kanna.v1.Game.Guess:output_type -> kanna.v1.RoomState
-	9,  // 13: kanna.v1.Game.NewRound:output_type -> kanna.v1.RoomState
-	9,  // 14: kanna.v1.Game.GetRoom:output_type -> kanna.v1.RoomState
-	7,  // 15: kanna.v1.Game.ListRooms:output_type -> kanna.v1.ListRoomsResponse
-	9,  // 16: kanna.v1.Game.Watch:output_type -> kanna.v1.RoomState
-	10, // [10:17] is the sub-list for method output_type
-	3,  // [3:10] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	1,  // 0: kanna.v1.PlayRequest.create_room:type_name -> kanna.v1.CreateRoomRequest
+	2,  // 1: kanna.v1.PlayRequest.join_room:type_name -> kanna.v1.JoinRoomRequest
+	3,  // 2: kanna.v1.PlayRequest.guess:type_name -> kanna.v1.GuessRequest
+	4,  // 3: kanna.v1.PlayRequest.new_round:type_name -> kanna.v1.NewRoundRequest
+	12, // 4: kanna.v1.PlayReply.state:type_name -> kanna.v1.RoomState
+	7,  // 5: kanna.v1.PlayReply.error:type_name -> kanna.v1.CallError
+	12, // 6: kanna.v1.ListRoomsResponse.rooms:type_name -> kanna.v1.RoomState
+	0,  // 7: kanna.v1.RoomState.status:type_name -> kanna.v1.RoundStatus
+	13, // 8: kanna.v1.RoomState.players:type_name -> kanna.v1.Player
+	1,  // 9: kanna.v1.Game.CreateRoom:input_type -> kanna.v1.CreateRoomRequest
+	2,  // 10: kanna.v1.Game.JoinRoom:input_type -> kanna.v1.JoinRoomRequest
+	3,  // 11: kanna.v1.Game.Guess:input_type -> kanna.v1.GuessRequest
+	4,  // 12: kanna.v1.Game.NewRound:input_type -> kanna.v1.NewRoundRequest
+	5,  // 13: kanna.v1.Game.Play:input_type -> kanna.v1.PlayRequest
+	8,  // 14: kanna.v1.Game.GetRoom:input_type -> kanna.v1.GetRoomRequest
+	9,  // 15: kanna.v1.Game.ListRooms:input_type -> kanna.v1.ListRoomsRequest
+	11, // 16: kanna.v1.Game.Watch:input_type -> kanna.v1.WatchRequest
+	12, // 17: kanna.v1.Game.CreateRoom:output_type -> kanna.v1.RoomState
+	12, // 18: kanna.v1.Game.JoinRoom:output_type -> kanna.v1.RoomState
+	12, // 19: kanna.v1.Game.Guess:output_type -> kanna.v1.RoomState
+	12, // 20: kanna.v1.Game.NewRound:output_type -> kanna.v1.RoomState
+	6,  // 21: kanna.v1.Game.Play:output_type -> kanna.v1.PlayReply
+	12, // 22: kanna.v1.Game.GetRoom:output_type -> kanna.v1.RoomState
+	10, // 23: kanna.v1.Game.ListRooms:output_type -> kanna.v1.ListRoomsResponse
+	12, // 24: kanna.v1.Game.Watch:output_type -> kanna.v1.RoomState
+	17, // [17:25] is the sub-list for method output_type
+	9,  // [9:17] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_kanna_v1_game_proto_init() }
@@ -929,13 +1239,23 @@ func file_kanna_v1_game_proto_init() {
 	if File_kanna_v1_game_proto != nil {
 		return
 	}
+	file_kanna_v1_game_proto_msgTypes[4].OneofWrappers = []any{
+		(*PlayRequest_CreateRoom)(nil),
+		(*PlayRequest_JoinRoom)(nil),
+		(*PlayRequest_Guess)(nil),
+		(*PlayRequest_NewRound)(nil),
+	}
+	file_kanna_v1_game_proto_msgTypes[5].OneofWrappers = []any{
+		(*PlayReply_State)(nil),
+		(*PlayReply_Error)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kanna_v1_game_proto_rawDesc), len(file_kanna_v1_game_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

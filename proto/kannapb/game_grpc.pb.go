@@ -32,6 +32,7 @@ const (
 	Game_JoinRoom_FullMethodName   = "/kanna.v1.Game/JoinRoom"
 	Game_Guess_FullMethodName      = "/kanna.v1.Game/Guess"
 	Game_NewRound_FullMethodName   = "/kanna.v1.Game/NewRound"
+	Game_Play_FullMethodName       = "/kanna.v1.Game/Play"
 	Game_GetRoom_FullMethodName    = "/kanna.v1.Game/GetRoom"
 	Game_ListRooms_FullMethodName  = "/kanna.v1.Game/ListRooms"
 	Game_Watch_FullMethodName      = "/kanna.v1.Game/Watch"
@@ -66,6 +67,20 @@ type GameClient interface {
 	// Errors: NotFound (no such room), FailedPrecondition (the game refuses a new round in the
 	// room's present state, see docs/game.md; or seq older than this client's last), Unavailable.
 	NewRound(ctx context.Context, in *NewRoundRequest, opts ...grpc.CallOption) (*RoomState, error)
+	// Play carries many writes on one stream, for a client that sends many: each PlayRequest holds a
+	// call_id of the client's choosing and one write (CreateRoom, JoinRoom, Guess or NewRound), and
+	// each PlayReply holds that call_id and what the unary call would have answered: the RoomState,
+	// or the error as its gRPC code and message, so the client maps errors exactly as it does for
+	// unary calls (a reply's error never ends the stream). Calls run concurrently and replies come
+	// in the order the calls finish, not the order they were sent. A node takes up to 1,024 calls
+	// at once on one stream and reads no further requests until one finishes. Each call is bounded
+	// as a unary call without a deadline is (10 s). On a follower, each call is forwarded to the
+	// leader as the unary call would be; the leader serves it locally. After the client's CloseSend
+	// the node answers every call in flight and ends the stream with OK; a stream the client
+	// cancels ends at once, and its calls in flight may or may not apply (retry them with the same
+	// client_id and seq). A request that holds no write is answered InvalidArgument in its reply.
+	// The stream itself ends with an error only when the node shuts down (Unavailable).
+	Play(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PlayRequest, PlayReply], error)
 	// GetRoom reads one room. With linearizable set, the answer reflects every command committed
 	// before the call began (ReadIndex, thesis §6.4), at the cost of a heartbeat round on the leader;
 	// without it, the node answers at once from what it has applied, which may lag the leader.
@@ -129,6 +144,19 @@ func (c *gameClient) NewRound(ctx context.Context, in *NewRoundRequest, opts ...
 	return out, nil
 }
 
+func (c *gameClient) Play(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PlayRequest, PlayReply], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Game_ServiceDesc.Streams[0], Game_Play_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PlayRequest, PlayReply]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Game_PlayClient = grpc.BidiStreamingClient[PlayRequest, PlayReply]
+
 func (c *gameClient) GetRoom(ctx context.Context, in *GetRoomRequest, opts ...grpc.CallOption) (*RoomState, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RoomState)
@@ -151,7 +179,7 @@ func (c *gameClient) ListRooms(ctx context.Context, in *ListRoomsRequest, opts .
 
 func (c *gameClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RoomState], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Game_ServiceDesc.Streams[0], Game_Watch_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Game_ServiceDesc.Streams[1], Game_Watch_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +225,20 @@ type GameServer interface {
 	// Errors: NotFound (no such room), FailedPrecondition (the game refuses a new round in the
 	// room's present state, see docs/game.md; or seq older than this client's last), Unavailable.
 	NewRound(context.Context, *NewRoundRequest) (*RoomState, error)
+	// Play carries many writes on one stream, for a client that sends many: each PlayRequest holds a
+	// call_id of the client's choosing and one write (CreateRoom, JoinRoom, Guess or NewRound), and
+	// each PlayReply holds that call_id and what the unary call would have answered: the RoomState,
+	// or the error as its gRPC code and message, so the client maps errors exactly as it does for
+	// unary calls (a reply's error never ends the stream). Calls run concurrently and replies come
+	// in the order the calls finish, not the order they were sent. A node takes up to 1,024 calls
+	// at once on one stream and reads no further requests until one finishes. Each call is bounded
+	// as a unary call without a deadline is (10 s). On a follower, each call is forwarded to the
+	// leader as the unary call would be; the leader serves it locally. After the client's CloseSend
+	// the node answers every call in flight and ends the stream with OK; a stream the client
+	// cancels ends at once, and its calls in flight may or may not apply (retry them with the same
+	// client_id and seq). A request that holds no write is answered InvalidArgument in its reply.
+	// The stream itself ends with an error only when the node shuts down (Unavailable).
+	Play(grpc.BidiStreamingServer[PlayRequest, PlayReply]) error
 	// GetRoom reads one room. With linearizable set, the answer reflects every command committed
 	// before the call began (ReadIndex, thesis §6.4), at the cost of a heartbeat round on the leader;
 	// without it, the node answers at once from what it has applied, which may lag the leader.
@@ -231,6 +273,9 @@ func (UnimplementedGameServer) Guess(context.Context, *GuessRequest) (*RoomState
 }
 func (UnimplementedGameServer) NewRound(context.Context, *NewRoundRequest) (*RoomState, error) {
 	return nil, status.Error(codes.Unimplemented, "method NewRound not implemented")
+}
+func (UnimplementedGameServer) Play(grpc.BidiStreamingServer[PlayRequest, PlayReply]) error {
+	return status.Error(codes.Unimplemented, "method Play not implemented")
 }
 func (UnimplementedGameServer) GetRoom(context.Context, *GetRoomRequest) (*RoomState, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRoom not implemented")
@@ -334,6 +379,13 @@ func _Game_NewRound_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Game_Play_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(GameServer).Play(&grpc.GenericServerStream[PlayRequest, PlayReply]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Game_PlayServer = grpc.BidiStreamingServer[PlayRequest, PlayReply]
+
 func _Game_GetRoom_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetRoomRequest)
 	if err := dec(in); err != nil {
@@ -414,6 +466,12 @@ var Game_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Play",
+			Handler:       _Game_Play_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
 		{
 			StreamName:    "Watch",
 			Handler:       _Game_Watch_Handler,

@@ -6,7 +6,8 @@
 //	hashiraft --mode consensus   the players run in the leader's process and call its Game service
 //	                             as Go calls, as `kanna bench --inprocess` does
 //	hashiraft --mode service     the players are gRPC clients of the leader's Game service, as in
-//	                             `kanna bench`
+//	                             `kanna bench`, on Game.Play streams (--client-path stream, the
+//	                             default) or one unary call per op (--client-path unary)
 //
 // It lives in a Go module of its own so that Kanna's module does not depend on hashicorp/raft.
 package main
@@ -55,6 +56,7 @@ func runBench(args []string) int {
 	fs.IntVar(&opt.Clients, "clients", 64, "concurrent players, each with its own room")
 	fs.DurationVar(&opt.Duration, "duration", 10*time.Second, "how long to measure")
 	fs.IntVar(&opt.Payload, "payload", 16, "length of each player's name, carried by every guess (1-32)")
+	path := fs.String("client-path", loadgen.PathStream, "with --mode service: stream (calls on one Game.Play stream per connection) or unary (one call per op)")
 	fs.Bool("json", true, "print one JSON object (always on; accepted for kanna bench's flags)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -63,13 +65,17 @@ func runBench(args []string) int {
 		fmt.Fprintf(os.Stderr, "hashiraft: --mode %q: use consensus or service\n", *mode)
 		return 2
 	}
+	if *path != loadgen.PathStream && *path != loadgen.PathUnary {
+		fmt.Fprintf(os.Stderr, "hashiraft: --client-path %q: use %s or %s\n", *path, loadgen.PathStream, loadgen.PathUnary)
+		return 2
+	}
 	if *nodes < 1 || opt.Clients < 1 || opt.Duration <= 0 || opt.Payload < 1 || opt.Payload > 32 {
 		fmt.Fprintln(os.Stderr, "hashiraft: need --nodes >= 1, --clients >= 1, --duration > 0 and --payload between 1 and 32")
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := bench(ctx, *mode, *nodes, opt, os.Stderr)
+	res, err := bench(ctx, *mode, *path, *nodes, opt, os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "hashiraft: %v\n", err)
 		return 1
@@ -79,8 +85,9 @@ func runBench(args []string) int {
 	return 0
 }
 
-// bench starts the cluster, loads it and stops it.
-func bench(ctx context.Context, mode string, size int, opt loadgen.Options, progress io.Writer) (loadgen.Result, error) {
+// bench starts the cluster, loads it and stops it. path is the players' client path in the
+// service mode.
+func bench(ctx context.Context, mode, path string, size int, opt loadgen.Options, progress io.Writer) (loadgen.Result, error) {
 	dir, err := os.MkdirTemp("", "hashiraft-")
 	if err != nil {
 		return loadgen.Result{}, err
@@ -140,7 +147,12 @@ func bench(ctx context.Context, mode string, size int, opt loadgen.Options, prog
 				return loadgen.Result{}, err
 			}
 			defer conn.Close()
-			games = append(games, loadgen.Remote(kannapb.NewGameClient(conn)))
+			g, err := loadgen.Client(path, kannapb.NewGameClient(conn))
+			if err != nil {
+				return loadgen.Result{}, err
+			}
+			defer g.Close()
+			games = append(games, g)
 		}
 	}
 	fmt.Fprintf(progress, "hashiraft: cluster of %d formed, node 1 leads\n", size)
@@ -150,6 +162,9 @@ func bench(ctx context.Context, mode string, size int, opt loadgen.Options, prog
 	}
 	res, err := loadgen.Run(ctx, games, opt, progress)
 	res.System, res.Mode, res.Nodes = system, mode, size
+	if mode == loadgen.ModeService {
+		res.ClientPath = path
+	}
 	if leader != nil && err == nil {
 		elections := leader.raft.CurrentTerm() - before
 		res.Elections = &elections

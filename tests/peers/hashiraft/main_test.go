@@ -1,10 +1,11 @@
-// Tests of the peer: both modes form a cluster of real node processes (this test binary started as
-// `node`), play Hangman through it and count ops, and its Game service answers a rejection with the
-// code a Kanna node uses.
+// Tests of the peer: both modes (the service on both client paths) form a cluster of real node
+// processes (this test binary started as `node`), play Hangman through it and count ops, and its
+// Game service, unary and Play, answers a rejection with the code a Kanna node uses.
 package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/kanna-cluster/kanna/internal/loadgen"
 	"github.com/kanna-cluster/kanna/proto/kannapb"
+	"github.com/kanna-cluster/kanna/server/demo"
 )
 
 func TestMain(m *testing.M) {
@@ -28,11 +30,17 @@ func TestMain(m *testing.M) {
 }
 
 func TestBothModesPlayOnATwoNodeCluster(t *testing.T) {
-	for _, mode := range []string{loadgen.ModeConsensus, loadgen.ModeService} {
-		t.Run(mode, func(t *testing.T) {
-			res, err := bench(context.Background(), mode, 2, loadgen.Options{Clients: 3, Duration: 300 * time.Millisecond, Payload: 8}, io.Discard)
+	runs := []struct{ mode, path string }{
+		{loadgen.ModeConsensus, ""},
+		{loadgen.ModeService, loadgen.PathUnary},
+		{loadgen.ModeService, loadgen.PathStream},
+	}
+	for _, r := range runs {
+		t.Run(r.mode+"/"+r.path, func(t *testing.T) {
+			res, err := bench(context.Background(), r.mode, r.path, 2, loadgen.Options{Clients: 3, Duration: 300 * time.Millisecond, Payload: 8}, io.Discard)
 			require.NoError(t, err)
-			require.Equal(t, mode, res.Mode)
+			require.Equal(t, r.mode, res.Mode)
+			require.Equal(t, r.path, res.ClientPath)
 			require.Equal(t, system, res.System)
 			require.Equal(t, 2, res.Nodes)
 			require.Positive(t, res.Ops)
@@ -63,4 +71,48 @@ func TestGameServiceAnswersAsAKannaNodeDoes(t *testing.T) {
 	require.NoError(t, err, "a retry with the same seq gets the first answer")
 	require.Greater(t, again.CommitIndex, st.CommitIndex, "the retry went through the log again")
 	require.Equal(t, raft.Leader, n.raft.State())
+}
+
+func TestPlayAnswersEachCallAsItsUnaryCall(t *testing.T) {
+	n, err := startNode(nodeConfig{id: 1, dir: filepath.Join(t.TempDir(), "n1"), raftAddr: "127.0.0.1:0", bootstrap: true})
+	require.NoError(t, err)
+	t.Cleanup(n.close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, n.form(ctx, nil))
+	addr, err := freeAddr()
+	require.NoError(t, err)
+	stop, err := serveGame(n, addr)
+	require.NoError(t, err)
+	t.Cleanup(stop)
+	conn, err := demo.Dial(addr, "")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	s, err := kannapb.NewGameClient(conn).Play(ctx)
+	require.NoError(t, err)
+
+	reqs := []*kannapb.PlayRequest{
+		{CallId: 1, Command: &kannapb.PlayRequest_CreateRoom{CreateRoom: &kannapb.CreateRoomRequest{ClientId: "c", Seq: 1, Room: "r"}}},
+		{CallId: 2, Command: &kannapb.PlayRequest_Guess{Guess: &kannapb.GuessRequest{ClientId: "d", Seq: 1, Room: "nowhere", Player: "p", Letter: "a"}}},
+		{CallId: 3, Command: &kannapb.PlayRequest_Guess{Guess: &kannapb.GuessRequest{ClientId: "e", Seq: 1, Room: "r", Player: "p", Letter: "ab"}}},
+		{CallId: 4},
+	}
+	for _, r := range reqs {
+		require.NoError(t, s.Send(r))
+	}
+	require.NoError(t, s.CloseSend())
+	got := map[uint64]*kannapb.PlayReply{}
+	for {
+		r, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		got[r.CallId] = r
+	}
+	require.Len(t, got, len(reqs), "every call answered before the stream ended")
+	require.Equal(t, "r", got[1].GetState().GetRoom())
+	require.Equal(t, uint32(codes.NotFound), got[2].GetError().GetCode())
+	require.Equal(t, uint32(codes.InvalidArgument), got[3].GetError().GetCode())
+	require.Equal(t, uint32(codes.InvalidArgument), got[4].GetError().GetCode())
 }

@@ -199,11 +199,11 @@ func (g *gameService) CreateRoom(ctx context.Context, req *kannapb.CreateRoomReq
 }
 
 func (g *gameService) JoinRoom(ctx context.Context, req *kannapb.JoinRoomRequest) (*kannapb.RoomState, error) {
-	return g.write(ctx, game.Command{Kind: game.KindJoin, ClientID: req.GetClientId(), Seq: req.GetSeq(), Room: req.GetRoom(), Player: req.GetPlayer()})
+	return g.write(ctx, game.Command{Kind: game.KindJoin, ClientID: req.GetClientId(), Seq: req.GetSeq(), Room: req.GetRoom(), Player: req.GetPlayer(), Token: req.GetToken()})
 }
 
 func (g *gameService) Guess(ctx context.Context, req *kannapb.GuessRequest) (*kannapb.RoomState, error) {
-	return g.write(ctx, game.Command{Kind: game.KindGuess, ClientID: req.GetClientId(), Seq: req.GetSeq(), Room: req.GetRoom(), Player: req.GetPlayer(), Letter: req.GetLetter()})
+	return g.write(ctx, game.Command{Kind: game.KindGuess, ClientID: req.GetClientId(), Seq: req.GetSeq(), Room: req.GetRoom(), Player: req.GetPlayer(), Letter: req.GetLetter(), Token: req.GetToken()})
 }
 
 func (g *gameService) NewRound(ctx context.Context, req *kannapb.NewRoundRequest) (*kannapb.RoomState, error) {
@@ -211,9 +211,22 @@ func (g *gameService) NewRound(ctx context.Context, req *kannapb.NewRoundRequest
 }
 
 func (g *gameService) write(ctx context.Context, cmd game.Command) (*kannapb.RoomState, error) {
+	timeout := applyTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	fut, err := g.apply(cmd, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return g.answer(fut)
+}
+
+// apply checks cmd and, on the leader, starts it through the log: the first half of a write.
+func (g *gameService) apply(cmd game.Command, timeout time.Duration) (raft.ApplyFuture, error) {
 	check := cmd
 	if check.NeedsWord() {
-		check.Word = game.Words()[0]
+		check.Word = anyWord
 	}
 	if err := check.Validate(); err != nil {
 		return nil, gameStatus(err)
@@ -226,11 +239,11 @@ func (g *gameService) write(ctx context.Context, cmd game.Command) (*kannapb.Roo
 		cmd.Word = game.PickWord(g.n.rand)
 		g.n.mu.Unlock()
 	}
-	timeout := applyTimeout
-	if d, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(d))
-	}
-	fut := g.n.raft.Apply(cmd.Encode(), timeout)
+	return g.n.raft.Apply(cmd.Encode(), timeout), nil
+}
+
+// answer waits for a write's entry to apply and says what the unary call answers: the second half.
+func (g *gameService) answer(fut raft.ApplyFuture) (*kannapb.RoomState, error) {
 	if err := fut.Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrEnqueueTimeout) {
 			return nil, status.Errorf(codes.Unavailable, "%v; retry with the same client_id and seq", err)
@@ -248,6 +261,80 @@ func (g *gameService) write(ctx context.Context, cmd game.Command) (*kannapb.Roo
 	default:
 		return nil, status.Errorf(codes.Internal, "unexpected apply result %T", a)
 	}
+}
+
+// anyWord stands in for the leader's pick when a request is checked.
+var anyWord = game.Words()[0]
+
+// maxPlayInFlight bounds the calls one Play stream runs at once, as on a Kanna node.
+const maxPlayInFlight = 1024
+
+// Play serves a stream of writes with the unary calls' answers, as a Kanna node does: up to
+// maxPlayInFlight calls at once, each answered in the order they finish, and a follower answers
+// every call Unavailable, as its unary calls do. Each call runs raft.Apply and waits for its
+// future in a goroutine of its own: Apply blocks until the library's leader loop takes the entry
+// (its apply channel is unbuffered), and the loop batches only the entries offered while it
+// writes, so calls applied one after another from the stream's reader would be committed a few at
+// a time; concurrent callers are how the library batches, as the unary calls' handlers are.
+func (g *gameService) Play(stream kannapb.Game_PlayServer) error {
+	ctx := stream.Context()
+	replies := make(chan *kannapb.PlayReply, maxPlayInFlight)
+	slots := make(chan struct{}, maxPlayInFlight)
+	readEnd := make(chan error, 1)
+	go func() {
+		for {
+			req, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				readEnd <- nil
+				return
+			}
+			if err != nil {
+				readEnd <- err
+				return
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				readEnd <- status.FromContextError(ctx.Err()).Err()
+				return
+			}
+			go func() { replies <- g.play(req) }()
+		}
+	}()
+	ended := readEnd // nil once the client has sent its last call
+	for {
+		if ended == nil && len(slots) == 0 {
+			return nil
+		}
+		select {
+		case r := <-replies:
+			if err := stream.Send(r); err != nil {
+				return err
+			}
+			<-slots
+		case err := <-ended:
+			if err != nil {
+				return err
+			}
+			ended = nil
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		}
+	}
+}
+
+// play runs one call of a Play stream and says what the unary call would have answered.
+func (g *gameService) play(req *kannapb.PlayRequest) *kannapb.PlayReply {
+	cmd, ok := server.PlayCommand(req)
+	if !ok {
+		return server.PlayReply(req.GetCallId(), nil, server.ErrNoWrite)
+	}
+	fut, err := g.apply(cmd, applyTimeout)
+	if err != nil {
+		return server.PlayReply(req.GetCallId(), nil, err)
+	}
+	st, err := g.answer(fut)
+	return server.PlayReply(req.GetCallId(), st, err)
 }
 
 // gameStatus maps a game rejection to the code a Kanna node answers with.
