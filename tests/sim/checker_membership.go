@@ -27,10 +27,10 @@ const (
 
 // checkConfChanges counts the configuration entries past a leader's commit index in its durable
 // log. It walks back from the end, so it costs only the uncommitted tail.
-func (s *sim) checkConfChanges(n *node, st raft.Status) {
+func (s *sim) checkConfChanges(n *node, term, commit uint64) {
 	d := n.disk
 	var pending []uint64
-	for i := len(d.entries) - 1; i >= 0 && d.entries[i].Index > st.Commit; i-- {
+	for i := len(d.entries) - 1; i >= 0 && d.entries[i].Index > commit; i-- {
 		if d.entries[i].Type == raft.EntryConfChange {
 			pending = append(pending, d.entries[i].Index)
 		}
@@ -39,7 +39,7 @@ func (s *sim) checkConfChanges(n *node, st raft.Status) {
 		slices.Reverse(pending)
 		s.check.fail(s.q.now, CheckOneConfChange, n.id,
 			"leader %d of term %d holds configuration changes at indexes %v, all past its commit index %d: only one change may be uncommitted at a time",
-			n.id, st.Term, pending, st.Commit)
+			n.id, term, pending, commit)
 	}
 }
 

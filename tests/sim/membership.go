@@ -46,6 +46,12 @@ func (n *node) reconcile() {
 	if n.g == nil || n.policy == nil {
 		return
 	}
+	soft, hard := n.eng.State()
+	if soft.Role != raft.Leader {
+		// The policy only counts the tick and forgets what it saw dead: no view or Status to copy.
+		n.policy.Tick(raft.Status{SoftState: soft, HardState: hard}, nil)
+		return
+	}
 	members := n.g.Members()
 	view := make([]nodeengine.Member, 0, len(members))
 	for _, m := range members {

@@ -349,28 +349,33 @@ func (n *node) maybeCrashAfterVote(hs raft.HardState) {
 	})
 }
 
-// observe reports role, term and commit changes to the trace and the checkers.
+// observe reports role, term and commit changes to the trace and the checkers. It runs after
+// every event, so it reads the role, term and commit alone; the whole Status (a copy of the
+// configuration and, on a leader, of every follower's progress) only when a checker or the
+// diagram reads more.
 func (n *node) observe() {
 	soft, hard := n.eng.State()
 	st := raft.Status{SoftState: soft, HardState: hard}
-	if soft.Role == raft.Leader || n.s.opts.KeepEvents {
-		// The leader's checkers read its configuration and progress, the diagram's log panel the
-		// log's bounds and applied index: only then is the whole Status worth its copy.
-		st = n.eng.Status()
+	full := false
+	status := func() raft.Status {
+		if !full {
+			st, full = n.eng.Status(), true
+		}
+		return st
 	}
 	now := n.s.q.now
 	if n.s.opts.KeepEvents {
-		n.recordLog(st)
+		n.recordLog(status())
 	}
 	n.s.check.commit(now, n.id, st.Commit)
 	if st.Role == raft.Leader {
-		n.s.checkConfChanges(n, st)
+		n.s.checkConfChanges(n, st.Term, st.Commit)
 	}
 	if st.Commit > n.commit {
 		n.commit = st.Commit
 		if st.Role == raft.Leader {
 			if n.s.opts.Membership {
-				n.s.checkCommitQuorum(n, st)
+				n.s.checkCommitQuorum(n, status())
 			}
 			n.maybeCrashAfterCommit()
 		}
@@ -379,7 +384,7 @@ func (n *node) observe() {
 		return
 	}
 	if st.Role == raft.Leader && n.s.opts.Membership {
-		n.s.checkElectionQuorum(n, st)
+		n.s.checkElectionQuorum(n, status())
 	}
 	prevRole, prevTerm := n.role, n.term
 	n.role, n.term = st.Role, st.Term

@@ -7,56 +7,88 @@
 
 package sim
 
-import (
-	"container/heap"
-	"time"
-)
+import "time"
 
-// event is one thing scheduled to happen at a virtual instant.
+// event is one thing scheduled to happen at a virtual instant: run, or when it is nil act.
 type event struct {
 	at  time.Duration // virtual time since the start of the run
 	seq uint64        // scheduling order: the tie-breaker for events at the same instant
 	run func()
+	act action
 }
 
-// eventHeap orders events by time, then by scheduling order.
-type eventHeap []event
+// action is an event that is not a closure: a message in flight is a pooled value, so the most
+// common event of a run allocates nothing to be scheduled.
+type action interface{ fire() }
 
-func (h eventHeap) Len() int { return len(h) }
-func (h eventHeap) Less(i, j int) bool {
-	if h[i].at != h[j].at {
-		return h[i].at < h[j].at
+// before orders events by time, then by scheduling order.
+func (e *event) before(o *event) bool {
+	if e.at != o.at {
+		return e.at < o.at
 	}
-	return h[i].seq < h[j].seq
-}
-func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *eventHeap) Push(x any)   { *h = append(*h, x.(event)) }
-func (h *eventHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = event{}
-	*h = old[:len(old)-1]
-	return e
+	return e.seq < o.seq
 }
 
-// queue is the virtual clock and the events waiting on it.
+// queue is the virtual clock and the events waiting on it, a binary min-heap kept by hand: it is
+// popped once per event of a run, and container/heap would box every event in an interface.
 type queue struct {
 	now    time.Duration
 	nextID uint64
-	events eventHeap
+	events []event
 }
 
 // at schedules run at virtual time t; a time in the past means "now", never earlier.
-func (q *queue) at(t time.Duration, run func()) {
+func (q *queue) at(t time.Duration, run func()) { q.push(t, run, nil) }
+
+// after schedules run d from now.
+func (q *queue) after(d time.Duration, run func()) { q.push(q.now+d, run, nil) }
+
+// afterAct schedules a to fire d from now.
+func (q *queue) afterAct(d time.Duration, a action) { q.push(q.now+d, nil, a) }
+
+func (q *queue) push(t time.Duration, run func(), act action) {
 	if t < q.now {
 		t = q.now
 	}
 	q.nextID++
-	heap.Push(&q.events, event{at: t, seq: q.nextID, run: run})
+	q.events = append(q.events, event{at: t, seq: q.nextID, run: run, act: act})
+	h := q.events
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !h[i].before(&h[p]) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
 }
 
-// after schedules run d from now.
-func (q *queue) after(d time.Duration, run func()) { q.at(q.now+d, run) }
+// pop removes the earliest event.
+func (q *queue) pop() event {
+	h := q.events
+	e := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h[last] = event{}
+	h = h[:last]
+	q.events = h
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= len(h) {
+			break
+		}
+		c := l
+		if r := l + 1; r < len(h) && h[r].before(&h[l]) {
+			c = r
+		}
+		if !h[c].before(&h[i]) {
+			break
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
+	return e
+}
 
 // step runs the earliest event if it is due no later than until, advancing the clock to it; it
 // reports whether an event ran.
@@ -64,9 +96,13 @@ func (q *queue) step(until time.Duration) bool {
 	if len(q.events) == 0 || q.events[0].at > until {
 		return false
 	}
-	e := heap.Pop(&q.events).(event)
+	e := q.pop()
 	q.now = e.at
-	e.run()
+	if e.run != nil {
+		e.run()
+	} else {
+		e.act.fire()
+	}
 	return true
 }
 

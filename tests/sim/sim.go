@@ -180,6 +180,7 @@ type sim struct {
 	flapGen   uint64        // bumps when flapping stops, so its pending toggles do nothing
 	stopped   bool          // a violation ended the run
 	detail    []byte        // reused to build message details
+	freeWire  []*inFlight   // in-flight message records free for reuse
 
 	linearizable *LinearizableReport // porcupine's verdict, once the run ended
 	logs         []logFrame          // every node's log over time, with KeepEvents (logview.go)
@@ -356,8 +357,35 @@ func (s *sim) send(m raft.Message) {
 		return
 	}
 	for _, d := range f.delays {
-		s.q.after(d, func() { to.deliver(m) })
+		w := s.wire()
+		w.to, w.m = to, m
+		s.q.afterAct(d, w)
 	}
+}
+
+// inFlight is a Raft message on its way to a node: the most common event of a run, so its
+// records are reused rather than allocated one per message.
+type inFlight struct {
+	s  *sim
+	to *node
+	m  raft.Message
+}
+
+// wire takes a free in-flight record.
+func (s *sim) wire() *inFlight {
+	if n := len(s.freeWire); n > 0 {
+		w := s.freeWire[n-1]
+		s.freeWire = s.freeWire[:n-1]
+		return w
+	}
+	return &inFlight{s: s}
+}
+
+func (w *inFlight) fire() {
+	to, m := w.to, w.m
+	w.to, w.m = nil, raft.Message{}
+	w.s.freeWire = append(w.s.freeWire, w)
+	to.deliver(m)
 }
 
 // emitMsg records a message event with the fields a reader of the trace needs.
