@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/kanna-cluster/kanna/game"
+	"github.com/kanna-cluster/kanna/raft"
 )
 
 // Violation is one broken invariant.
@@ -96,6 +97,8 @@ type checkers struct {
 	committed entryKey                 // the highest entry known committed (applied somewhere)
 	nodes     map[uint64]*nodeWatch    // by node id
 	leading   map[uint64]*leaderWatch  // by node id: leaders whose term is being watched
+
+	digest []byte // reused to build an applied entry's digest
 }
 
 func newCheckers() *checkers {
@@ -198,21 +201,29 @@ func (c *checkers) snapshotRestored(node, index uint64) {
 }
 
 // apply checks State Machine Safety for one applied entry; it reports whether the index was
-// applied for the first time anywhere, that is, newly known to be committed.
-func (c *checkers) apply(at time.Duration, node, index, term uint64, digest string, cmd *game.Command) (first bool) {
+// applied for the first time anywhere, that is, newly known to be committed. The entry's digest is
+// kept once per index, from its first application; later ones are compared with it in place.
+func (c *checkers) apply(at time.Duration, node uint64, a *appliedEntry) (first bool) {
+	index, term := a.Index, a.Term
 	w := c.watch(node)
 	if index <= w.lastApplied {
 		c.fail(at, CheckStateMachineSafety, node, "applied index %d after already applying %d", index, w.lastApplied)
 	}
 	w.lastApplied = index
+	c.digest = appendAppliedDigest(c.digest[:0], a)
 	if rec, ok := c.applied[index]; ok {
-		if rec.term != term || rec.digest != digest {
+		if rec.term != term || rec.digest != string(c.digest) {
 			c.fail(at, CheckStateMachineSafety, node,
 				"node %d applied %s (term %d) at index %d, but node %d applied %s (term %d) there",
-				node, digest, term, index, rec.node, rec.digest, rec.term)
+				node, c.digest, term, index, rec.node, rec.digest, rec.term)
 		}
 	} else {
-		c.applied[index] = appliedRecord{term: term, digest: digest, node: node, at: at, command: cmd}
+		rec := appliedRecord{term: term, digest: string(c.digest), node: node, at: at}
+		if a.Type == raft.EntryNormal {
+			cmd := a.Command
+			rec.command = &cmd
+		}
+		c.applied[index] = rec
 		first = true
 	}
 	if index > c.committed.index {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/kanna-cluster/kanna/game"
 	"github.com/kanna-cluster/kanna/raft"
 )
 
@@ -56,7 +57,7 @@ func TestLeaderCompletenessCatchesALeaderMissingACommittedEntry(t *testing.T) {
 	var full, short disk
 	full.write(write{entries: ents(1, 1, 5)})
 	c.durable(0, 1, full.sync())
-	c.apply(0, 1, 5, 1, "entry 5", nil)
+	c.apply(0, 1, guessAt(5, 1, "e"))
 	short.write(write{entries: ents(1, 1, 3)})
 	c.durable(0, 2, short.sync())
 
@@ -69,19 +70,34 @@ func TestLeaderCompletenessCatchesALeaderMissingACommittedEntry(t *testing.T) {
 	firedOnly(t, c, CheckLeaderCompleteness)
 }
 
+// guessAt is a guess of letter applied at (index, term).
+func guessAt(index, term uint64, letter string) *appliedEntry {
+	return &appliedEntry{Index: index, Term: term, Type: raft.EntryNormal,
+		Command: game.Command{Kind: game.KindGuess, ClientID: "c", Room: "den", Letter: letter}}
+}
+
 func TestStateMachineSafetyCatchesDifferentEntriesAppliedAtOneIndex(t *testing.T) {
 	c := newCheckers()
-	c.apply(0, 1, 7, 2, "guess a", nil)
-	c.apply(0, 2, 7, 2, "guess a", nil)
+	c.apply(0, 1, guessAt(7, 2, "a"))
+	c.apply(0, 2, guessAt(7, 2, "a"))
 	require.Empty(t, c.violations)
-	c.apply(time.Second, 3, 7, 3, "guess b", nil)
+	c.apply(time.Second, 3, guessAt(7, 3, "b"))
 	firedOnly(t, c, CheckStateMachineSafety)
+}
+
+func TestStateMachineSafetyCatchesADifferentCommandOfTheSameTerm(t *testing.T) {
+	c := newCheckers()
+	c.apply(0, 1, guessAt(7, 2, "a"))
+	c.apply(time.Second, 2, guessAt(7, 2, "b"))
+	firedOnly(t, c, CheckStateMachineSafety)
+	require.Contains(t, c.violations[0].Detail, `"b"`, "the violation shows both digests")
+	require.Contains(t, c.violations[0].Detail, `"a"`)
 }
 
 func TestStateMachineSafetyCatchesANodeApplyingOutOfOrder(t *testing.T) {
 	c := newCheckers()
-	c.apply(0, 1, 7, 2, "x", nil)
-	c.apply(0, 1, 6, 2, "y", nil)
+	c.apply(0, 1, guessAt(7, 2, "x"))
+	c.apply(0, 1, guessAt(6, 2, "y"))
 	firedOnly(t, c, CheckStateMachineSafety)
 }
 

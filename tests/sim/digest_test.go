@@ -19,8 +19,8 @@ func TestDigestCoversEveryField(t *testing.T) {
 
 	cmd := game.Command{Kind: game.KindGuess, ClientID: "c", Seq: 3, Room: "den", Player: "riko", Letter: "k"}
 	res := game.Result{Kind: game.KindGuess, Room: "den", Player: "riko", Round: 1, Letter: "k", Hit: true, Revealed: 1, Points: 1, Status: game.Playing}
-	base := string(appendDigest(nil, cmd, res))
-	require.Equal(t, base, string(appendDigest(nil, cmd, res)), "the same entry digests the same")
+	base := string(appendDigest(nil, &cmd, &res))
+	require.Equal(t, base, string(appendDigest(nil, &cmd, &res)), "the same entry digests the same")
 
 	changedCmd := []func(*game.Command){
 		func(c *game.Command) { c.Kind = game.KindJoin },
@@ -36,7 +36,7 @@ func TestDigestCoversEveryField(t *testing.T) {
 	for i, change := range changedCmd {
 		c := cmd
 		change(&c)
-		require.NotEqual(t, base, string(appendDigest(nil, c, res)), "command field %d", i)
+		require.NotEqual(t, base, string(appendDigest(nil, &c, &res)), "command field %d", i)
 	}
 	changedRes := []func(*game.Result){
 		func(r *game.Result) { r.Kind = game.KindJoin },
@@ -58,7 +58,7 @@ func TestDigestCoversEveryField(t *testing.T) {
 	require.Equal(t, 10, reflect.TypeOf(state).NumField(), "extend appendRoomView with the new RoomView field")
 	withState := res
 	withState.State = &state
-	stateBase := string(appendDigest(nil, cmd, withState))
+	stateBase := string(appendDigest(nil, &cmd, &withState))
 	changedState := []func(*game.RoomView){
 		func(v *game.RoomView) { v.Name = "lair" },
 		func(v *game.RoomView) { v.Round = 2 },
@@ -76,15 +76,15 @@ func TestDigestCoversEveryField(t *testing.T) {
 		change(&v)
 		r := res
 		r.State = &v
-		require.NotEqual(t, stateBase, string(appendDigest(nil, cmd, r)), "room field %d", i)
+		require.NotEqual(t, stateBase, string(appendDigest(nil, &cmd, &r)), "room field %d", i)
 	}
 	for i, change := range changedRes {
 		r := res
 		change(&r)
-		require.NotEqual(t, base, string(appendDigest(nil, cmd, r)), "result field %d", i)
+		require.NotEqual(t, base, string(appendDigest(nil, &cmd, &r)), "result field %d", i)
 	}
 	// Strings are quoted, so a field's content cannot pose as a field boundary.
 	a := game.Command{Kind: game.KindGuess, ClientID: "c d", Room: "x"}
 	b := game.Command{Kind: game.KindGuess, ClientID: "c", Room: "d x"}
-	require.NotEqual(t, string(appendDigest(nil, a, res)), string(appendDigest(nil, b, res)))
+	require.NotEqual(t, string(appendDigest(nil, &a, &res)), string(appendDigest(nil, &b, &res)))
 }

@@ -9,7 +9,6 @@ package sim
 
 import (
 	"errors"
-	"fmt"
 	"math/rand"
 	"strconv"
 
@@ -65,23 +64,13 @@ type result struct {
 	Err    error
 }
 
-// appliedEntry is one entry the engine applied to its game state, reduced to what the
-// state-machine-safety checker compares.
-type appliedEntry struct {
-	Index, Term uint64
-	Digest      string        // the command and its result, in full
-	Summary     string        // a short form of Digest for the trace
-	Command     *game.Command // for EntryNormal: what the linearizability check replays
-}
-
-// describeApplied reduces an applied entry to what the checkers compare and the trace shows.
-func describeApplied(index, term uint64, typ raft.EntryType, cmd game.Command, res game.Result, cc raft.ConfChange) appliedEntry {
-	a := appliedEntry{Index: index, Term: term}
-	switch typ {
+// appendSummary appends the short form of an applied entry that its commit line shows.
+func appendSummary(b []byte, a *appliedEntry) []byte {
+	switch a.Type {
 	case raft.EntryNormal:
-		a.Digest = string(appendDigest(nil, cmd, res))
-		a.Command = &cmd
-		b := append([]byte(cmd.Kind), ' ')
+		cmd, res := &a.Command, &a.Result
+		b = append(b, cmd.Kind...)
+		b = append(b, ' ')
 		b = append(b, cmd.ClientID...)
 		b = append(b, '#')
 		b = strconv.AppendUint(b, cmd.Seq, 10)
@@ -96,37 +85,53 @@ func describeApplied(index, term uint64, typ raft.EntryType, cmd game.Command, r
 			b = append(b, ' ')
 			b = append(b, res.Status.String()...)
 		}
-		a.Summary = string(b)
+		return b
 	case raft.EntryConfChange:
-		a.Digest = fmt.Sprintf("%s %d", cc.Type, cc.NodeID)
-		a.Summary = a.Digest
+		return appendConfChange(b, a.ConfChange)
 	default:
-		a.Digest = typ.String()
-		a.Summary = a.Digest
+		return append(b, a.Type.String()...)
 	}
-	return a
+}
+
+// appendAppliedDigest appends what the state-machine-safety checker compares of an applied entry:
+// the command and its result in full, or the configuration change, or the entry's type.
+func appendAppliedDigest(b []byte, a *appliedEntry) []byte {
+	switch a.Type {
+	case raft.EntryNormal:
+		return appendDigest(b, &a.Command, &a.Result)
+	case raft.EntryConfChange:
+		return appendConfChange(b, a.ConfChange)
+	default:
+		return append(b, a.Type.String()...)
+	}
+}
+
+func appendConfChange(b []byte, cc raft.ConfChange) []byte {
+	b = append(b, cc.Type.String()...)
+	b = append(b, ' ')
+	return strconv.AppendUint(b, cc.NodeID, 10)
 }
 
 // appendDigest appends every field of a command and of its result, strings quoted, so that two
 // replicas' digests are equal exactly when they applied the same command with the same result. It
 // runs for every entry on every node, so it appends rather than marshalling with reflection;
 // TestDigestCoversEveryField fails when a field is added to either type and not here.
-func appendDigest(b []byte, c game.Command, r game.Result) []byte {
+func appendDigest(b []byte, c *game.Command, r *game.Result) []byte {
 	for _, f := range []string{string(c.Kind), c.ClientID} {
-		b = strconv.AppendQuote(b, f)
+		b = appendQuoted(b, f)
 		b = append(b, ' ')
 	}
 	b = strconv.AppendUint(b, c.Seq, 10)
 	for _, f := range []string{c.Room, c.Player, c.Letter, c.Word, c.Token} {
 		b = append(b, ' ')
-		b = strconv.AppendQuote(b, f)
+		b = appendQuoted(b, f)
 	}
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, c.Time, 10)
 	b = append(b, " =>"...)
 	for _, f := range []string{string(r.Kind), r.Room, r.Player, r.Letter} {
 		b = append(b, ' ')
-		b = strconv.AppendQuote(b, f)
+		b = appendQuoted(b, f)
 	}
 	for _, v := range []int64{int64(r.Round), int64(r.Revealed), int64(r.Points), int64(r.Status)} {
 		b = append(b, ' ')
@@ -140,7 +145,7 @@ func appendDigest(b []byte, c game.Command, r game.Result) []byte {
 		b = append(b, " error "...)
 		b = strconv.AppendUint(b, uint64(r.Err.Code), 10)
 		b = append(b, ' ')
-		b = strconv.AppendQuote(b, r.Err.Message)
+		b = appendQuoted(b, r.Err.Message)
 	}
 	if v := r.State; v != nil {
 		b = appendRoomView(append(b, " state"...), v)
@@ -148,12 +153,25 @@ func appendDigest(b []byte, c game.Command, r game.Result) []byte {
 	return b
 }
 
+// appendQuoted appends s quoted as strconv.AppendQuote does, without its rune-by-rune walk when s
+// is printable ASCII with nothing to escape, as the game's names and words are.
+func appendQuoted(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return strconv.AppendQuote(b, s)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
 // appendRoomView appends every field of a room as a command left it (Result.State): what a retried
 // write answers, so replicas must agree on it too.
 func appendRoomView(b []byte, v *game.RoomView) []byte {
 	for _, f := range []string{v.Name, v.Masked, v.Word, v.Guessed, v.Misses} {
 		b = append(b, ' ')
-		b = strconv.AppendQuote(b, f)
+		b = appendQuoted(b, f)
 	}
 	for _, n := range []int64{int64(v.Round), int64(v.Status), int64(v.Lives), int64(v.Version)} {
 		b = append(b, ' ')
@@ -161,7 +179,7 @@ func appendRoomView(b []byte, v *game.RoomView) []byte {
 	}
 	for _, p := range v.Players {
 		b = append(b, ' ')
-		b = strconv.AppendQuote(b, p.Name)
+		b = appendQuoted(b, p.Name)
 		b = append(b, '=')
 		b = strconv.AppendInt(b, int64(p.Score), 10)
 	}

@@ -10,6 +10,11 @@ import (
 	nodeengine "github.com/kanna-cluster/kanna/server/engine"
 )
 
+// appliedEntry is one entry the engine applied to its game state: the command and its result, or
+// the configuration change. The checkers compare it across nodes (appendAppliedDigest) and the
+// trace shows it (appendSummary), each formatting it into a reused buffer when it is read.
+type appliedEntry = nodeengine.AppliedEntry
+
 type serverEngine struct {
 	e    *nodeengine.Engine
 	last nodeengine.Output
@@ -66,13 +71,10 @@ func (s *serverEngine) Ready() output {
 	s.last = out
 	o := output{
 		HardState: out.HardState, Entries: out.Entries, Snapshot: out.Snapshot, MustSync: out.MustSync,
-		Messages: out.Messages, Compacted: out.Compacted, Errors: out.Errors,
+		Messages: out.Messages, Compacted: out.Compacted, Errors: out.Errors, Applied: out.Applied,
 	}
 	for _, r := range out.Results {
 		o.Results = append(o.Results, result{ID: uint64(r.ID), Result: r.Result, Room: r.Room, Err: r.Err})
-	}
-	for _, a := range out.Applied {
-		o.Applied = append(o.Applied, describeApplied(a.Index, a.Term, a.Type, a.Command, a.Result, a.ConfChange))
 	}
 	return o
 }

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"math/rand"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/kanna-cluster/kanna/gossip"
@@ -295,9 +294,10 @@ func (n *node) finish(out output) {
 	for _, m := range out.Messages {
 		n.s.send(m)
 	}
-	for _, a := range out.Applied {
-		n.s.emit(Event{Kind: EventCommit, Node: n.id, Term: a.Term, Detail: "index=" + strconv.FormatUint(a.Index, 10) + " " + a.Summary})
-		if n.s.check.apply(now, n.id, a.Index, a.Term, a.Digest, a.Command) {
+	for i := range out.Applied {
+		a := &out.Applied[i]
+		n.s.trace.commit(now, n.id, a)
+		if n.s.check.apply(now, n.id, a) {
 			n.s.checkCommitSafety(a.Index, a.Term)
 		}
 	}

@@ -17,7 +17,6 @@ import (
 	"io"
 	"math/rand"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/kanna-cluster/kanna/raft"
@@ -179,7 +178,6 @@ type sim struct {
 	flapping  bool          // a link is flapping
 	flapGen   uint64        // bumps when flapping stops, so its pending toggles do nothing
 	stopped   bool          // a violation ended the run
-	detail    []byte        // reused to build message details
 	freeWire  []*inFlight   // in-flight message records free for reuse
 
 	linearizable *LinearizableReport // porcupine's verdict, once the run ended
@@ -390,26 +388,5 @@ func (w *inFlight) fire() {
 
 // emitMsg records a message event with the fields a reader of the trace needs.
 func (s *sim) emitMsg(kind EventKind, m raft.Message, note string) {
-	b := s.detail[:0]
-	b = append(b, "idx="...)
-	b = strconv.AppendUint(b, m.Index, 10)
-	b = append(b, " lt="...)
-	b = strconv.AppendUint(b, m.LogTerm, 10)
-	b = append(b, " c="...)
-	b = strconv.AppendUint(b, m.Commit, 10)
-	b = append(b, " n="...)
-	b = strconv.AppendInt(b, int64(len(m.Entries)), 10)
-	if m.Reject {
-		b = append(b, " reject"...)
-	}
-	if m.Snapshot != nil {
-		b = append(b, " snap="...)
-		b = strconv.AppendUint(b, m.Snapshot.Meta.Index, 10)
-	}
-	if note != "" {
-		b = append(b, ' ')
-		b = append(b, note...)
-	}
-	s.detail = b
-	s.emit(Event{Kind: kind, From: m.From, To: m.To, MsgType: m.Type.String(), Term: m.Term, Detail: string(b)})
+	s.trace.message(s.q.now, kind, &m, note)
 }

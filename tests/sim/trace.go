@@ -1,18 +1,25 @@
-// The trace of a run: one deterministic line per event, hashed, and the same events kept as
-// structured records for the space-time diagram.
+// The trace of a run: one deterministic record per event, hashed, and, when someone reads it, the
+// same events as text lines and as structured records for the space-time diagram.
 //
-// A trace hash is how determinism is checked (FoundationDB's "same seed, same run"): the text of
-// every line is fed to one SHA-256, so two runs of one seed must print the same trace_hash.
+// A trace hash is how determinism is checked (FoundationDB's "same seed, same run"). What is
+// hashed is a compact binary record of each event: every field its text line shows, numbers as
+// varints and strings length-prefixed, so two runs hash the same exactly when their text traces
+// are the same. The text is formatted only when it is written (--trace) or kept (the diagram, the
+// stories): a run of a few hundred thousand events would otherwise spend much of its time
+// printing lines nobody reads.
 
 package sim
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"hash"
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/kanna-cluster/kanna/raft"
 )
 
 // EventKind names what happened.
@@ -96,31 +103,158 @@ func (e Event) appendTo(b []byte) []byte {
 	return b
 }
 
-// tracer hashes every line and, when asked, keeps events and text.
+// tracer hashes every event and, when asked, keeps events and text.
 type tracer struct {
 	hash   hash.Hash
+	rec    []byte // binary records not yet hashed
 	count  int
 	keep   bool
 	events []Event
 	text   io.Writer // nil: no text output
 	line   []byte    // reused for each line
+	detail []byte    // reused to format a detail
 }
+
+// flushAt is how many bytes of records are gathered before they are hashed in one write.
+const flushAt = 16 << 10
 
 func newTracer(keep bool, text io.Writer) *tracer {
 	return &tracer{hash: sha256.New(), keep: keep, text: text}
 }
 
-func (t *tracer) add(e Event) {
-	t.line = append(e.appendTo(t.line[:0]), '\n')
-	t.hash.Write(t.line)
+// formatted reports whether anyone reads the events: only then are they formatted.
+func (t *tracer) formatted() bool { return t.keep || t.text != nil }
+
+// Record tags: the first byte of each binary record says which fields follow.
+const (
+	recEvent   = 1 // any event: its fields as they are
+	recMessage = 2 // a message event: the raft.Message fields its detail shows
+	recCommit  = 3 // a commit event: the entry's index and its summary
+)
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+func appendBytes(b []byte, s []byte) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// head appends what every record starts with.
+func (t *tracer) head(tag byte, at time.Duration, kind EventKind) {
+	t.rec = append(t.rec, tag)
+	t.rec = binary.AppendVarint(t.rec, int64(at))
+	t.rec = appendString(t.rec, string(kind))
+}
+
+// done counts a record and hashes the gathered records once there are enough.
+func (t *tracer) done() {
 	t.count++
+	if len(t.rec) >= flushAt {
+		t.hash.Write(t.rec)
+		t.rec = t.rec[:0]
+	}
+}
+
+// add records an event whose fields are all in the Event.
+func (t *tracer) add(e Event) {
+	t.head(recEvent, e.At, e.Kind)
+	t.rec = binary.AppendUvarint(t.rec, e.Node)
+	t.rec = binary.AppendUvarint(t.rec, e.From)
+	t.rec = binary.AppendUvarint(t.rec, e.To)
+	t.rec = appendString(t.rec, e.MsgType)
+	t.rec = binary.AppendUvarint(t.rec, e.Term)
+	t.rec = appendString(t.rec, e.Detail)
+	t.done()
+	t.show(e)
+}
+
+// show writes and keeps a formatted event.
+func (t *tracer) show(e Event) {
 	if t.keep {
 		t.events = append(t.events, e)
 	}
 	if t.text != nil {
+		t.line = append(e.appendTo(t.line[:0]), '\n')
 		t.text.Write(t.line)
 	}
 }
 
-// sum is the hex SHA-256 of every line so far.
-func (t *tracer) sum() string { return hex.EncodeToString(t.hash.Sum(nil)) }
+// message records a message event: the fields of m a reader of the trace needs, and a note (why
+// it was dropped, or that it is duplicated).
+func (t *tracer) message(at time.Duration, kind EventKind, m *raft.Message, note string) {
+	t.head(recMessage, at, kind)
+	t.rec = binary.AppendUvarint(t.rec, m.From)
+	t.rec = binary.AppendUvarint(t.rec, m.To)
+	t.rec = append(t.rec, byte(m.Type))
+	t.rec = binary.AppendUvarint(t.rec, m.Term)
+	t.rec = binary.AppendUvarint(t.rec, m.Index)
+	t.rec = binary.AppendUvarint(t.rec, m.LogTerm)
+	t.rec = binary.AppendUvarint(t.rec, m.Commit)
+	t.rec = binary.AppendUvarint(t.rec, uint64(len(m.Entries)))
+	snap := uint64(0)
+	flags := byte(0)
+	if m.Reject {
+		flags |= 1
+	}
+	if m.Snapshot != nil {
+		flags |= 2
+		snap = m.Snapshot.Meta.Index
+	}
+	t.rec = append(t.rec, flags)
+	t.rec = binary.AppendUvarint(t.rec, snap)
+	t.rec = appendString(t.rec, note)
+	t.done()
+	if !t.formatted() {
+		return
+	}
+	b := t.detail[:0]
+	b = append(b, "idx="...)
+	b = strconv.AppendUint(b, m.Index, 10)
+	b = append(b, " lt="...)
+	b = strconv.AppendUint(b, m.LogTerm, 10)
+	b = append(b, " c="...)
+	b = strconv.AppendUint(b, m.Commit, 10)
+	b = append(b, " n="...)
+	b = strconv.AppendInt(b, int64(len(m.Entries)), 10)
+	if m.Reject {
+		b = append(b, " reject"...)
+	}
+	if m.Snapshot != nil {
+		b = append(b, " snap="...)
+		b = strconv.AppendUint(b, snap, 10)
+	}
+	if note != "" {
+		b = append(b, ' ')
+		b = append(b, note...)
+	}
+	t.detail = b
+	t.show(Event{At: at, Kind: kind, From: m.From, To: m.To, MsgType: m.Type.String(), Term: m.Term, Detail: string(b)})
+}
+
+// commit records that node applied the entry a; its detail is the index and the entry's summary.
+func (t *tracer) commit(at time.Duration, node uint64, a *appliedEntry) {
+	t.head(recCommit, at, EventCommit)
+	t.rec = binary.AppendUvarint(t.rec, node)
+	t.rec = binary.AppendUvarint(t.rec, a.Term)
+	t.rec = binary.AppendUvarint(t.rec, a.Index)
+	b := append(t.detail[:0], "index="...)
+	b = strconv.AppendUint(b, a.Index, 10)
+	b = append(b, ' ')
+	summary := len(b)
+	b = appendSummary(b, a)
+	t.detail = b
+	t.rec = appendBytes(t.rec, b[summary:])
+	t.done()
+	if !t.formatted() {
+		return
+	}
+	t.show(Event{At: at, Kind: EventCommit, Node: node, Term: a.Term, Detail: string(b)})
+}
+
+// sum is the hex SHA-256 of every record so far.
+func (t *tracer) sum() string {
+	t.hash.Write(t.rec)
+	t.rec = t.rec[:0]
+	return hex.EncodeToString(t.hash.Sum(nil))
+}
