@@ -162,10 +162,18 @@ func (n *node) deliver(m raft.Message) {
 	case n.s.net.blocked(m.From, m.To):
 		n.s.emitMsg(EventDrop, m, "partition")
 	case n.paused:
-		n.inbox = append(n.inbox, func() { n.step(m) })
+		n.stepLater(m)
 	default:
 		n.step(m)
 	}
+}
+
+// stepLater queues a message that reached a paused node. It is apart from deliver so that only a
+// queued message is copied to the heap, not every message delivered.
+func (n *node) stepLater(m raft.Message) {
+	queued := new(raft.Message)
+	*queued = m
+	n.inbox = append(n.inbox, func() { n.step(*queued) })
 }
 
 func (n *node) step(m raft.Message) {
@@ -231,20 +239,26 @@ func (n *node) process() {
 				return
 			}
 		}
-		n.syncing = true
-		gen := n.gen
-		n.s.q.after(n.fsyncDelay(), func() {
-			if n.gen != gen {
-				return // crashed meanwhile: the write and the Ready are gone
-			}
-			if n.paused {
-				n.inbox = append(n.inbox, func() { n.synced(out) })
-				return
-			}
-			n.synced(out)
-		})
+		n.awaitSync(out)
 		return
 	}
+}
+
+// awaitSync finishes out once its fsync completes. It is apart from process so that only a Ready
+// that waits for an fsync is copied to the heap, not every Ready.
+func (n *node) awaitSync(out output) {
+	n.syncing = true
+	gen := n.gen
+	n.s.q.after(n.fsyncDelay(), func() {
+		if n.gen != gen {
+			return // crashed meanwhile: the write and the Ready are gone
+		}
+		if n.paused {
+			n.inbox = append(n.inbox, func() { n.synced(out) })
+			return
+		}
+		n.synced(out)
+	})
 }
 
 // sendEarly is the send-before-fsync bug: the messages leave before the state they depend on is
