@@ -242,7 +242,10 @@ func (n *Node) Ready() Ready {
 	}
 	n.msgs, n.readStates = nil, nil
 	if soft := n.softState(); soft != n.prevSoft {
-		rd.SoftState = &soft
+		// Allocated here, not by taking soft's address, which would put soft on the heap on every
+		// Ready, changed or not.
+		rd.SoftState = new(SoftState)
+		*rd.SoftState = soft
 		n.prevSoft = soft
 	}
 	if hs := n.hardState(); hs != n.prevHard {
@@ -250,6 +253,18 @@ func (n *Node) Ready() Ready {
 	}
 	rd.MustSync = n.mustSync(rd)
 	return rd
+}
+
+// RecycleMessages hands back the Messages of a Ready the driver is done with (every message sent
+// or copied): the core queues later messages in the same array instead of allocating one per
+// Ready. Calling it is optional; a driver that does must not read msgs afterwards. The array is
+// taken only while no message is queued, so messages queued since that Ready stay where they are.
+func (n *Node) RecycleMessages(msgs []Message) {
+	if len(n.msgs) > 0 || cap(msgs) <= cap(n.msgs) {
+		return
+	}
+	clear(msgs) // drop the entries and snapshots the old messages point at
+	n.msgs = msgs[:0]
 }
 
 // mustSync says whether rd's writes must reach stable storage before its messages leave: a vote

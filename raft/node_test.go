@@ -126,6 +126,28 @@ func TestReadyHandsOutEachThingOnce(t *testing.T) {
 	require.Empty(t, n.Ready().Entries)
 }
 
+func TestRecycledMessagesAreNotOverwrittenWhileStillQueued(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign(1)
+	n := nw.nodes[1]
+	n.bcastHeartbeat(nil)
+	first := n.Ready()
+	require.Len(t, first.Messages, 2)
+	n.Advance(first)
+	n.RecycleMessages(first.Messages)
+	require.Empty(t, first.Messages[0].To, "a recycled array is cleared")
+
+	_, _, err := n.Propose([]byte("x"))
+	require.NoError(t, err)
+	queued := n.Ready()
+	require.Len(t, queued.Messages, 2)
+	require.Same(t, &first.Messages[:1][0], &queued.Messages[0], "the next messages reuse the array")
+	n.bcastHeartbeat(nil) // queued after this Ready, before its messages are sent
+	n.RecycleMessages(queued.Messages)
+	require.Len(t, queued.Messages[0].Entries, 1, "an array is not taken back while messages are queued")
+	require.Equal(t, MsgHeartbeat, n.Ready().Messages[0].Type)
+}
+
 func TestMessagesLeaveInPeerOrder(t *testing.T) {
 	nw := newNetwork(t, 7)
 	nw.campaign(4)

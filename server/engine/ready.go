@@ -125,6 +125,10 @@ func (e *Engine) Advance(out Output) {
 	e.maybeSnapshot()
 }
 
+// RecycleMessages hands back an Output's Messages once every one is sent or copied, so the core
+// queues later messages in the same array (raft.Node.RecycleMessages). Calling it is optional.
+func (e *Engine) RecycleMessages(msgs []raft.Message) { e.raft.RecycleMessages(msgs) }
+
 // AdvanceAsync is Advance for a shell that writes out in the background (thesis §10.2.1): the
 // engine may hand out the next Output at once, and counts out's Entries durable only once StableTo
 // says so. The shell must still write Outputs in the order they came, and send out's Messages only

@@ -29,6 +29,9 @@ type engine interface {
 	HasReady() bool
 	Ready() output
 	Advance()
+	// RecycleMessages hands back the Messages of the last Ready once all are sent: the core
+	// queues later messages in the same array.
+	RecycleMessages(msgs []raft.Message)
 	Status() raft.Status
 	// Entries returns the log's entries [lo, hi), for the diagram's log panel.
 	Entries(lo, hi uint64) ([]raft.Entry, error)

@@ -40,6 +40,10 @@ func (s *serverEngine) Tick()               { s.e.Tick() }
 func (s *serverEngine) Step(m raft.Message) { s.e.Step(m) }
 func (s *serverEngine) HasReady() bool      { return s.e.HasReady() }
 func (s *serverEngine) Advance()            { s.e.Advance(s.last) }
+func (s *serverEngine) RecycleMessages(msgs []raft.Message) {
+	s.last.Messages = nil
+	s.e.RecycleMessages(msgs)
+}
 func (s *serverEngine) Status() raft.Status { return s.e.Status() }
 func (s *serverEngine) Entries(lo, hi uint64) ([]raft.Entry, error) {
 	return s.e.Raft().Entries(lo, hi)

@@ -214,7 +214,7 @@ func (s *sim) sendGossip(from uint64, m gossip.Message) {
 		return
 	}
 	dst := s.nodes[to]
-	for _, d := range f.delays {
+	for _, d := range f.times() {
 		s.q.after(d, func() { dst.deliverGossip(from, m) })
 	}
 }
@@ -223,9 +223,11 @@ func (s *sim) sendGossip(from uint64, m gossip.Message) {
 // duplication and latencies) but with gossip's own random stream, so that gossip traffic never
 // shifts the draws that decide the fate of Raft's messages.
 func (s *sim) gossipFate(from, to uint64) fate {
-	net := *s.net // shares the cuts and the links' base delays
-	net.rng = s.gossipNetRng
-	return net.send(from, to)
+	raftRng := s.net.rng
+	s.net.rng = s.gossipNetRng
+	f := s.net.send(from, to)
+	s.net.rng = raftRng
+	return f
 }
 
 // gossipBound is how long the liveness phase gives every gossip view to show every member alive:

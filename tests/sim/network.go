@@ -74,8 +74,12 @@ func (n *network) addNode(id uint64, rng *rand.Rand) {
 // fate is what happens to one message: dropped (with a reason) or delivered after each delay.
 type fate struct {
 	drop   string
-	delays []time.Duration
+	n      int              // deliveries: 1, or 2 when the network duplicates the message
+	delays [2]time.Duration // the first n are the delays of the deliveries
 }
+
+// times is the delay of each delivery.
+func (f *fate) times() []time.Duration { return f.delays[:f.n] }
 
 // send decides the fate of a message from one node to another. The draws happen in a fixed order
 // whatever the outcome, so one message's fate never shifts the random stream of the next.
@@ -89,9 +93,9 @@ func (n *network) send(from, to uint64) fate {
 	case lost:
 		return fate{drop: "loss"}
 	case dup:
-		return fate{delays: []time.Duration{d1, d2}}
+		return fate{n: 2, delays: [2]time.Duration{d1, d2}}
 	}
-	return fate{delays: []time.Duration{d1}}
+	return fate{n: 1, delays: [2]time.Duration{d1}}
 }
 
 func (n *network) delay(from, to uint64) time.Duration {

@@ -323,6 +323,7 @@ func (n *node) finish(out output) {
 	}
 	n.syncing = false
 	n.eng.Advance()
+	n.eng.RecycleMessages(out.Messages)
 	n.maybeCrashAfterVote(out.HardState)
 }
 

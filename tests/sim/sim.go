@@ -346,7 +346,7 @@ func (s *sim) send(m raft.Message) {
 		return
 	}
 	detail := ""
-	if len(f.delays) > 1 {
+	if f.n > 1 {
 		detail = "dup"
 	}
 	s.emitMsg(EventSend, m, detail)
@@ -354,7 +354,7 @@ func (s *sim) send(m raft.Message) {
 	if to == nil {
 		return
 	}
-	for _, d := range f.delays {
+	for _, d := range f.times() {
 		w := s.wire()
 		w.to, w.m = to, m
 		s.q.afterAct(d, w)
