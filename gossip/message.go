@@ -146,23 +146,81 @@ func Unmarshal(b []byte) (Message, error) {
 	return m, nil
 }
 
-// encodedSize is the number of bytes u adds to a message's encoding, comma included.
+// encodedSize is the number of bytes u adds to a message's encoding, comma included. It is counted
+// field by field rather than by encoding u, since a core counts every update it piggybacks; the
+// count equals len(json.Marshal(u))+1 exactly (TestEncodedSizesMatchTheEncoding).
 func encodedSize(u Update) int {
-	b, err := json.Marshal(u)
-	if err != nil {
-		// An Update holds only strings, integers and slices of them; encoding cannot fail.
-		panic(fmt.Sprintf("gossip: encode update about %q: %v", u.Member.ID, err))
+	return len(`{"m":`) + memberSize(&u.Member) + len(`,"from":`) + jsonStringSize(u.From) + len(`}`) + 1
+}
+
+func memberSize(m *Member) int {
+	n := len(`{"id":`) + jsonStringSize(m.ID) + len(`,"addr":`) + jsonStringSize(m.Addr) + len(`,"meta":`)
+	n += len(`{`) + len(`}`)
+	if m.Meta.RaftAddr != "" {
+		n += len(`"raft":`) + jsonStringSize(m.Meta.RaftAddr)
 	}
-	return len(b) + 1
+	if len(m.Meta.Tags) > 0 {
+		if m.Meta.RaftAddr != "" {
+			n += len(`,`)
+		}
+		n += len(`"tags":[`) + len(`]`) + len(m.Meta.Tags) - 1 // the commas between tags
+		for _, t := range m.Meta.Tags {
+			n += len(`{"k":`) + jsonStringSize(t.Key) + len(`,"v":`) + jsonStringSize(t.Value) + len(`}`)
+		}
+	}
+	return n + len(`,"inc":`) + uintSize(m.Incarnation) + len(`,"state":`) + uintSize(uint64(m.State)) + len(`}`)
 }
 
 // overhead is the number of bytes of m's encoding without its updates, plus the bytes the
-// "updates" key adds once there is one.
+// "updates" key adds once there is one. Like encodedSize it counts rather than encodes.
 func overhead(m Message) int {
-	m.Updates = nil
-	b, err := json.Marshal(m)
-	if err != nil {
-		panic(fmt.Sprintf("gossip: encode %v message: %v", m.Type, err))
+	if len(m.State) > 0 {
+		// Only push-pull messages carry a table, and they are not trimmed to a budget.
+		m.Updates = nil
+		b, err := json.Marshal(m)
+		if err != nil {
+			panic(fmt.Sprintf("gossip: encode %v message: %v", m.Type, err))
+		}
+		return len(b) + len(`,"updates":[]`)
 	}
-	return len(b) + len(`,"updates":[]`)
+	n := len(`{"type":`) + uintSize(uint64(m.Type)) + len(`,"from":`) + jsonStringSize(m.From) +
+		len(`,"fromAddr":`) + jsonStringSize(m.FromAddr) + len(`,"to":`) + jsonStringSize(m.To)
+	if m.ToID != "" {
+		n += len(`,"toID":`) + jsonStringSize(m.ToID)
+	}
+	if m.Seq != 0 {
+		n += len(`,"seq":`) + uintSize(m.Seq)
+	}
+	if m.Target != "" {
+		n += len(`,"target":`) + jsonStringSize(m.Target)
+	}
+	if m.TargetAddr != "" {
+		n += len(`,"targetAddr":`) + jsonStringSize(m.TargetAddr)
+	}
+	if m.Nack {
+		n += len(`,"nack":true`)
+	}
+	return n + len(`}`) + len(`,"updates":[]`)
+}
+
+// jsonStringSize is the length of s encoded as a JSON string by encoding/json: quotes around it,
+// and for anything but printable ASCII that needs no escaping, whatever encoding/json makes of it.
+func jsonStringSize(s string) int {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always encodes
+			return len(b)
+		}
+	}
+	return len(s) + 2
+}
+
+// uintSize is the number of decimal digits of v.
+func uintSize(v uint64) int {
+	n := 1
+	for v >= 10 {
+		v /= 10
+		n++
+	}
+	return n
 }
