@@ -30,15 +30,24 @@ type netConfig struct {
 type network struct {
 	cfg   netConfig
 	rng   *rand.Rand
-	nodes []uint64      // sorted
-	cut   map[link]bool // directions that carry nothing; only looked up, never iterated for output
-	base  map[link]time.Duration
+	nodes []uint64 // sorted
+	// links[from][to] is one direction between two node ids: looked up for every message, so a
+	// table indexed by id rather than a map. Ids are small: 1 up to the last node that joined.
+	links [][]linkState
+	cuts  int // directions now cut
+}
+
+// linkState is one direction's base delay, and whether a partition cuts it.
+type linkState struct {
+	base  time.Duration
+	wired bool // base is set: both ends were nodes of the cluster
+	cut   bool // carries nothing
 }
 
 func newNetwork(cfg netConfig, rng *rand.Rand, nodes []uint64) *network {
 	sorted := append([]uint64(nil), nodes...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-	n := &network{cfg: cfg, rng: rng, nodes: sorted, cut: map[link]bool{}, base: map[link]time.Duration{}}
+	n := &network{cfg: cfg, rng: rng, nodes: sorted}
 	// Each direction of each link gets its own base delay, drawn in a fixed order: some peers are
 	// near, some far, and a path is not always as fast both ways.
 	for _, from := range sorted {
@@ -48,11 +57,48 @@ func newNetwork(cfg netConfig, rng *rand.Rand, nodes []uint64) *network {
 				extra = time.Duration(rng.Int63n(int64(cfg.Spread)))
 			}
 			if from != to {
-				n.base[link{from, to}] = cfg.Latency + extra
+				n.wire(link{from, to}, cfg.Latency+extra)
 			}
 		}
 	}
 	return n
+}
+
+// link returns the state of one direction, growing the table to hold it.
+func (n *network) link(l link) *linkState {
+	for uint64(len(n.links)) <= l.from {
+		n.links = append(n.links, nil)
+	}
+	row := n.links[l.from]
+	for uint64(len(row)) <= l.to {
+		row = append(row, linkState{})
+	}
+	n.links[l.from] = row
+	return &row[l.to]
+}
+
+// peek returns the state of one direction, the zero state for one never wired or cut.
+func (n *network) peek(from, to uint64) linkState {
+	if from < uint64(len(n.links)) && to < uint64(len(n.links[from])) {
+		return n.links[from][to]
+	}
+	return linkState{}
+}
+
+func (n *network) wire(l link, base time.Duration) {
+	ls := n.link(l)
+	ls.base, ls.wired = base, true
+}
+
+func (n *network) setCut(l link, cut bool) {
+	ls := n.link(l)
+	switch {
+	case cut && !ls.cut:
+		n.cuts++
+	case !cut && ls.cut:
+		n.cuts--
+	}
+	ls.cut = cut
 }
 
 // addNode wires a node that joins during the run: each direction of each of its links gets a base
@@ -64,7 +110,7 @@ func (n *network) addNode(id uint64, rng *rand.Rand) {
 			if n.cfg.Spread > 0 {
 				extra = time.Duration(rng.Int63n(int64(n.cfg.Spread)))
 			}
-			n.base[l] = n.cfg.Latency + extra
+			n.wire(l, n.cfg.Latency+extra)
 		}
 	}
 	n.nodes = append(n.nodes, id)
@@ -86,9 +132,10 @@ func (f *fate) times() []time.Duration { return f.delays[:f.n] }
 func (n *network) send(from, to uint64) fate {
 	lost := n.rng.Float64() < n.cfg.Loss
 	dup := n.rng.Float64() < n.cfg.Dup
-	d1, d2 := n.delay(from, to), n.delay(from, to)
+	ls := n.peek(from, to)
+	d1, d2 := n.delay(ls), n.delay(ls)
 	switch {
-	case n.cut[link{from, to}]:
+	case ls.cut:
 		return fate{drop: "partition"}
 	case lost:
 		return fate{drop: "loss"}
@@ -98,10 +145,10 @@ func (n *network) send(from, to uint64) fate {
 	return fate{n: 1, delays: [2]time.Duration{d1}}
 }
 
-func (n *network) delay(from, to uint64) time.Duration {
-	d, ok := n.base[link{from, to}]
-	if !ok {
-		d = n.cfg.Latency
+func (n *network) delay(ls linkState) time.Duration {
+	d := n.cfg.Latency
+	if ls.wired {
+		d = ls.base
 	}
 	if n.cfg.Jitter > 0 {
 		d += time.Duration(n.rng.Int63n(int64(n.cfg.Jitter)))
@@ -111,32 +158,33 @@ func (n *network) delay(from, to uint64) time.Duration {
 
 // blocked reports whether a partition now stops messages from one node to another; a message
 // already in flight when a partition starts is checked again on arrival.
-func (n *network) blocked(from, to uint64) bool { return n.cut[link{from, to}] }
+func (n *network) blocked(from, to uint64) bool { return n.peek(from, to).cut }
 
 // reachable reports whether two nodes can talk both ways.
-func (n *network) reachable(a, b uint64) bool { return !n.cut[link{a, b}] && !n.cut[link{b, a}] }
+func (n *network) reachable(a, b uint64) bool { return !n.blocked(a, b) && !n.blocked(b, a) }
 
 // partitioned reports whether any link is cut.
-func (n *network) partitioned() bool { return len(n.cut) > 0 }
+func (n *network) partitioned() bool { return n.cuts > 0 }
 
 // apply adds a partition's cuts to the network.
 func (n *network) apply(p partition) {
 	for _, l := range p.cuts {
-		n.cut[l] = true
+		n.setCut(l, true)
 	}
 }
 
 // toggle flips one direction of one link, for flapping links.
-func (n *network) toggle(l link) {
-	if n.cut[l] {
-		delete(n.cut, l)
-	} else {
-		n.cut[l] = true
-	}
-}
+func (n *network) toggle(l link) { n.setCut(l, !n.blocked(l.from, l.to)) }
 
 // heal removes every cut.
-func (n *network) heal() { n.cut = map[link]bool{} }
+func (n *network) heal() {
+	for _, row := range n.links {
+		for i := range row {
+			row[i].cut = false
+		}
+	}
+	n.cuts = 0
+}
 
 // partition is a set of cut directions with a name for the trace.
 type partition struct {
