@@ -117,7 +117,7 @@ func (n *node) startGossip(founding bool) error {
 	// The gossip tick drifts with the node's Raft tick: one clock drives both cores.
 	n.gtick = time.Duration(float64(cfg.TickInterval) * float64(n.tick) / float64(n.s.opts.Tick))
 	gen := n.gen
-	n.s.q.after(time.Duration(n.grng.Int63n(int64(n.gtick))), func() { n.onGossipTick(gen, 1) })
+	n.s.q.afterAct(time.Duration(n.grng.Int63n(int64(n.gtick))), &gossipTicker{n: n, gen: gen, count: 1})
 	n.flushGossip()
 	return nil
 }
@@ -126,18 +126,27 @@ func (n *node) startGossip(founding bool) error {
 // server/loop.go does: the members it joined through may have been down at the time.
 const rejoinTicks = 20
 
-func (n *node) onGossipTick(gen uint64, count int) {
-	if n.gen != gen || n.crashed {
+// gossipTicker is the gossip tick of one incarnation of a node, scheduled again and again.
+type gossipTicker struct {
+	n     *node
+	gen   uint64
+	count int // ticks so far, this one included
+}
+
+func (t *gossipTicker) fire() {
+	n := t.n
+	if n.gen != t.gen || n.crashed {
 		return
 	}
 	if !n.paused && n.g != nil {
 		n.g.Tick()
-		if count%rejoinTicks == 0 && !n.leaving {
+		if t.count%rejoinTicks == 0 && !n.leaving {
 			n.rejoinUnknown()
 		}
 		n.flushGossip()
 	}
-	n.s.q.after(n.gtick, func() { n.onGossipTick(gen, count+1) })
+	t.count++
+	n.s.q.afterAct(n.gtick, t)
 }
 
 // rejoinUnknown sends a join to every node whose address this node has but whose member its gossip
@@ -183,10 +192,18 @@ func (n *node) deliverGossip(from uint64, m gossip.Message) {
 	case n.crashed || n.s.net.blocked(from, n.id):
 		n.s.gossipDropped++
 	case n.paused:
-		n.inbox = append(n.inbox, func() { n.stepGossip(m) })
+		n.stepGossipLater(m)
 	default:
 		n.stepGossip(m)
 	}
+}
+
+// stepGossipLater queues a gossip message that reached a paused node; apart from deliverGossip so
+// that only a queued message is copied to the heap.
+func (n *node) stepGossipLater(m gossip.Message) {
+	queued := new(gossip.Message)
+	*queued = m
+	n.inbox = append(n.inbox, func() { n.stepGossip(*queued) })
 }
 
 func (n *node) stepGossip(m gossip.Message) {
@@ -215,8 +232,34 @@ func (s *sim) sendGossip(from uint64, m gossip.Message) {
 	}
 	dst := s.nodes[to]
 	for _, d := range f.times() {
-		s.q.after(d, func() { dst.deliverGossip(from, m) })
+		w := s.gossipWire()
+		w.from, w.to, w.m = from, dst, m
+		s.q.afterAct(d, w)
 	}
+}
+
+// gossipInFlight is a gossip message on its way to a node; its records are reused, as Raft's are.
+type gossipInFlight struct {
+	s    *sim
+	from uint64
+	to   *node
+	m    gossip.Message
+}
+
+func (s *sim) gossipWire() *gossipInFlight {
+	if n := len(s.freeGossipWire); n > 0 {
+		w := s.freeGossipWire[n-1]
+		s.freeGossipWire = s.freeGossipWire[:n-1]
+		return w
+	}
+	return &gossipInFlight{s: s}
+}
+
+func (w *gossipInFlight) fire() {
+	from, to, m := w.from, w.to, w.m
+	w.to, w.m = nil, gossip.Message{}
+	w.s.freeGossipWire = append(w.s.freeGossipWire, w)
+	to.deliverGossip(from, m)
 }
 
 // gossipFate decides a gossip message's fate by the network's own rules (its partitions, loss,

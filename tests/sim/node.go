@@ -121,7 +121,7 @@ func (n *node) start() error {
 	n.eng, n.crashed, n.paused, n.syncing = eng, false, false, false
 	n.role, n.term, n.commit = raft.Follower, 0, 0
 	gen := n.gen
-	n.s.q.after(time.Duration(n.rng.Int63n(int64(n.tick))), func() { n.onTick(gen) })
+	n.s.q.afterAct(time.Duration(n.rng.Int63n(int64(n.tick))), &raftTicker{n: n, gen: gen})
 	n.process()
 	if n.s.opts.NoGossip {
 		return nil
@@ -142,8 +142,16 @@ func (n *node) start() error {
 	return nil
 }
 
-func (n *node) onTick(gen uint64) {
-	if n.gen != gen || n.crashed {
+// raftTicker is the tick of one incarnation of a node: one value scheduled again and again, as
+// a node ticks several times for every other event of a run.
+type raftTicker struct {
+	n   *node
+	gen uint64
+}
+
+func (t *raftTicker) fire() {
+	n := t.n
+	if n.gen != t.gen || n.crashed {
 		return
 	}
 	if !n.paused {
@@ -151,7 +159,7 @@ func (n *node) onTick(gen uint64) {
 		n.reconcile()
 		n.process()
 	}
-	n.s.q.after(n.tick, func() { n.onTick(gen) })
+	n.s.q.afterAct(n.tick, t)
 }
 
 // deliver hands the node a message that arrived from the network.
@@ -239,26 +247,55 @@ func (n *node) process() {
 				return
 			}
 		}
-		n.awaitSync(out)
+		n.awaitSync(&out)
 		return
 	}
 }
 
-// awaitSync finishes out once its fsync completes. It is apart from process so that only a Ready
-// that waits for an fsync is copied to the heap, not every Ready.
-func (n *node) awaitSync(out output) {
+// awaitSync finishes out once its fsync completes.
+func (n *node) awaitSync(out *output) {
 	n.syncing = true
-	gen := n.gen
-	n.s.q.after(n.fsyncDelay(), func() {
-		if n.gen != gen {
-			return // crashed meanwhile: the write and the Ready are gone
-		}
-		if n.paused {
-			n.inbox = append(n.inbox, func() { n.synced(out) })
-			return
-		}
-		n.synced(out)
-	})
+	w := n.s.syncWait()
+	w.n, w.gen, w.out = n, n.gen, *out
+	n.s.q.afterAct(n.fsyncDelay(), w)
+}
+
+// fsyncWait is a Ready waiting for its fsync; its records are reused, one is made per fsync.
+type fsyncWait struct {
+	s   *sim
+	n   *node
+	gen uint64
+	out output
+}
+
+func (s *sim) syncWait() *fsyncWait {
+	if k := len(s.freeSync); k > 0 {
+		w := s.freeSync[k-1]
+		s.freeSync = s.freeSync[:k-1]
+		return w
+	}
+	return &fsyncWait{s: s}
+}
+
+func (w *fsyncWait) fire() {
+	n, gen, out := w.n, w.gen, w.out
+	w.n, w.out = nil, output{}
+	w.s.freeSync = append(w.s.freeSync, w)
+	if n.gen != gen {
+		return // crashed meanwhile: the write and the Ready are gone
+	}
+	if n.paused {
+		n.syncLater(out)
+		return
+	}
+	n.synced(out)
+}
+
+// syncLater finishes a Ready whose fsync completed while the node was paused, once it resumes.
+func (n *node) syncLater(out output) {
+	queued := new(output)
+	*queued = out
+	n.inbox = append(n.inbox, func() { n.synced(*queued) })
 }
 
 // sendEarly is the send-before-fsync bug: the messages leave before the state they depend on is

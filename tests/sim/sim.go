@@ -180,6 +180,9 @@ type sim struct {
 	stopped   bool          // a violation ended the run
 	freeWire  []*inFlight   // in-flight message records free for reuse
 
+	freeGossipWire []*gossipInFlight
+	freeSync       []*fsyncWait
+
 	linearizable *LinearizableReport // porcupine's verdict, once the run ended
 	logs         []logFrame          // every node's log over time, with KeepEvents (logview.go)
 
