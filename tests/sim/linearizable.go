@@ -12,7 +12,6 @@
 package sim
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -31,24 +30,24 @@ type requestID struct {
 type effect struct {
 	index  uint64
 	at     time.Duration
-	result string // the game.Result, as JSON
+	result string // the game.Result, as appendResult writes it
 }
 
 // roomVersion is a room's state from one instant until the next version's.
 type roomVersion struct {
 	from  time.Duration
 	index uint64
-	view  string // the game.RoomView as JSON, or "absent"
+	view  string // the game.RoomView as appendRoomView writes it, or "absent"
 }
 
+// absent stands for a room that does not exist; no view's text (which starts with a space) is it.
 const absent = "absent"
 
 func viewText(v game.RoomView, err error) string {
 	if err != nil {
 		return absent
 	}
-	b, _ := json.Marshal(v)
-	return string(b)
+	return string(appendRoomView(nil, &v))
 }
 
 // checkLinearizable replays the committed log in a fresh game and checks every completed
@@ -66,8 +65,7 @@ func (s *sim) checkLinearizable() {
 		res := state.ApplyAt(index, cmd)
 		id := requestID{cmd.ClientID, cmd.Seq}
 		if _, seen := effects[id]; !seen {
-			b, _ := json.Marshal(res)
-			effects[id] = effect{index: index, at: rec.at, result: string(b)}
+			effects[id] = effect{index: index, at: rec.at, result: string(appendResult(nil, &res))}
 		}
 		view := viewText(state.Room(cmd.Room))
 		vs := versions[cmd.Room]
@@ -104,7 +102,7 @@ func checkWrite(op Operation, effects map[requestID]effect) string {
 	if e.at < op.Call || e.at > op.Return {
 		return fmt.Sprintf("took effect at %v (entry %d), outside its call and return", e.at, e.index)
 	}
-	got, _ := json.Marshal(op.Output.Result)
+	got := appendResult(nil, op.Output.Result)
 	if string(got) != e.result {
 		return fmt.Sprintf("answered %s, but entry %d produced %s", got, e.index, e.result)
 	}
@@ -121,14 +119,17 @@ func checkRead(op Operation, vs []roomVersion) string {
 	default:
 		return "answered with nothing"
 	}
-	// The room is absent from the start of the run until its first version.
-	all := append([]roomVersion{{from: 0, view: absent}}, vs...)
-	for i, v := range all {
-		until := time.Duration(1<<63 - 1)
-		if i+1 < len(all) {
-			until = all[i+1].from
+	// The room is absent from the start of the run until its first version: version -1 here.
+	for i := -1; i < len(vs); i++ {
+		view, from := absent, time.Duration(0)
+		if i >= 0 {
+			view, from = vs[i].view, vs[i].from
 		}
-		if v.view == seen && v.from <= op.Return && until > op.Call {
+		until := time.Duration(1<<63 - 1)
+		if i+1 < len(vs) {
+			until = vs[i+1].from
+		}
+		if view == seen && from <= op.Return && until > op.Call {
 			return ""
 		}
 	}
