@@ -61,11 +61,17 @@ const bootstrapTerm = 1
 
 // appliedRecord is the first application of an index seen anywhere in the cluster.
 type appliedRecord struct {
-	term    uint64
-	digest  string
-	node    uint64
-	at      time.Duration // when it was first applied: the entry takes effect then
-	command *game.Command // nil for entries that are not commands
+	entry appliedEntry // the command and its result, or the configuration change
+	node  uint64
+	at    time.Duration // when it was first applied: the entry takes effect then
+}
+
+// command is the game command the entry carried; nil for entries that are not commands.
+func (r *appliedRecord) command() *game.Command {
+	if r.entry.Type != raft.EntryNormal {
+		return nil
+	}
+	return &r.entry.Command
 }
 
 // nodeWatch is what the checkers remember about one node between events.
@@ -97,8 +103,6 @@ type checkers struct {
 	committed entryKey                 // the highest entry known committed (applied somewhere)
 	nodes     map[uint64]*nodeWatch    // by node id
 	leading   map[uint64]*leaderWatch  // by node id: leaders whose term is being watched
-
-	digest []byte // reused to build an applied entry's digest
 }
 
 func newCheckers() *checkers {
@@ -201,8 +205,9 @@ func (c *checkers) snapshotRestored(node, index uint64) {
 }
 
 // apply checks State Machine Safety for one applied entry; it reports whether the index was
-// applied for the first time anywhere, that is, newly known to be committed. The entry's digest is
-// kept once per index, from its first application; later ones are compared with it in place.
+// applied for the first time anywhere, that is, newly known to be committed. The first application
+// of each index is kept, and later ones are compared with it field by field (sameApplied); the
+// digests that show how they differ are written only for a violation.
 func (c *checkers) apply(at time.Duration, node uint64, a *appliedEntry) (first bool) {
 	index, term := a.Index, a.Term
 	w := c.watch(node)
@@ -210,20 +215,14 @@ func (c *checkers) apply(at time.Duration, node uint64, a *appliedEntry) (first 
 		c.fail(at, CheckStateMachineSafety, node, "applied index %d after already applying %d", index, w.lastApplied)
 	}
 	w.lastApplied = index
-	c.digest = appendAppliedDigest(c.digest[:0], a)
 	if rec, ok := c.applied[index]; ok {
-		if rec.term != term || rec.digest != string(c.digest) {
+		if rec.entry.Term != term || !sameApplied(&rec.entry, a) {
 			c.fail(at, CheckStateMachineSafety, node,
 				"node %d applied %s (term %d) at index %d, but node %d applied %s (term %d) there",
-				node, c.digest, term, index, rec.node, rec.digest, rec.term)
+				node, appendAppliedDigest(nil, a), term, index, rec.node, appendAppliedDigest(nil, &rec.entry), rec.entry.Term)
 		}
 	} else {
-		rec := appliedRecord{term: term, digest: string(c.digest), node: node, at: at}
-		if a.Type == raft.EntryNormal {
-			cmd := a.Command
-			rec.command = &cmd
-		}
-		c.applied[index] = rec
+		c.applied[index] = appliedRecord{entry: *a, node: node, at: at}
 		first = true
 	}
 	if index > c.committed.index {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kanna-cluster/kanna/game"
+	"github.com/kanna-cluster/kanna/raft"
 )
 
 func TestDigestCoversEveryField(t *testing.T) {
@@ -20,6 +21,11 @@ func TestDigestCoversEveryField(t *testing.T) {
 	cmd := game.Command{Kind: game.KindGuess, ClientID: "c", Seq: 3, Room: "den", Player: "riko", Letter: "k"}
 	res := game.Result{Kind: game.KindGuess, Room: "den", Player: "riko", Round: 1, Letter: "k", Hit: true, Revealed: 1, Points: 1, Status: game.Playing}
 	base := string(appendDigest(nil, &cmd, &res))
+	same := res
+	same.State = &game.RoomView{Players: []game.PlayerView{{Name: "riko"}}}
+	sameCopy := res
+	sameCopy.State = &game.RoomView{Players: []game.PlayerView{{Name: "riko"}}}
+	require.True(t, sameApplied(normalEntry(cmd, same), normalEntry(cmd, sameCopy)), "equal entries in different memory are the same")
 	require.Equal(t, base, string(appendDigest(nil, &cmd, &res)), "the same entry digests the same")
 
 	changedCmd := []func(*game.Command){
@@ -37,6 +43,7 @@ func TestDigestCoversEveryField(t *testing.T) {
 		c := cmd
 		change(&c)
 		require.NotEqual(t, base, string(appendDigest(nil, &c, &res)), "command field %d", i)
+		require.False(t, sameApplied(normalEntry(cmd, res), normalEntry(c, res)), "command field %d", i)
 	}
 	changedRes := []func(*game.Result){
 		func(r *game.Result) { r.Kind = game.KindJoin },
@@ -77,14 +84,28 @@ func TestDigestCoversEveryField(t *testing.T) {
 		r := res
 		r.State = &v
 		require.NotEqual(t, stateBase, string(appendDigest(nil, &cmd, &r)), "room field %d", i)
+		require.False(t, sameApplied(normalEntry(cmd, withState), normalEntry(cmd, r)), "room field %d", i)
 	}
 	for i, change := range changedRes {
 		r := res
 		change(&r)
 		require.NotEqual(t, base, string(appendDigest(nil, &cmd, &r)), "result field %d", i)
+		require.False(t, sameApplied(normalEntry(cmd, res), normalEntry(cmd, r)), "result field %d", i)
 	}
 	// Strings are quoted, so a field's content cannot pose as a field boundary.
 	a := game.Command{Kind: game.KindGuess, ClientID: "c d", Room: "x"}
 	b := game.Command{Kind: game.KindGuess, ClientID: "c", Room: "d x"}
 	require.NotEqual(t, string(appendDigest(nil, &a, &res)), string(appendDigest(nil, &b, &res)))
+}
+
+func normalEntry(c game.Command, r game.Result) *appliedEntry {
+	return &appliedEntry{Index: 1, Term: 1, Type: raft.EntryNormal, Command: c, Result: r}
+}
+
+func TestSameAppliedComparesConfChangesAndTypes(t *testing.T) {
+	add := &appliedEntry{Type: raft.EntryConfChange, ConfChange: raft.ConfChange{Type: raft.AddVoter, NodeID: 4}}
+	other := &appliedEntry{Type: raft.EntryConfChange, ConfChange: raft.ConfChange{Type: raft.AddVoter, NodeID: 5}}
+	require.True(t, sameApplied(add, add))
+	require.False(t, sameApplied(add, other))
+	require.False(t, sameApplied(add, normalEntry(game.Command{}, game.Result{})))
 }

@@ -58,10 +58,10 @@ func (s *sim) checkLinearizable() {
 	versions := map[string][]roomVersion{}
 	for _, index := range sortedKeys(s.check.applied) {
 		rec := s.check.applied[index]
-		if rec.command == nil {
+		if rec.command() == nil {
 			continue
 		}
-		cmd := *rec.command
+		cmd := *rec.command()
 		res := state.ApplyAt(index, cmd)
 		id := requestID{cmd.ClientID, cmd.Seq}
 		if _, seen := effects[id]; !seen {

@@ -63,7 +63,8 @@ func (s *sim) wordsFromLog() hangmanmodel.Words {
 	book := hangmanmodel.Words{}
 	state := game.NewState()
 	for _, index := range sortedKeys(s.check.applied) {
-		cmd := s.check.applied[index].command
+		rec := s.check.applied[index]
+		cmd := rec.command()
 		if cmd == nil {
 			continue
 		}
