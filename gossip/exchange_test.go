@@ -33,6 +33,13 @@ func TestJoinPushesOurTableToTheSeedAndLearnsItsTable(t *testing.T) {
 	require.NoError(t, a.Step(reply[0]))
 	require.Equal(t, []string{"a", "s", "x"}, memberIDs(a.Members()))
 	require.Equal(t, []EventType{EventJoined, EventJoined}, eventTypes(a.Events()))
+
+	var want []MemberState
+	for _, m := range a.Members() {
+		want = append(want, MemberState{ID: m.ID, State: m.State})
+	}
+	prefix := []MemberState{{ID: "kept"}}
+	require.Equal(t, append(prefix, want...), a.AppendStates(prefix), "AppendStates reads what Members does, after dst")
 }
 
 func TestJoinNeedsASeedAndAMemberThatHasNotLeft(t *testing.T) {

@@ -203,6 +203,22 @@ func (n *Node) Members() []Member {
 	return out
 }
 
+// MemberState is one member's ID and state, without its address or metadata.
+type MemberState struct {
+	ID    string
+	State State
+}
+
+// AppendStates appends the ID and state of every member Members returns, in the same order, to
+// dst: for a caller that reads the view on every tick and needs neither addresses nor metadata,
+// which Members copies.
+func (n *Node) AppendStates(dst []MemberState) []MemberState {
+	for _, m := range n.list {
+		dst = append(dst, MemberState{ID: m.ID, State: m.State})
+	}
+	return dst
+}
+
 // Member returns what this node believes about the member id.
 func (n *Node) Member(id string) (Member, bool) {
 	m, ok := n.members[id]

@@ -339,26 +339,47 @@ func (n *Node) HardState() HardState { return n.hardState() }
 
 // Status returns a copy of the core's state.
 func (n *Node) Status() Status {
-	s := Status{
+	var s Status
+	n.StatusInto(&s)
+	return s
+}
+
+// StatusInto writes what Status returns into s, reusing the storage of s's Progress map and
+// configuration slices: for a caller that reads the whole status on every tick and keeps none of
+// it. Whatever s held before is overwritten.
+func (n *Node) StatusInto(s *Status) {
+	progress, voters, learners := s.Progress, s.ConfState.Voters, s.ConfState.Learners
+	*s = Status{
 		ID:         n.id,
 		HardState:  n.hardState(),
 		SoftState:  n.softState(),
 		Applied:    n.log.applied,
 		LastIndex:  n.log.lastIndex(),
 		FirstIndex: n.log.firstIndex(),
-		ConfState:  n.conf.confState(),
+		ConfState:  ConfState{Voters: appendIDs(voters[:0], n.conf.voters), Learners: appendIDs(learners[:0], n.conf.learners)},
 
 		ElectionElapsed: n.electionElapsed,
 		ElectionTimeout: n.randomizedElectionTimeout,
 	}
 	if n.role == Leader {
 		s.ElectionTimeout = n.cfg.ElectionTick // the check-quorum period (thesis §6.2)
-		s.Progress = make(map[uint64]Progress, len(n.prs))
-		for id, pr := range n.prs {
-			s.Progress[id] = pr.public()
+		if progress == nil {
+			progress = make(map[uint64]Progress, len(n.prs))
 		}
+		clear(progress)
+		for id, pr := range n.prs {
+			progress[id] = pr.public()
+		}
+		s.Progress = progress
 	}
-	return s
+}
+
+// appendIDs appends ids to dst; nil when both are empty, as the configuration's copy is.
+func appendIDs(dst, ids []uint64) []uint64 {
+	if len(ids) == 0 {
+		return nil
+	}
+	return append(dst, ids...)
 }
 
 // Entries returns a copy of the log's entries [lo, hi), durable or not, for a dashboard to draw:

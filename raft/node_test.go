@@ -172,6 +172,25 @@ func TestStatusShowsProgressOnlyOnTheLeader(t *testing.T) {
 	require.Equal(t, uint64(1), nw.nodes[2].Status().Lead)
 }
 
+func TestStatusIntoReusesStorageAndLeavesNothingStale(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.campaign(1)
+	nw.propose(1, "a")
+	var s Status
+	nw.nodes[1].StatusInto(&s)
+	require.Equal(t, nw.nodes[1].Status(), s)
+	s.Progress[99] = Progress{Match: 7} // what a caller might leave in it
+	progress := s.Progress
+	nw.nodes[1].StatusInto(&s)
+	require.Equal(t, nw.nodes[1].Status(), s, "a stale entry is gone")
+	s.Progress[99] = Progress{}
+	require.Contains(t, progress, uint64(99), "the same map was reused")
+
+	nw.nodes[2].StatusInto(&s)
+	require.Equal(t, nw.nodes[2].Status(), s, "a follower's status has no progress, whatever s held")
+	require.Nil(t, s.Progress)
+}
+
 func TestStepRefusesMisroutedMessages(t *testing.T) {
 	n := newTestNode(t, 1, []uint64{1, 2, 3}, 1)
 	require.ErrorContains(t, n.Step(Message{Type: MsgHeartbeat, From: 2, To: 3, Term: 1}), "routing")

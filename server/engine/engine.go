@@ -249,6 +249,9 @@ func (e *Engine) LocalRoom(room string) (game.RoomView, error) { return e.game.R
 // Status returns the core's status.
 func (e *Engine) Status() raft.Status { return e.raft.Status() }
 
+// StatusInto is Status written into s, reusing its storage (raft.Node.StatusInto).
+func (e *Engine) StatusInto(s *raft.Status) { e.raft.StatusInto(s) }
+
 // Raft returns the core, for tests and dashboards. Driving it directly (Propose, Ready) would
 // bypass the engine's bookkeeping; read from it only.
 func (e *Engine) Raft() *raft.Node { return e.raft }

@@ -34,6 +34,8 @@ type engine interface {
 	// queues later messages in the same array.
 	RecycleMessages(msgs []raft.Message)
 	Status() raft.Status
+	// StatusInto is Status written into s, reusing its map and slices.
+	StatusInto(s *raft.Status)
 	// Entries returns the log's entries [lo, hi), for the diagram's log panel.
 	Entries(lo, hi uint64) ([]raft.Entry, error)
 	// State is the role, leader, term and commit index: what the checkers read after every event,

@@ -44,7 +44,8 @@ func (s *serverEngine) RecycleMessages(msgs []raft.Message) {
 	s.last.Messages = nil
 	s.e.RecycleMessages(msgs)
 }
-func (s *serverEngine) Status() raft.Status { return s.e.Status() }
+func (s *serverEngine) Status() raft.Status        { return s.e.Status() }
+func (s *serverEngine) StatusInto(st *raft.Status) { s.e.StatusInto(st) }
 func (s *serverEngine) Entries(lo, hi uint64) ([]raft.Entry, error) {
 	return s.e.Raft().Entries(lo, hi)
 }

@@ -52,14 +52,18 @@ func (n *node) reconcile() {
 		n.policy.Tick(raft.Status{SoftState: soft, HardState: hard}, nil)
 		return
 	}
-	members := n.g.Members()
-	view := make([]nodeengine.Member, 0, len(members))
-	for _, m := range members {
+	// A leader runs the policy on every tick: the view and the status are read into storage
+	// reused from tick to tick, which the policy only reads.
+	n.states = n.g.AppendStates(n.states[:0])
+	view := n.view[:0]
+	for _, m := range n.states {
 		if id, ok := n.s.gossipIDs[m.ID]; ok {
 			view = append(view, nodeengine.Member{ID: id, State: m.State})
 		}
 	}
-	cc, why, ok := n.policy.Tick(n.eng.Status(), view)
+	n.view = view
+	n.eng.StatusInto(&n.status)
+	cc, why, ok := n.policy.Tick(n.status, view)
 	if !ok {
 		return
 	}

@@ -57,6 +57,9 @@ type node struct {
 	// Membership (membership.go): the engine's policy, run on every tick; whether the node left
 	// gracefully, and whether it has stopped for good since.
 	policy   *nodeengine.Membership
+	states   []gossip.MemberState // reused by reconcile
+	view     []nodeengine.Member  // reused by reconcile
+	status   raft.Status          // reused by reconcile
 	leaving  bool
 	departed bool
 }
