@@ -110,6 +110,9 @@ func (e *Engine) Ready() Output {
 	if !rd.Snapshot.IsEmpty() {
 		e.installSnapshot(*rd.Snapshot, &out)
 	}
+	if n := len(rd.CommittedEntries); n > 0 {
+		out.Applied = make([]AppliedEntry, 0, n) // one allocation, not one per doubling
+	}
 	for _, ent := range rd.CommittedEntries {
 		e.apply(ent, &out)
 	}

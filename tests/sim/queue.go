@@ -51,43 +51,52 @@ func (q *queue) push(t time.Duration, run func(), act action) {
 		t = q.now
 	}
 	q.nextID++
-	q.events = append(q.events, event{at: t, seq: q.nextID, run: run, act: act})
+	e := event{at: t, seq: q.nextID, run: run, act: act}
+	q.events = append(q.events, event{})
 	h := q.events
-	for i := len(h) - 1; i > 0; {
+	// Sift the hole up from the end and put e in it once: one write per level, not a swap.
+	i := len(h) - 1
+	for i > 0 {
 		p := (i - 1) / 2
-		if !h[i].before(&h[p]) {
+		if !e.before(&h[p]) {
 			break
 		}
-		h[i], h[p] = h[p], h[i]
+		h[i] = h[p]
 		i = p
 	}
+	h[i] = e
 }
 
 // pop removes the earliest event.
 func (q *queue) pop() event {
 	h := q.events
-	e := h[0]
+	top := h[0]
 	last := len(h) - 1
-	h[0] = h[last]
+	e := h[last]
 	h[last] = event{}
 	h = h[:last]
 	q.events = h
-	for i := 0; ; {
-		l := 2*i + 1
-		if l >= len(h) {
+	if last == 0 {
+		return top
+	}
+	// Sift the hole down from the root and put the last event in it once.
+	i := 0
+	for {
+		c := 2*i + 1
+		if c >= len(h) {
 			break
 		}
-		c := l
-		if r := l + 1; r < len(h) && h[r].before(&h[l]) {
+		if r := c + 1; r < len(h) && h[r].before(&h[c]) {
 			c = r
 		}
-		if !h[c].before(&h[i]) {
+		if !h[c].before(&e) {
 			break
 		}
-		h[i], h[c] = h[c], h[i]
+		h[i] = h[c]
 		i = c
 	}
-	return e
+	h[i] = e
+	return top
 }
 
 // step runs the earliest event if it is due no later than until, advancing the clock to it; it

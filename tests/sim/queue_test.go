@@ -3,6 +3,7 @@
 package sim
 
 import (
+	"math/rand"
 	"testing"
 	"time"
 
@@ -42,4 +43,39 @@ func TestStepStopsAtTheHorizon(t *testing.T) {
 	}
 	require.Equal(t, 1, ran)
 	require.Equal(t, 1, q.len(), "the event past the horizon still waits")
+}
+
+func TestRandomSchedulesRunInTimeThenSchedulingOrder(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	var q queue
+	type ran struct {
+		at  time.Duration
+		seq int
+	}
+	var got []ran
+	seq := 0
+	var schedule func()
+	schedule = func() {
+		seq++
+		id := seq
+		q.after(time.Duration(rng.Intn(50))*time.Millisecond, func() {
+			got = append(got, ran{q.now, id})
+			if seq < 2000 && rng.Intn(3) > 0 {
+				schedule()
+				schedule()
+			}
+		})
+	}
+	for range 20 {
+		schedule()
+	}
+	for q.step(time.Hour) {
+	}
+	require.Len(t, got, seq, "every event ran once")
+	for i := 1; i < len(got); i++ {
+		require.LessOrEqual(t, got[i-1].at, got[i].at, "the clock never goes back")
+		if got[i-1].at == got[i].at {
+			require.Less(t, got[i-1].seq, got[i].seq, "events at one instant run in scheduling order")
+		}
+	}
 }
