@@ -30,24 +30,31 @@ type requestID struct {
 type effect struct {
 	index  uint64
 	at     time.Duration
-	result string // the game.Result, as appendResult writes it
+	result game.Result
 }
 
 // roomVersion is a room's state from one instant until the next version's.
 type roomVersion struct {
-	from  time.Duration
-	index uint64
-	view  string // the game.RoomView as appendRoomView writes it, or "absent"
+	from   time.Duration
+	index  uint64
+	absent bool // the room does not exist
+	view   game.RoomView
 }
 
-// absent stands for a room that does not exist; no view's text (which starts with a space) is it.
+// absent stands for a room that does not exist in what a violation says a read saw.
 const absent = "absent"
 
-func viewText(v game.RoomView, err error) string {
-	if err != nil {
+// sameVersion reports whether a room's state is the one a read saw.
+func sameVersion(a, b *roomVersion) bool {
+	return a.absent == b.absent && (a.absent || sameRoom(&a.view, &b.view))
+}
+
+// versionText is a room's state as a violation shows it.
+func versionText(v *roomVersion) string {
+	if v.absent {
 		return absent
 	}
-	return string(appendRoomView(nil, &v))
+	return string(appendRoomView(nil, &v.view))
 }
 
 // checkLinearizable replays the committed log in a fresh game and checks every completed
@@ -65,12 +72,13 @@ func (s *sim) checkLinearizable() {
 		res := state.ApplyAt(index, cmd)
 		id := requestID{cmd.ClientID, cmd.Seq}
 		if _, seen := effects[id]; !seen {
-			effects[id] = effect{index: index, at: rec.at, result: string(appendResult(nil, &res))}
+			effects[id] = effect{index: index, at: rec.at, result: res}
 		}
-		view := viewText(state.Room(cmd.Room))
+		room, err := state.Room(cmd.Room)
+		v := roomVersion{from: rec.at, index: index, absent: err != nil, view: room}
 		vs := versions[cmd.Room]
-		if len(vs) == 0 || vs[len(vs)-1].view != view {
-			versions[cmd.Room] = append(vs, roomVersion{from: rec.at, index: index, view: view})
+		if len(vs) == 0 || !sameVersion(&vs[len(vs)-1], &v) {
+			versions[cmd.Room] = append(vs, v)
 		}
 	}
 	for _, op := range s.history {
@@ -102,36 +110,35 @@ func checkWrite(op Operation, effects map[requestID]effect) string {
 	if e.at < op.Call || e.at > op.Return {
 		return fmt.Sprintf("took effect at %v (entry %d), outside its call and return", e.at, e.index)
 	}
-	got := appendResult(nil, op.Output.Result)
-	if string(got) != e.result {
-		return fmt.Sprintf("answered %s, but entry %d produced %s", got, e.index, e.result)
+	if !sameResult(op.Output.Result, &e.result) {
+		return fmt.Sprintf("answered%s, but entry %d produced%s", appendResult(nil, op.Output.Result), e.index, appendResult(nil, &e.result))
 	}
 	return ""
 }
 
 func checkRead(op Operation, vs []roomVersion) string {
-	var seen string
+	var seen roomVersion
 	switch {
 	case op.Output.Room != nil:
-		seen = viewText(*op.Output.Room, nil)
+		seen.view = *op.Output.Room
 	case op.Output.Err != "":
-		seen = absent // the only final error a read gets is NotFound
+		seen.absent = true // the only final error a read gets is NotFound
 	default:
 		return "answered with nothing"
 	}
 	// The room is absent from the start of the run until its first version: version -1 here.
 	for i := -1; i < len(vs); i++ {
-		view, from := absent, time.Duration(0)
+		v := roomVersion{absent: true}
 		if i >= 0 {
-			view, from = vs[i].view, vs[i].from
+			v = vs[i]
 		}
 		until := time.Duration(1<<63 - 1)
 		if i+1 < len(vs) {
 			until = vs[i+1].from
 		}
-		if view == seen && from <= op.Return && until > op.Call {
+		if sameVersion(&v, &seen) && v.from <= op.Return && until > op.Call {
 			return ""
 		}
 	}
-	return fmt.Sprintf("saw %s, which no prefix of the log showed between its call and return", seen)
+	return fmt.Sprintf("saw %s, which no prefix of the log showed between its call and return", versionText(&seen))
 }

@@ -69,3 +69,14 @@ func TestLinearizabilityCatchesAStaleRead(t *testing.T) {
 	s.checkLinearizable()
 	firedOnly(t, s.check, CheckLinearizability)
 }
+
+func TestLinearizabilityCatchesAReadOfAStateNoPrefixShowed(t *testing.T) {
+	s := finishedSim(t)
+	i := firstOp(t, s, func(op Operation) bool { return op.Input.Kind == OpRead && op.Output.Room != nil })
+	room := *s.history[i].Output.Room
+	room.Lives += 100
+	s.history[i].Output.Room = &room
+	s.checkLinearizable()
+	firedOnly(t, s.check, CheckLinearizability)
+	require.Contains(t, s.check.violations[0].Detail, "saw ")
+}
