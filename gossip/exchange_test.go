@@ -310,3 +310,22 @@ func derefs(ms []*member) []Member {
 	}
 	return out
 }
+
+func TestRecycledOutboxIsReusedOnlyWhenEmpty(t *testing.T) {
+	a := newTestNode(t, "a", nil)
+	require.NoError(t, a.Join(addrOf("s"), addrOf("x")))
+	first := a.Outbox()
+	require.Len(t, first, 2)
+	a.RecycleOutbox(first)
+	require.Empty(t, first[0].To, "a recycled array is cleared")
+	require.NoError(t, a.Join(addrOf("s")))
+	again := a.Outbox()
+	require.Len(t, again, 1)
+	require.Same(t, &first[0], &again[0], "the next messages reuse the array")
+	require.Equal(t, addrOf("s"), again[0].To)
+
+	require.NoError(t, a.Join(addrOf("x")))
+	a.RecycleOutbox(again) // a message is queued: the array is not taken
+	require.Equal(t, addrOf("s"), again[0].To)
+	require.Equal(t, addrOf("x"), a.Outbox()[0].To)
+}

@@ -186,6 +186,17 @@ func (n *Node) Outbox() []Message {
 	return out
 }
 
+// RecycleOutbox hands back a slice Outbox returned once every message is sent or copied: later
+// messages are queued in the same array instead of a new one. Calling it is optional; a caller
+// that does must not read msgs afterwards. The array is taken only while nothing is queued.
+func (n *Node) RecycleOutbox(msgs []Message) {
+	if len(n.outbox) > 0 || cap(msgs) <= cap(n.outbox) {
+		return
+	}
+	clear(msgs) // drop the updates and tables the old messages point at
+	n.outbox = msgs[:0]
+}
+
 // Events returns the membership events since the last call and forgets them.
 func (n *Node) Events() []Event {
 	out := n.events

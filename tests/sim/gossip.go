@@ -155,13 +155,18 @@ func (t *gossipTicker) fire() {
 // restarted too, the two groups each hold a complete-looking view without the other, and push-pull,
 // which picks among known members, never bridges them (seed 492).
 func (n *node) rejoinUnknown() {
-	known := map[string]bool{}
-	for _, m := range n.g.Members() {
-		known[m.ID] = true
+	n.states = n.g.AppendStates(n.states[:0])
+	known := func(member string) bool {
+		for _, m := range n.states {
+			if m.ID == member {
+				return true
+			}
+		}
+		return false
 	}
 	var addrs []string
 	for _, id := range without(n.s.ids, n.id) {
-		if !known[gossipID(id)] {
+		if !known(gossipID(id)) {
 			addrs = append(addrs, gossipAddr(id))
 		}
 	}
@@ -181,8 +186,12 @@ func (n *node) flushGossip() {
 		n.s.emit(Event{Kind: EventGossip, Node: n.id,
 			Detail: fmt.Sprintf("%s n%s inc=%d", e.Type, e.Member.ID, e.Member.Incarnation)})
 	}
-	for _, m := range n.g.Outbox() {
+	out := n.g.Outbox()
+	for _, m := range out {
 		n.s.sendGossip(n.id, m)
+	}
+	if n.g != nil {
+		n.g.RecycleOutbox(out)
 	}
 }
 
