@@ -12,6 +12,7 @@ package sim
 import (
 	"fmt"
 	"math/rand"
+	"strconv"
 	"time"
 
 	"github.com/kanna-cluster/kanna/game"
@@ -127,7 +128,8 @@ func (c *client) next() {
 	}
 	c.op = len(c.s.history)
 	c.s.history = append(c.s.history, Operation{ClientID: c.id, Call: c.s.q.now, Input: in})
-	c.s.emit(Event{Kind: EventCall, Detail: fmt.Sprintf("%s %s", c.id, describe(in))})
+	c.s.scratch = appendInput(append(append(c.s.scratch[:0], c.id...), ' '), in)
+	c.s.emit(Event{Kind: EventCall, Detail: string(c.s.scratch)})
 	c.send(in)
 }
 
@@ -189,33 +191,62 @@ func (c *client) receive(a *attempt, r result) {
 		op.Output.Result = &res
 		c.s.writeAcknowledged(a.to)
 	}
-	c.s.emit(Event{Kind: EventReturn, Node: a.to, Detail: fmt.Sprintf("%s %s -> %s", c.id, describe(a.input), op.Output.summary())})
+	b := appendInput(append(append(c.s.scratch[:0], c.id...), ' '), a.input)
+	c.s.scratch = op.Output.appendSummary(append(b, " -> "...))
+	c.s.emit(Event{Kind: EventReturn, Node: a.to, Detail: string(c.s.scratch)})
 	c.cur, c.op, c.leader = nil, -1, a.to
 	c.s.q.after(c.think(), c.next)
 }
 
-func describe(in Input) string {
-	s := fmt.Sprintf("%s room=%s", in.Kind, in.Room)
+func describe(in Input) string { return string(appendInput(nil, in)) }
+
+// appendInput appends what an operation asked, for the trace: "guess room=den letter=k seq=3".
+func appendInput(b []byte, in Input) []byte {
+	b = append(b, in.Kind...)
+	b = append(b, " room="...)
+	b = append(b, in.Room...)
 	if in.Letter != "" {
-		s += " letter=" + in.Letter
+		b = append(b, " letter="...)
+		b = append(b, in.Letter...)
 	}
 	if in.Seq != 0 {
-		s += fmt.Sprintf(" seq=%d", in.Seq)
+		b = append(b, " seq="...)
+		b = strconv.AppendUint(b, in.Seq, 10)
 	}
-	return s
+	return b
 }
 
 // summary is a short text of an output for the trace.
-func (o Output) summary() string {
+func (o Output) summary() string { return string(o.appendSummary(nil)) }
+
+func (o Output) appendSummary(b []byte) []byte {
 	switch {
 	case o.Err != "":
-		return "error: " + o.Err
+		return append(append(b, "error: "...), o.Err...)
 	case o.Room != nil:
-		return fmt.Sprintf("room %s round=%d %s %q lives=%d", o.Room.Name, o.Room.Round, o.Room.Status, o.Room.Masked, o.Room.Lives)
+		b = append(b, "room "...)
+		b = append(b, o.Room.Name...)
+		b = append(b, " round="...)
+		b = strconv.AppendUint(b, o.Room.Round, 10)
+		b = append(b, ' ')
+		b = append(b, o.Room.Status.String()...)
+		b = append(b, ' ')
+		b = strconv.AppendQuote(b, o.Room.Masked)
+		b = append(b, " lives="...)
+		return strconv.AppendInt(b, int64(o.Room.Lives), 10)
 	case o.Result != nil && o.Result.Err != nil:
-		return fmt.Sprintf("%s: %s", o.Result.Err.Code, o.Result.Err.Message)
+		b = append(b, o.Result.Err.Code.String()...)
+		b = append(b, ": "...)
+		return append(b, o.Result.Err.Message...)
 	case o.Result != nil:
-		return fmt.Sprintf("ok round=%d %s hit=%v points=%d", o.Result.Round, o.Result.Status, o.Result.Hit, o.Result.Points)
+		b = append(b, "ok round="...)
+		b = strconv.AppendUint(b, o.Result.Round, 10)
+		b = append(b, ' ')
+		b = append(b, o.Result.Status.String()...)
+		b = append(b, " hit="...)
+		b = strconv.AppendBool(b, o.Result.Hit)
+		b = append(b, " points="...)
+		return strconv.AppendInt(b, int64(o.Result.Points), 10)
 	}
-	return "?"
+	return append(b, '?')
 }

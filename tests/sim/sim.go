@@ -179,6 +179,7 @@ type sim struct {
 	flapGen   uint64        // bumps when flapping stops, so its pending toggles do nothing
 	stopped   bool          // a violation ended the run
 	freeWire  []*inFlight   // in-flight message records free for reuse
+	scratch   []byte        // reused to format an event's detail
 
 	freeGossipWire []*gossipInFlight
 	freeSync       []*fsyncWait
