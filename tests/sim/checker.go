@@ -103,6 +103,7 @@ type checkers struct {
 	committed entryKey                 // the highest entry known committed (applied somewhere)
 	nodes     map[uint64]*nodeWatch    // by node id
 	leading   map[uint64]*leaderWatch  // by node id: leaders whose term is being watched
+	byID      []*nodeWatch             // nodes' entries again, indexed by id
 }
 
 func newCheckers() *checkers {
@@ -116,10 +117,20 @@ func newCheckers() *checkers {
 }
 
 func (c *checkers) watch(node uint64) *nodeWatch {
+	// Looked up after every event: by index in a table, the map only for ids out of its range.
+	if node < uint64(len(c.byID)) && c.byID[node] != nil {
+		return c.byID[node]
+	}
 	w, ok := c.nodes[node]
 	if !ok {
 		w = &nodeWatch{}
 		c.nodes[node] = w
+	}
+	if node < 1024 {
+		for uint64(len(c.byID)) <= node {
+			c.byID = append(c.byID, nil)
+		}
+		c.byID[node] = w
 	}
 	return w
 }

@@ -49,9 +49,10 @@ type write struct {
 type disk struct {
 	hardState raft.HardState
 	snapshot  *raft.Snapshot
-	entries   []raft.Entry // contiguous, starting right after the snapshot
-	chain     []chainHash  // chain[i] is the chain hash of entries[i]
-	base      chainHash    // chain hash of the snapshot's last entry, or zero for an empty log
+	entries   []raft.Entry   // contiguous, starting right after the snapshot
+	chain     []chainHash    // chain[i] is the chain hash of entries[i]
+	fresh     []durableEntry // reused by sync: valid until the next sync
+	base      chainHash      // chain hash of the snapshot's last entry, or zero for an empty log
 
 	pending []write
 
@@ -81,13 +82,13 @@ type durableEntry struct {
 // sync makes every pending write durable, in order, and returns the entries that became durable
 // (for the log-matching checker).
 func (d *disk) sync() []durableEntry {
-	var durable []durableEntry
+	durable := d.fresh[:0]
 	for _, w := range d.pending {
 		if w.snapshot != nil && !w.snapshot.IsEmpty() {
 			d.installSnapshot(w.snapshot)
 		}
 		if len(w.entries) > 0 {
-			durable = append(durable, d.append(w.entries)...)
+			durable = d.appendTo(durable, w.entries)
 		}
 		if !w.hardState.IsEmpty() {
 			d.hardState = w.hardState
@@ -102,6 +103,7 @@ func (d *disk) sync() []durableEntry {
 	}
 	d.pending = nil
 	d.keepPromise()
+	d.fresh = durable
 	return durable
 }
 
@@ -148,8 +150,10 @@ func (d *disk) termAt(i uint64) (uint64, bool) {
 
 // append writes entries that may overwrite a suffix of the log (paper §5.3: "if an existing entry
 // conflicts with a new one, delete the existing entry and all that follow it").
-func (d *disk) append(ents []raft.Entry) []durableEntry {
-	var out []durableEntry
+func (d *disk) append(ents []raft.Entry) []durableEntry { return d.appendTo(nil, ents) }
+
+// appendTo is append, adding what became durable to out.
+func (d *disk) appendTo(out []durableEntry, ents []raft.Entry) []durableEntry {
 	first := d.firstIndex()
 	for _, e := range ents {
 		if e.Index < first {
