@@ -46,6 +46,10 @@ func (q *queue) after(d time.Duration, run func()) { q.push(q.now+d, run, nil) }
 // afterAct schedules a to fire d from now.
 func (q *queue) afterAct(d time.Duration, a action) { q.push(q.now+d, nil, a) }
 
+// The heap is 4-ary: half the levels of a binary heap, so a pop moves an event half as often, and
+// the four children of a node sit next to each other in memory.
+const arity = 4
+
 func (q *queue) push(t time.Duration, run func(), act action) {
 	if t < q.now {
 		t = q.now
@@ -57,7 +61,7 @@ func (q *queue) push(t time.Duration, run func(), act action) {
 	// Sift the hole up from the end and put e in it once: one write per level, not a swap.
 	i := len(h) - 1
 	for i > 0 {
-		p := (i - 1) / 2
+		p := (i - 1) / arity
 		if !e.before(&h[p]) {
 			break
 		}
@@ -82,12 +86,15 @@ func (q *queue) pop() event {
 	// Sift the hole down from the root and put the last event in it once.
 	i := 0
 	for {
-		c := 2*i + 1
-		if c >= len(h) {
+		first := arity*i + 1
+		if first >= len(h) {
 			break
 		}
-		if r := c + 1; r < len(h) && h[r].before(&h[c]) {
-			c = r
+		c := first
+		for k := first + 1; k < first+arity && k < len(h); k++ {
+			if h[k].before(&h[c]) {
+				c = k
+			}
 		}
 		if !h[c].before(&e) {
 			break
