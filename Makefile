@@ -75,8 +75,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./raft/ ./game/ ./server/wal/
 
 # Kanna and hashicorp/raft (tests/peers/hashiraft, a module of its own) on real loopback
-# clusters with the same players, back to back: consensus alone, then the whole service, one JSON
-# line each, ROUNDS times (docs/benchmarks.md).
+# clusters with the same players, back to back: consensus alone, then the whole service (on
+# Game.Play streams; add --client-path unary to BENCH_FLAGS for one call per op), one JSON line
+# each, ROUNDS times (docs/benchmarks.md).
 BENCH_FLAGS ?= --nodes 3 --clients 64 --duration 10s --payload 16
 ROUNDS ?= 1
 bench-cluster:
