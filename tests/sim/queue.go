@@ -9,81 +9,98 @@ package sim
 
 import "time"
 
-// event is one thing scheduled to happen at a virtual instant: run, or when it is nil act.
-type event struct {
-	at  time.Duration // virtual time since the start of the run
-	seq uint64        // scheduling order: the tie-breaker for events at the same instant
-	run func()
-	act action
-}
-
 // action is an event that is not a closure: a message in flight is a pooled value, so the most
 // common event of a run allocates nothing to be scheduled.
 type action interface{ fire() }
 
-// before orders events by time, then by scheduling order.
-func (e *event) before(o *event) bool {
-	if e.at != o.at {
-		return e.at < o.at
-	}
-	return e.seq < o.seq
+// key places one event in the heap: when, in what order, and which slot holds what it does. Keys
+// hold no pointers, so moving them in the heap costs the garbage collector nothing.
+type key struct {
+	at   time.Duration // virtual time since the start of the run
+	seq  uint64        // scheduling order: the tie-breaker for events at the same instant
+	slot int32         // index in queue.slots
 }
 
-// queue is the virtual clock and the events waiting on it, a binary min-heap kept by hand: it is
-// popped once per event of a run, and container/heap would box every event in an interface.
+// before orders events by time, then by scheduling order.
+func (k *key) before(o *key) bool {
+	if k.at != o.at {
+		return k.at < o.at
+	}
+	return k.seq < o.seq
+}
+
+// slot is what an event does: run, or when it is nil act.
+type slot struct {
+	run func()
+	act action
+}
+
+// queue is the virtual clock and the events waiting on it: a 4-ary min-heap of keys kept by hand
+// (it is popped once per event of a run, and container/heap would box every event in an
+// interface), beside the slots the keys point to, reused once their event ran.
 type queue struct {
 	now    time.Duration
 	nextID uint64
-	events []event
+	keys   []key
+	slots  []slot
+	free   []int32 // slots whose event ran
 }
 
-// at schedules run at virtual time t; a time in the past means "now", never earlier.
-func (q *queue) at(t time.Duration, run func()) { q.push(t, run, nil) }
-
-// after schedules run d from now.
-func (q *queue) after(d time.Duration, run func()) { q.push(q.now+d, run, nil) }
-
-// afterAct schedules a to fire d from now.
-func (q *queue) afterAct(d time.Duration, a action) { q.push(q.now+d, nil, a) }
-
-// The heap is 4-ary: half the levels of a binary heap, so a pop moves an event half as often, and
-// the four children of a node sit next to each other in memory.
+// arity is the heap's fan-out: half the levels of a binary heap, and a node's children side by
+// side in memory.
 const arity = 4
 
-func (q *queue) push(t time.Duration, run func(), act action) {
+// at schedules run at virtual time t; a time in the past means "now", never earlier.
+func (q *queue) at(t time.Duration, run func()) { q.push(t, slot{run: run}) }
+
+// after schedules run d from now.
+func (q *queue) after(d time.Duration, run func()) { q.push(q.now+d, slot{run: run}) }
+
+// afterAct schedules a to fire d from now.
+func (q *queue) afterAct(d time.Duration, a action) { q.push(q.now+d, slot{act: a}) }
+
+func (q *queue) push(t time.Duration, s slot) {
 	if t < q.now {
 		t = q.now
 	}
+	var i int32
+	if n := len(q.free); n > 0 {
+		i = q.free[n-1]
+		q.free = q.free[:n-1]
+		q.slots[i] = s
+	} else {
+		i = int32(len(q.slots))
+		q.slots = append(q.slots, s)
+	}
 	q.nextID++
-	e := event{at: t, seq: q.nextID, run: run, act: act}
-	q.events = append(q.events, event{})
-	h := q.events
-	// Sift the hole up from the end and put e in it once: one write per level, not a swap.
-	i := len(h) - 1
-	for i > 0 {
-		p := (i - 1) / arity
-		if !e.before(&h[p]) {
+	k := key{at: t, seq: q.nextID, slot: i}
+	q.keys = append(q.keys, key{})
+	h := q.keys
+	// Sift the hole up from the end and put k in it once: one write per level, not a swap.
+	j := len(h) - 1
+	for j > 0 {
+		p := (j - 1) / arity
+		if !k.before(&h[p]) {
 			break
 		}
-		h[i] = h[p]
-		i = p
+		h[j] = h[p]
+		j = p
 	}
-	h[i] = e
+	h[j] = k
 }
 
-// pop removes the earliest event.
-func (q *queue) pop() event {
-	h := q.events
+// pop removes the earliest event's key.
+func (q *queue) pop() key {
+	h := q.keys
 	top := h[0]
 	last := len(h) - 1
-	e := h[last]
-	h[last] = event{}
+	k := h[last]
 	h = h[:last]
-	q.events = h
+	q.keys = h
 	if last == 0 {
 		return top
 	}
-	// Sift the hole down from the root and put the last event in it once.
+	// Sift the hole down from the root and put the last key in it once.
 	i := 0
 	for {
 		first := arity*i + 1
@@ -91,36 +108,39 @@ func (q *queue) pop() event {
 			break
 		}
 		c := first
-		for k := first + 1; k < first+arity && k < len(h); k++ {
-			if h[k].before(&h[c]) {
-				c = k
+		for j := first + 1; j < first+arity && j < len(h); j++ {
+			if h[j].before(&h[c]) {
+				c = j
 			}
 		}
-		if !h[c].before(&e) {
+		if !h[c].before(&k) {
 			break
 		}
 		h[i] = h[c]
 		i = c
 	}
-	h[i] = e
+	h[i] = k
 	return top
 }
 
 // step runs the earliest event if it is due no later than until, advancing the clock to it; it
 // reports whether an event ran.
 func (q *queue) step(until time.Duration) bool {
-	if len(q.events) == 0 || q.events[0].at > until {
+	if len(q.keys) == 0 || q.keys[0].at > until {
 		return false
 	}
-	e := q.pop()
-	q.now = e.at
-	if e.run != nil {
-		e.run()
+	k := q.pop()
+	s := q.slots[k.slot]
+	q.slots[k.slot] = slot{}
+	q.free = append(q.free, k.slot)
+	q.now = k.at
+	if s.run != nil {
+		s.run()
 	} else {
-		e.act.fire()
+		s.act.fire()
 	}
 	return true
 }
 
 // len is the number of events waiting.
-func (q *queue) len() int { return len(q.events) }
+func (q *queue) len() int { return len(q.keys) }
