@@ -263,7 +263,7 @@ func (n *node) awaitSync(out *output) {
 	n.s.q.afterAct(n.fsyncDelay(), w)
 }
 
-// fsyncWait is a Ready waiting for its fsync; its records are reused, one is made per fsync.
+// fsyncWait is a Ready waiting for its fsync; its records are pooled, as messages in flight are.
 type fsyncWait struct {
 	s   *sim
 	n   *node

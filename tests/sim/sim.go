@@ -78,7 +78,7 @@ func (o Options) withDefaults() Options {
 type Run struct {
 	Options    Options
 	Mix        FaultMix    // the faults this seed enabled
-	TraceHash  string      // SHA-256 of the text trace
+	TraceHash  string      // SHA-256 of the trace's binary records, one per event (trace.go)
 	EventCount int         // trace lines
 	Events     []Event     // only with Options.KeepEvents
 	Violations []Violation // empty when every checker held
