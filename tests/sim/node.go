@@ -84,7 +84,7 @@ func (n *node) start() error {
 	cfg := engineConfig{
 		ID:            n.id,
 		RaftRand:      rand.New(rand.NewSource(n.rng.Int63())),
-		GameRand:      rand.New(rand.NewSource(n.rng.Int63())),
+		GameRand:      lazyRand(n.rng.Int63()), // drawn from only by a leader (rand.go)
 		ElectionTick:  10,
 		HeartbeatTick: 1,
 		PreVote:       true,
