@@ -1,12 +1,11 @@
 // Config: every setting of a real Kanna node (the shell around the engine), each default with the
 // reason for its value.
 //
-// The timing follows the Raft paper §5.6 (broadcastTime ≪ electionTimeout ≪ MTBF): one tick of
-// 25 ms drives both the Raft core and the gossip core, an election timeout is twelve ticks (0.3 to
-// 0.6 seconds with randomization, thesis §9.3), and a leader heartbeats every tick. Twelve ticks
-// rather than six of 50 ms: the randomized timeouts are whole ticks, and with only six values to
-// draw from, two of four surviving followers often drew the same one and split the vote. The gossip
-// timings are hashicorp/memberlist's LAN defaults (gossip/config.go), in time, not ticks.
+// The Raft timing (server/engine/timing.go, where the simulator reads it too) follows the Raft
+// paper §5.6 (broadcastTime ≪ electionTimeout ≪ MTBF): one tick of 25 ms drives both the Raft core
+// and the gossip core, an election timeout is twelve ticks (0.3 to 0.6 seconds with randomization,
+// thesis §9.3), and a leader heartbeats every tick. The gossip timings are hashicorp/memberlist's
+// LAN defaults (gossip/config.go), in time, not ticks.
 package server
 
 import (
@@ -16,6 +15,8 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/kanna-cluster/kanna/server/engine"
 )
 
 // DevClusterKey is the cluster key a node uses when none is given. It is public, written here and
@@ -31,8 +32,8 @@ const MaxMessageBytes = 4 << 20
 
 // The default timing (see the file comment and Config).
 const (
-	DefaultTickInterval = 25 * time.Millisecond
-	DefaultElectionTick = 12
+	DefaultTickInterval = engine.DefaultTickMillis * time.Millisecond
+	DefaultElectionTick = engine.DefaultElectionTick
 )
 
 // Config sets up one node.

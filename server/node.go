@@ -147,6 +147,7 @@ func NewNode(cfg Config) (*Node, error) {
 	rnd := rand.New(rand.NewSource(cfg.Seed))
 	rc := raft.DefaultConfig()
 	rc.ID, rc.Rand, rc.ElectionTick, rc.Restore = cfg.ID, rand.New(rand.NewSource(rnd.Int63())), cfg.ElectionTick, restored
+	rc.HeartbeatTick = engine.DefaultHeartbeatTick
 	bootstrap := restored == nil && len(cfg.Join) == 0
 	if bootstrap {
 		rc.Peers = []uint64{cfg.ID}

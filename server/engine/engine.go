@@ -1,6 +1,6 @@
-// Package server is one Kanna node: the deterministic engine that composes the Raft core with the
-// Hangman state machine (this file and engine_*.go), and the real shell around it (network, disk,
-// timers).
+// Package engine is the deterministic heart of one Kanna node: it composes the Raft core with the
+// Hangman state machine. The real shell around it (network, disk, timers) is package server; the
+// simulator in tests/sim drives the same engine with virtual ones.
 //
 // This file is the engine's input side: building it, and handing it ticks, messages, proposals and
 // reads. ready.go is its output side: the Ready/Advance loop that applies committed entries

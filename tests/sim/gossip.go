@@ -33,22 +33,22 @@ const EventGossip EventKind = "gossip"
 
 // realTick is the time scale of gossip's LAN defaults in the simulator: one simulated tick stands
 // for 100 ms of them (a real node ticked every 100 ms when this was set; it now ticks every 25 ms
-// and keeps the LAN defaults in time), so the simulator's gossip runs five times faster than a
-// real node's, as fast against Raft's election timeout as it was when both were set.
+// and keeps the LAN defaults in time), so the simulator's gossip runs four times faster than a
+// real node's, as fast against Raft's election timeout, in ticks, as it was when both were set.
 const realTick = 100 * time.Millisecond
 
 // pushPullTicks is the simulator's push-pull period, in gossip ticks. Scaled like the rest, the
-// LAN default of 30 s would be 6 s: longer than the whole liveness phase of a sweep seed, and
+// LAN default of 30 s would be 7.5 s: longer than the whole liveness phase of a sweep seed, and
 // push-pull is the only way two sides of a healed partition that declared each other dead meet
-// again (docs/gossip.md). Fifty ticks (1 s at the default tick) lets them meet within a second or
+// again (docs/gossip.md). Fifty ticks (1.25 s at the default tick) lets them meet within a second or
 // two, and with at most a handful of members a whole table is a small message.
 const pushPullTicks = 50
 
 // gossipConfig is a node's gossip configuration in the simulator: memberlist's LAN defaults on the
-// simulator's time scale. The simulator ticks Raft every Options.Tick (20 ms by default) and scales
+// simulator's time scale. The simulator ticks Raft every Options.Tick (25 ms by default) and scales
 // gossip's periods by Options.Tick/realTick, so each keeps the length in ticks it has at 100 ms
-// ticks: a probe period of 10 ticks (200 ms), a probe timeout of 5, gossip every 2, against Raft's
-// election timeout of 10 to 20 ticks.
+// ticks: a probe period of 10 ticks (250 ms), a probe timeout of 5, gossip every 2, against Raft's
+// election timeout of 12 to 24 ticks.
 func (s *sim) gossipConfig(id uint64, rng *rand.Rand) gossip.Config {
 	cfg := gossip.DefaultLANConfig(gossipID(id), gossipAddr(id))
 	scale := func(d time.Duration) time.Duration { return d * s.opts.Tick / realTick }

@@ -17,16 +17,16 @@ import (
 )
 
 // gossipSim builds a run with no random faults, only what the test scripts, keeping its events.
-// With 12 s of simulated time the safety phase ends at 7 s.
+// With 15 s of simulated time the safety phase ends at 10 s.
 func gossipSim(t *testing.T) *sim {
 	t.Helper()
-	opts := Options{Seed: 7, Nodes: 5, Duration: 12 * time.Second, KeepEvents: true}.withDefaults()
+	opts := Options{Seed: 7, Nodes: 5, Duration: 15 * time.Second, KeepEvents: true}.withDefaults()
 	bug, err := lookupBug("")
 	require.NoError(t, err)
 	s := newSim(opts, bug, map[string]bool{})
 	s.mix = FaultMix{}
 	s.net.cfg = s.mix.net()
-	require.Equal(t, 7*time.Second, s.safetyEnd)
+	require.Equal(t, 10*time.Second, s.safetyEnd)
 	return s
 }
 
@@ -61,7 +61,7 @@ func TestIsolatedNodeIsDeclaredFailedAndBothSidesMeetAgainAfterTheHeal(t *testin
 
 	// The isolated node blames the others more slowly: no nack comes back, so Lifeguard's Local
 	// Health Multiplier stretches its probes, and nobody confirms its suspicions, so they last
-	// the longest timeout. It still declares some of them failed within the six seconds.
+	// the longest timeout. It still declares some of them failed within the nine seconds.
 	isolatedDeclared := false
 	for _, id := range without(s.ids, 3) {
 		require.True(t, gossipSaw(s, id, "failed n3", time.Second, s.safetyEnd), "node %d never declared the isolated node failed", id)

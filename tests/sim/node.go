@@ -85,8 +85,8 @@ func (n *node) start() error {
 		ID:            n.id,
 		RaftRand:      rand.New(rand.NewSource(n.rng.Int63())),
 		GameRand:      lazyRand(n.rng.Int63()), // drawn from only by a leader (rand.go)
-		ElectionTick:  10,
-		HeartbeatTick: 1,
+		ElectionTick:  nodeengine.DefaultElectionTick,
+		HeartbeatTick: nodeengine.DefaultHeartbeatTick,
 		PreVote:       true,
 		CheckQuorum:   true,
 		SnapshotEvery: n.s.mix.SnapshotEvery,

@@ -38,7 +38,8 @@ type Options struct {
 	Bug string
 	// Clients is the number of concurrent players; default drawn from 3 to 5.
 	Clients int
-	// Tick is the virtual time between two ticks of a node without drift; default 20ms.
+	// Tick is the virtual time between two ticks of a node without drift; default the real node's,
+	// nodeengine.DefaultTickMillis (25 ms).
 	Tick time.Duration
 	// KeepEvents keeps the structured events in Run.Events (for the HTML diagram).
 	KeepEvents bool
@@ -69,7 +70,7 @@ func (o Options) withDefaults() Options {
 		o.Liveness = min(max(o.Duration/4, 5*time.Second), 15*time.Second)
 	}
 	if o.Tick == 0 {
-		o.Tick = 20 * time.Millisecond
+		o.Tick = nodeengine.DefaultTickMillis * time.Millisecond
 	}
 	return o
 }
