@@ -60,6 +60,8 @@ type Engine struct {
 	game          *game.State
 	rand          *rand.Rand
 	snapshotEvery uint64
+	// spareApplied is an Output's Applied array handed back by RecycleApplied, for the next Ready.
+	spareApplied []AppliedEntry
 
 	// applied is the index of the last entry applied to game; appliedTerm its term; conf the
 	// configuration as of applied, which a snapshot taken there must carry.

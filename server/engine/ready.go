@@ -111,7 +111,11 @@ func (e *Engine) Ready() Output {
 		e.installSnapshot(*rd.Snapshot, &out)
 	}
 	if n := len(rd.CommittedEntries); n > 0 {
-		out.Applied = make([]AppliedEntry, 0, n) // one allocation, not one per doubling
+		if cap(e.spareApplied) >= n {
+			out.Applied, e.spareApplied = e.spareApplied[:0], nil
+		} else {
+			out.Applied = make([]AppliedEntry, 0, n) // one allocation, not one per doubling
+		}
 	}
 	for _, ent := range rd.CommittedEntries {
 		e.apply(ent, &out)
@@ -131,6 +135,17 @@ func (e *Engine) Advance(out Output) {
 // RecycleMessages hands back an Output's Messages once every one is sent or copied, so the core
 // queues later messages in the same array (raft.Node.RecycleMessages). Calling it is optional.
 func (e *Engine) RecycleMessages(msgs []raft.Message) { e.raft.RecycleMessages(msgs) }
+
+// RecycleApplied hands back an Output's Applied once the shell holds none of its elements (copies
+// of them stay valid: only the array is reused), so a later Ready fills the same array instead of
+// allocating one. Calling it is optional; a shell that does must not read applied afterwards.
+func (e *Engine) RecycleApplied(applied []AppliedEntry) {
+	if cap(applied) <= cap(e.spareApplied) {
+		return
+	}
+	clear(applied[:cap(applied)]) // drop the commands and results the old entries point at
+	e.spareApplied = applied[:0]
+}
 
 // AdvanceAsync is Advance for a shell that writes out in the background (thesis §10.2.1): the
 // engine may hand out the next Output at once, and counts out's Entries durable only once StableTo

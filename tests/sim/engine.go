@@ -30,9 +30,10 @@ type engine interface {
 	HasReady() bool
 	Ready() output
 	Advance()
-	// RecycleMessages hands back the Messages of the last Ready once all are sent: the core
-	// queues later messages in the same array.
-	RecycleMessages(msgs []raft.Message)
+	// Recycle hands back the last Ready's output once its messages are sent and its applied
+	// entries checked (the checkers keep copies): the core queues later messages in the same
+	// array, and the engine applies later entries into the same array.
+	Recycle(out output)
 	Status() raft.Status
 	// StatusInto is Status written into s, reusing its map and slices.
 	StatusInto(s *raft.Status)

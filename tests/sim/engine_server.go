@@ -40,9 +40,10 @@ func (s *serverEngine) Tick()               { s.e.Tick() }
 func (s *serverEngine) Step(m raft.Message) { s.e.Step(m) }
 func (s *serverEngine) HasReady() bool      { return s.e.HasReady() }
 func (s *serverEngine) Advance()            { s.e.Advance(s.last) }
-func (s *serverEngine) RecycleMessages(msgs []raft.Message) {
-	s.last.Messages = nil
-	s.e.RecycleMessages(msgs)
+func (s *serverEngine) Recycle(out output) {
+	s.last.Messages, s.last.Applied = nil, nil
+	s.e.RecycleMessages(out.Messages)
+	s.e.RecycleApplied(out.Applied)
 }
 func (s *serverEngine) Status() raft.Status        { return s.e.Status() }
 func (s *serverEngine) StatusInto(st *raft.Status) { s.e.StatusInto(st) }

@@ -363,7 +363,7 @@ func (n *node) finish(out output) {
 	}
 	n.syncing = false
 	n.eng.Advance()
-	n.eng.RecycleMessages(out.Messages)
+	n.eng.Recycle(out)
 	n.maybeCrashAfterVote(out.HardState)
 }
 
