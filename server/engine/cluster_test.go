@@ -57,6 +57,8 @@ type cluster struct {
 	down          map[uint64]bool
 	// drop, when set, decides per message whether the network loses it.
 	drop func(raft.Message) bool
+	// recycle hands every Output's messages and applied entries back to the engine once drained.
+	recycle bool
 	// results and applied collect, per node, what its Outputs delivered; snapshots counts the
 	// snapshots it received from a leader.
 	results   map[uint64]map[ProposalID]Result
@@ -131,6 +133,10 @@ func (c *cluster) drain(id uint64) {
 		}
 		c.errs[id] = append(c.errs[id], out.Errors...)
 		e.Advance(out)
+		if c.recycle {
+			e.RecycleMessages(out.Messages)
+			e.RecycleApplied(out.Applied)
+		}
 	}
 }
 

@@ -358,3 +358,46 @@ func TestLeaderAnswersOnlyOnceItsOwnBackgroundWriteIsDurable(t *testing.T) {
 	require.True(t, out.Results[0].Result.Hit)
 	e.AdvanceAsync(out)
 }
+
+func TestRecycledOutputArraysChangeNothingAppliedOrSent(t *testing.T) {
+	run := func(recycle bool) (map[uint64][]AppliedEntry, map[uint64]map[ProposalID]Result) {
+		c := newSeededCluster(t, 3, 0, 5)
+		c.recycle = recycle
+		lead := c.tickUntilLeader()
+		cl := &client{id: "riko"}
+		c.seedRoom(lead, cl, "kanna kamui")
+		for _, l := range []string{"a", "e", "k", "z", "m"} {
+			c.propose(lead, cl.next(guessLetter("den", "kanna", l)))
+		}
+		c.requireSameGame()
+		return c.applied, c.results
+	}
+	applied, results := run(false)
+	recycledApplied, recycledResults := run(true)
+	require.Equal(t, applied, recycledApplied, "what every node applied, in order")
+	require.Equal(t, results, recycledResults, "what every node answered")
+}
+
+func TestRecycledAppliedArrayIsFilledByTheNextReady(t *testing.T) {
+	c := newCluster(t, 1, 0)
+	lead := c.tickUntilLeader()
+	e := c.engines[lead]
+	given := make([]AppliedEntry, 3, 16)
+	e.RecycleApplied(given)
+	_, err := e.Propose((&client{id: "riko"}).next(createRoom("den", "kanna kamui")))
+	require.NoError(t, err)
+	var out Output
+	for len(out.Applied) == 0 {
+		require.True(t, e.HasReady(), "the proposal was never applied")
+		out = e.Ready()
+		c.disks[lead].persist(out)
+		e.Advance(out)
+	}
+	require.Len(t, out.Applied, 1)
+	require.Same(t, &given[0], &out.Applied[0], "the handed-back array is filled, not a new one")
+	require.Equal(t, game.KindCreateRoom, out.Applied[0].Command.Kind)
+
+	e.RecycleApplied(out.Applied)
+	e.RecycleApplied(make([]AppliedEntry, 0, 2))
+	require.Equal(t, 16, cap(e.spareApplied), "a smaller array does not replace a larger one")
+}
