@@ -28,6 +28,7 @@ import (
 	"github.com/kanna-cluster/kanna/internal/gamecode"
 	"github.com/kanna-cluster/kanna/proto/kannapb"
 	"github.com/kanna-cluster/kanna/server"
+	"github.com/kanna-cluster/kanna/server/demo"
 )
 
 // applyTimeout bounds how long a command waits to be enqueued by the leader.
@@ -352,8 +353,10 @@ func serveGame(n *node, addr string) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	// The same worker pool a Kanna node serves its calls with (server/node.go).
-	srv := grpc.NewServer(grpc.NumStreamWorkers(16))
+	// The same worker pool a Kanna node serves its calls with (server/node.go), and the same
+	// policy on clients' keepalive pings: gRPC's default would answer the players' idle pings
+	// (server/demo.Dial) with GOAWAY too_many_pings.
+	srv := grpc.NewServer(grpc.NumStreamWorkers(16), grpc.KeepaliveEnforcementPolicy(demo.KeepalivePolicy))
 	kannapb.RegisterGameServer(srv, &gameService{n: n})
 	go func() { _ = srv.Serve(lis) }()
 	return srv.Stop, nil
