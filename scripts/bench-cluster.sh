@@ -18,11 +18,17 @@ go=${GO:-go}
 mkdir -p bin
 $go build -o bin/kanna ./cmd/kanna
 (cd tests/peers/hashiraft && $go build -o ../../../bin/hashiraft .)
+# Each bench's progress goes to a log rather than the terminal; a bench that fails has its last
+# lines printed, so that the reason is not lost with the progress.
+log=bin/bench-cluster.log
+: >"$log"
+trap 'echo "bench-cluster: a bench failed; the end of $log:" >&2; tail -n 20 "$log" >&2' ERR
 echo "# $(uptime)" >&2
+echo "# progress of each bench: $log" >&2
 for ((r = 1; r <= rounds; r++)); do
-  bin/kanna bench --inprocess "${flags[@]}" --json 2>/dev/null
-  bin/hashiraft --mode consensus "${flags[@]}" 2>/dev/null
-  bin/kanna bench "${flags[@]}" --json 2>/dev/null
-  bin/hashiraft --mode service "${flags[@]}" 2>/dev/null
+  bin/kanna bench --inprocess "${flags[@]}" --json 2>>"$log"
+  bin/hashiraft --mode consensus "${flags[@]}" 2>>"$log"
+  bin/kanna bench "${flags[@]}" --json 2>>"$log"
+  bin/hashiraft --mode service "${flags[@]}" 2>>"$log"
   echo "# round $r done: $(uptime)" >&2
 done

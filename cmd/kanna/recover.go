@@ -8,6 +8,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -30,6 +31,12 @@ func recoverMain(args []string, now time.Time) int {
 	}
 	if *data == "" {
 		fmt.Fprintln(stderr, "kanna recover: --data is required: the data folder of the stopped node, e.g. --data ./data/node3")
+		return 2
+	}
+	// A folder that is not there is far more often a mistyped path than a lost disk; creating it
+	// would report success for a node that was never touched.
+	if st, err := os.Stat(*data); err != nil || !st.IsDir() {
+		fmt.Fprintf(stderr, "kanna recover: --data %s is not a folder; give the stopped node's data folder (for a node whose folder was lost with its disk, create the empty folder first: mkdir -p %s)\n", *data, *data)
 		return 2
 	}
 	dir := filepath.Join(*data, "wal")

@@ -46,3 +46,14 @@ func TestRecoverWithoutDataSaysWhatIsMissing(t *testing.T) {
 	_, err := os.Stat("wal")
 	require.True(t, os.IsNotExist(err), "nothing is created without --data")
 }
+
+func TestRecoverRefusesAFolderThatIsNotThere(t *testing.T) {
+	var errOut bytes.Buffer
+	stderr = &errOut
+	t.Cleanup(func() { stderr = os.Stderr })
+	missing := filepath.Join(t.TempDir(), "node3-typo")
+	require.Equal(t, 2, recoverMain([]string{"--data", missing}, time.Now()))
+	require.Contains(t, errOut.String(), "is not a folder")
+	_, err := os.Stat(missing)
+	require.True(t, os.IsNotExist(err), "nothing is created for a path that is not there")
+}

@@ -130,6 +130,10 @@ func runSim(args []string) int {
 		listBugs(f.json)
 		return 0
 	}
+	if _, ok := lookupTeaching(f.bug); f.bug != "" && !ok {
+		fmt.Fprintf(stderr, "kanna sim: unknown bug %q; choose from %s (or --bug list)\n", f.bug, strings.Join(teachingNames(), ", "))
+		return 2
+	}
 	if !checkFlags("sim",
 		atLeast("seeds", f.seeds, 0),
 		atLeast("nodes", f.nodes, 1),

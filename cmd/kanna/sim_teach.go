@@ -42,6 +42,15 @@ func teachings() []teaching {
 	return out
 }
 
+// teachingNames names every teaching bug, Raft's then gossip's.
+func teachingNames() []string {
+	var names []string
+	for _, t := range teachings() {
+		names = append(names, t.Name)
+	}
+	return names
+}
+
 func lookupTeaching(name string) (teaching, bool) {
 	for _, t := range teachings() {
 		if t.Name == name {

@@ -84,3 +84,13 @@ func TestSimRefusesBadUsage(t *testing.T) {
 		require.NotEmpty(t, errOut, "args %v: say what is wrong", args)
 	}
 }
+
+func TestSimUnknownBugNamesEveryBugOfBothCores(t *testing.T) {
+	code, _, errOut := runSimCaptured(t, "--bug", "nope")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, `unknown bug "nope"`)
+	for _, name := range teachingNames() {
+		require.Contains(t, errOut, name)
+	}
+	require.Contains(t, errOut, "no-refutation", "the gossip bugs are named too")
+}

@@ -38,16 +38,16 @@ import (
 // leader (node 1) reports.
 const fakeNodeEnv = "KANNA_DEMO_FAKE_NODE"
 
-// fakeSupervisorEnv switches the test binary into a process that supervises one fake node, prints
-// the node's pid and waits to be killed.
+// fakeSupervisorEnv switches the test binary into a process that supervises one fake node in the
+// folder the variable names, prints the node's pid and waits to be killed.
 const fakeSupervisorEnv = "KANNA_DEMO_FAKE_SUPERVISOR"
 
 func TestMain(m *testing.M) {
 	if voters, ok := os.LookupEnv(fakeNodeEnv); ok {
 		os.Exit(fakeNode(os.Args[1:], voters))
 	}
-	if _, ok := os.LookupEnv(fakeSupervisorEnv); ok {
-		os.Exit(fakeSupervisor())
+	if dir, ok := os.LookupEnv(fakeSupervisorEnv); ok {
+		os.Exit(fakeSupervisor(dir))
 	}
 	os.Exit(m.Run())
 }
@@ -104,9 +104,10 @@ func fakeNode(args []string, voters string) int {
 	return 0
 }
 
-// fakeSupervisor starts one fake node that ignores SIGTERM, prints its pid, and blocks until it is
-// killed: only the death of its supervisor can stop that node.
-func fakeSupervisor() int {
+// fakeSupervisor starts one fake node that ignores SIGTERM, with its data in dir (the test's: a
+// supervisor killed outright removes nothing), prints its pid, and blocks until it is killed: only
+// the death of its supervisor can stop that node.
+func fakeSupervisor(dir string) int {
 	exe, err := os.Executable()
 	if err != nil {
 		return 6
@@ -114,7 +115,7 @@ func fakeSupervisor() int {
 	if err := os.Setenv(fakeNodeEnv, "1"); err != nil {
 		return 6
 	}
-	s, err := New(Config{Binary: exe, Progress: io.Discard})
+	s, err := New(Config{Binary: exe, Dir: dir, Progress: io.Discard})
 	if err != nil {
 		return 6
 	}
@@ -283,7 +284,7 @@ func TestNodesDieWithASupervisorKilledWithoutWarning(t *testing.T) {
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), fakeSupervisorEnv+"=1")
+	cmd.Env = append(os.Environ(), fakeSupervisorEnv+"="+t.TempDir())
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())

@@ -267,7 +267,16 @@ func TestDamageTableRowsRecoverOrRefuseWithoutLosingAnAcknowledgedWrite(t *testi
 					require.NoError(t, err)
 					require.Contains(t, string(text), "kanna recover --data", "the refusal names the command")
 				}
-				out, err := osexec.Command(kannaBin, "recover", "--data", c.sup.Node(f).DataDir).CombinedOutput()
+				dir := c.sup.Node(f).DataDir
+				if _, err := os.Stat(dir); os.IsNotExist(err) {
+					// A folder that is gone is refused as a likely typo; the operator makes the empty
+					// folder, as the refusal says, and runs recover again.
+					out, err := osexec.Command(kannaBin, "recover", "--data", dir).CombinedOutput()
+					require.Error(t, err, string(out))
+					require.Contains(t, string(out), "mkdir -p")
+					require.NoError(t, os.MkdirAll(dir, 0o755))
+				}
+				out, err := osexec.Command(kannaBin, "recover", "--data", dir).CombinedOutput()
 				require.NoError(t, err, string(out))
 				require.Contains(t, string(out), "start the node again")
 			}
