@@ -256,9 +256,7 @@ type gossipInFlight struct {
 }
 
 func (s *sim) gossipWire() *gossipInFlight {
-	if n := len(s.freeGossipWire); n > 0 {
-		w := s.freeGossipWire[n-1]
-		s.freeGossipWire = s.freeGossipWire[:n-1]
+	if w, ok := s.freeGossipWire.take(); ok {
 		return w
 	}
 	return &gossipInFlight{s: s}
@@ -267,7 +265,7 @@ func (s *sim) gossipWire() *gossipInFlight {
 func (w *gossipInFlight) fire() {
 	from, to, m := w.from, w.to, w.m
 	w.to, w.m = nil, gossip.Message{}
-	w.s.freeGossipWire = append(w.s.freeGossipWire, w)
+	w.s.freeGossipWire.give(w)
 	to.deliverGossip(from, m)
 }
 

@@ -272,9 +272,7 @@ type fsyncWait struct {
 }
 
 func (s *sim) syncWait() *fsyncWait {
-	if k := len(s.freeSync); k > 0 {
-		w := s.freeSync[k-1]
-		s.freeSync = s.freeSync[:k-1]
+	if w, ok := s.freeSync.take(); ok {
 		return w
 	}
 	return &fsyncWait{s: s}
@@ -283,7 +281,7 @@ func (s *sim) syncWait() *fsyncWait {
 func (w *fsyncWait) fire() {
 	n, gen, out := w.n, w.gen, w.out
 	w.n, w.out = nil, output{}
-	w.s.freeSync = append(w.s.freeSync, w)
+	w.s.freeSync.give(w)
 	if n.gen != gen {
 		return // crashed meanwhile: the write and the Ready are gone
 	}

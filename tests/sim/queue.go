@@ -13,6 +13,23 @@ import "time"
 // common event of a run allocates nothing to be scheduled.
 type action interface{ fire() }
 
+// pool keeps an action's records once they have fired, for the next event of their kind.
+type pool[T any] []*T
+
+// take returns a free record, or false when there is none and the caller makes one.
+func (p *pool[T]) take() (*T, bool) {
+	n := len(*p)
+	if n == 0 {
+		return nil, false
+	}
+	x := (*p)[n-1]
+	*p = (*p)[:n-1]
+	return x, true
+}
+
+// give hands back a record that has fired and let go of what it pointed at.
+func (p *pool[T]) give(x *T) { *p = append(*p, x) }
+
 // key places one event in the heap: when, in what order, and which slot holds what it does. Keys
 // hold no pointers, so moving them in the heap costs the garbage collector nothing.
 type key struct {

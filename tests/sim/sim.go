@@ -173,17 +173,17 @@ type sim struct {
 	faultRng  *rand.Rand
 	clientRng *rand.Rand
 
-	liveness  bool          // in the final phase: faults healed
-	safetyEnd time.Duration // when the liveness phase starts
-	leaderAt  time.Duration // when the liveness phase saw a leader everyone follows; 0 until then
-	flapping  bool          // a link is flapping
-	flapGen   uint64        // bumps when flapping stops, so its pending toggles do nothing
-	stopped   bool          // a violation ended the run
-	freeWire  []*inFlight   // in-flight message records free for reuse
-	scratch   []byte        // reused to format an event's detail
+	liveness  bool           // in the final phase: faults healed
+	safetyEnd time.Duration  // when the liveness phase starts
+	leaderAt  time.Duration  // when the liveness phase saw a leader everyone follows; 0 until then
+	flapping  bool           // a link is flapping
+	flapGen   uint64         // bumps when flapping stops, so its pending toggles do nothing
+	stopped   bool           // a violation ended the run
+	freeWire  pool[inFlight] // in-flight message records free for reuse
+	scratch   []byte         // reused to format an event's detail
 
-	freeGossipWire []*gossipInFlight
-	freeSync       []*fsyncWait
+	freeGossipWire pool[gossipInFlight]
+	freeSync       pool[fsyncWait]
 
 	linearizable *LinearizableReport // porcupine's verdict, once the run ended
 	logs         []logFrame          // every node's log over time, with KeepEvents (logview.go)
@@ -376,9 +376,7 @@ type inFlight struct {
 
 // wire takes a free in-flight record.
 func (s *sim) wire() *inFlight {
-	if n := len(s.freeWire); n > 0 {
-		w := s.freeWire[n-1]
-		s.freeWire = s.freeWire[:n-1]
+	if w, ok := s.freeWire.take(); ok {
 		return w
 	}
 	return &inFlight{s: s}
@@ -387,7 +385,7 @@ func (s *sim) wire() *inFlight {
 func (w *inFlight) fire() {
 	to, m := w.to, w.m
 	w.to, w.m = nil, raft.Message{}
-	w.s.freeWire = append(w.s.freeWire, w)
+	w.s.freeWire.give(w)
 	to.deliver(m)
 }
 
