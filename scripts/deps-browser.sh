@@ -38,32 +38,12 @@ if ! command -v apt-get >/dev/null 2>&1; then
 	cannot "no chromium on PATH and no apt-get to install it"
 fi
 
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-	if ! command -v sudo >/dev/null 2>&1; then
-		cannot "no chromium on PATH, and installing it needs root: this user is not root and there is no sudo"
-	fi
-	if ! sudo -n true >/dev/null 2>&1; then
-		cannot "no chromium on PATH, and installing it needs root: sudo here asks for a password, which make test cannot give"
-	fi
-	sudo=(sudo -n)
+source "$(dirname "$0")/apt.sh"
+if ! apt_sudo; then
+	cannot "no chromium on PATH, and installing it needs root: $apt_why"
 fi
 
-export DEBIAN_FRONTEND=noninteractive
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-run() {
-	if ! "$@" >"$log" 2>&1; then
-		cat "$log" >&2
-		return 1
-	fi
-}
-install() { run "${sudo[@]}" apt-get install -y -q --no-install-recommends "${packages[@]}"; }
-
 echo "deps-browser: installing Debian's chromium for the browser tests (once)" >&2
-if ! install; then
-	echo "deps-browser: refreshing the package index and retrying" >&2
-	if ! run "${sudo[@]}" apt-get update -q || ! install; then
-		cannot "could not install chromium (apt-get's output is above)"
-	fi
+if ! apt_install deps-browser "${packages[@]}"; then
+	cannot "could not install chromium (apt-get's output is above)"
 fi

@@ -17,22 +17,10 @@ if ! command -v apt-get >/dev/null 2>&1; then
 	exit 1
 fi
 
-export DEBIAN_FRONTEND=noninteractive
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-run() {
-	if ! "$@" >"$log" 2>&1; then
-		cat "$log" >&2
-		return 1
-	fi
-}
-install() { run apt-get install -y -q --no-install-recommends "${missing[@]}"; }
-
+source "$(dirname "$0")/apt.sh"
+sudo=()
 echo "deps-netfault: installing Debian's ${missing[*]} for the real-network tests (once)" >&2
-if ! install; then
-	echo "deps-netfault: refreshing the package index and retrying" >&2
-	if ! run apt-get update -q || ! install; then
-		echo "deps-netfault: could not install ${missing[*]}; tests/netfault needs them" >&2
-		exit 1
-	fi
+if ! apt_install deps-netfault "${missing[@]}"; then
+	echo "deps-netfault: could not install ${missing[*]}; tests/netfault needs them" >&2
+	exit 1
 fi

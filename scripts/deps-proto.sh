@@ -36,37 +36,13 @@ if ! command -v apt-get >/dev/null 2>&1; then
 	cannot "protoc is missing and apt-get is not available"
 fi
 
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-	if ! command -v sudo >/dev/null 2>&1; then
-		cannot "protoc is missing, and installing it needs root: this user is not root and there is no sudo"
-	fi
-	if ! sudo -n true >/dev/null 2>&1; then
-		cannot "protoc is missing, and installing it needs root: sudo here asks for a password"
-	fi
-	sudo=(sudo -n)
+source "$(dirname "$0")/apt.sh"
+if ! apt_sudo; then
+	cannot "protoc is missing, and installing it needs root: $apt_why"
 fi
 
-export DEBIAN_FRONTEND=noninteractive
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-
-# run keeps apt's chatter in a log and shows it only when the command fails.
-run() {
-	if ! "$@" >"$log" 2>&1; then
-		cat "$log" >&2
-		return 1
-	fi
-}
-
-install() { run "${sudo[@]}" apt-get install -y -q --no-install-recommends protobuf-compiler; }
-
-if ! install; then
-	echo "deps-proto: apt-get install protobuf-compiler failed (above); refreshing the package" \
-		"index and retrying" >&2
-	if ! run "${sudo[@]}" apt-get update -q || ! install; then
-		cannot "could not install protobuf-compiler (apt-get's output is above)"
-	fi
+if ! apt_install deps-proto protobuf-compiler; then
+	cannot "could not install protobuf-compiler (apt-get's output is above)"
 fi
 
 if ! command -v protoc >/dev/null 2>&1; then
