@@ -202,6 +202,19 @@ func (net *labNet) sent(id uint64, from int) []raft.Message {
 // mark is where sent(id, mark) starts: the Readies handed out so far.
 func (net *labNet) mark(id uint64) int { return len(net.readies[id]) }
 
+// tickUntilCampaign ticks node id, handling each Ready, until its election timeout makes it leave
+// the follower role (at most 40 ticks).
+func (net *labNet) tickUntilCampaign(id uint64) {
+	n := net.nodes[id]
+	for range 40 {
+		if n.Status().Role != raft.Follower {
+			return
+		}
+		n.Tick()
+		net.ready(id)
+	}
+}
+
 // bootLog is the log every founding member of a cluster of n starts with: one AddVoter entry per
 // server, in term 1.
 func bootLog(n int) []raft.Entry {
@@ -251,6 +264,18 @@ func drain(n *raft.Node, d *labDisk) []raft.Message {
 		n.Advance(rd)
 	}
 	return msgs
+}
+
+// campaignAlone ticks a lone node until its election timeout makes it leave the follower role (at
+// most 40 ticks), then drains what its campaign wrote and sent.
+func campaignAlone(n *raft.Node, d *labDisk) {
+	for range 40 {
+		if n.Status().Role != raft.Follower {
+			break
+		}
+		n.Tick()
+	}
+	drain(n, d)
 }
 
 // noGuards turns pre-vote and check-quorum off: the elections of the paper's §5.2 alone.

@@ -43,13 +43,7 @@ func TestLab1_CandidateIncrementsTermAndVotesForItself(t *testing.T) {
 	net := newLabNet(t, 3, noGuards)
 	before := net.nodes[1].Status()
 	from := net.mark(1)
-	for range 40 {
-		if net.nodes[1].Status().Role != raft.Follower {
-			break
-		}
-		net.nodes[1].Tick()
-		net.ready(1)
-	}
+	net.tickUntilCampaign(1)
 	st := net.nodes[1].Status()
 	if st.Role != raft.Candidate {
 		t.Fatalf("rule §5.2: server 1 never became a candidate (it is %s after 40 ticks)", st.Role)
@@ -95,13 +89,7 @@ func TestLab1_CandidateWithMajorityBecomesLeader(t *testing.T) {
 
 	// Refused by a majority, a candidate gives up its candidacy for this term.
 	n, d := single(t, 1, 2, 3, withLog(), noGuards)
-	for range 40 {
-		if n.Status().Role == raft.Candidate {
-			break
-		}
-		n.Tick()
-	}
-	drain(n, d)
+	campaignAlone(n, d)
 	term := n.Status().Term
 	for _, from := range []uint64{2, 3} {
 		if err := n.Step(raft.Message{Type: raft.MsgVoteResp, From: from, To: 1, Term: term, Reject: true}); err != nil {
@@ -330,13 +318,7 @@ func TestLab2_NoCommitOfOldTermByCounting(t *testing.T) {
 	// Figure 8: server 1 holds index 4 of term 2, never committed; it becomes leader of term 3
 	// and appends its no-op at index 5.
 	n, d := single(t, 1, 2, 3, withLog(2), noGuards)
-	for range 40 {
-		if n.Status().Role == raft.Candidate {
-			break
-		}
-		n.Tick()
-	}
-	drain(n, d)
+	campaignAlone(n, d)
 	term := n.Status().Term
 	if err := n.Step(raft.Message{Type: raft.MsgVoteResp, From: 2, To: 1, Term: term}); err != nil {
 		t.Fatal(err)
@@ -609,13 +591,7 @@ func TestLab5_PreVoteDoesNotRaiseTerm(t *testing.T) {
 	n := net.nodes[1]
 	term := n.Status().Term
 	from := net.mark(1)
-	for range 40 {
-		if n.Status().Role != raft.Follower {
-			break
-		}
-		n.Tick()
-		net.ready(1)
-	}
+	net.tickUntilCampaign(1)
 	st := n.Status()
 	if st.Role != raft.PreCandidate {
 		t.Fatalf("rule thesis §9.6: with PreVote, server 1's election timeout made it %s; it should first become a pre-candidate", st.Role)
@@ -639,13 +615,7 @@ func TestLab5_PreVoteWonLeadsToCampaign(t *testing.T) {
 	}
 	// Refused by a majority, a pre-candidate goes back to following without raising its term.
 	n, d := single(t, 1, 4, 3, withLog(), nil)
-	for range 40 {
-		if n.Status().Role != raft.Follower {
-			break
-		}
-		n.Tick()
-	}
-	drain(n, d)
+	campaignAlone(n, d)
 	for _, from := range []uint64{2, 3} {
 		if err := n.Step(raft.Message{Type: raft.MsgPreVoteResp, From: from, To: 1, Term: 4, Reject: true}); err != nil {
 			t.Fatal(err)
