@@ -50,15 +50,10 @@ func TestBothModesPlayOnATwoNodeCluster(t *testing.T) {
 }
 
 func TestGameServiceAnswersAsAKannaNodeDoes(t *testing.T) {
-	n, err := startNode(nodeConfig{id: 1, dir: filepath.Join(t.TempDir(), "n1"), raftAddr: "127.0.0.1:0", bootstrap: true})
-	require.NoError(t, err)
-	t.Cleanup(n.close)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	require.NoError(t, n.form(ctx, nil))
+	n, ctx := leadingNode(t)
 	g := &gameService{n: n}
 
-	_, err = g.Guess(ctx, &kannapb.GuessRequest{ClientId: "c", Seq: 1, Room: "nowhere", Player: "p", Letter: "a"})
+	_, err := g.Guess(ctx, &kannapb.GuessRequest{ClientId: "c", Seq: 1, Room: "nowhere", Player: "p", Letter: "a"})
 	require.Equal(t, codes.NotFound, status.Code(err), "a guess in a missing room: %v", err)
 	_, err = g.Guess(ctx, &kannapb.GuessRequest{ClientId: "c", Seq: 2, Room: "r", Player: "p", Letter: "ab"})
 	require.Equal(t, codes.InvalidArgument, status.Code(err), "two letters are refused before the log: %v", err)
@@ -74,12 +69,7 @@ func TestGameServiceAnswersAsAKannaNodeDoes(t *testing.T) {
 }
 
 func TestPlayAnswersEachCallAsItsUnaryCall(t *testing.T) {
-	n, err := startNode(nodeConfig{id: 1, dir: filepath.Join(t.TempDir(), "n1"), raftAddr: "127.0.0.1:0", bootstrap: true})
-	require.NoError(t, err)
-	t.Cleanup(n.close)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	require.NoError(t, n.form(ctx, nil))
+	n, ctx := leadingNode(t)
 	addr, err := freeAddr()
 	require.NoError(t, err)
 	stop, err := serveGame(n, addr)
@@ -115,4 +105,16 @@ func TestPlayAnswersEachCallAsItsUnaryCall(t *testing.T) {
 	require.Equal(t, uint32(codes.NotFound), got[2].GetError().GetCode())
 	require.Equal(t, uint32(codes.InvalidArgument), got[3].GetError().GetCode())
 	require.Equal(t, uint32(codes.InvalidArgument), got[4].GetError().GetCode())
+}
+
+// leadingNode starts a one-node peer cluster and waits for it to lead; the context bounds the test.
+func leadingNode(t *testing.T) (*node, context.Context) {
+	t.Helper()
+	n, err := startNode(nodeConfig{id: 1, dir: filepath.Join(t.TempDir(), "n1"), raftAddr: "127.0.0.1:0", bootstrap: true})
+	require.NoError(t, err)
+	t.Cleanup(n.close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	require.NoError(t, n.form(ctx, nil))
+	return n, ctx
 }
