@@ -44,7 +44,7 @@ type gameService struct {
 
 // CreateRoom creates a room; the leader picks the word.
 func (g *gameService) CreateRoom(ctx context.Context, req *kannapb.CreateRoomRequest) (*kannapb.RoomState, error) {
-	cmd := game.Command{Kind: game.KindCreateRoom, ClientID: req.GetClientId(), Seq: req.GetSeq(), Room: req.GetRoom()}
+	cmd, _ := WriteCommand(req)
 	return g.n.write(ctx, cmd, func(ctx context.Context, c kannapb.GameClient) (*kannapb.RoomState, error) {
 		return c.CreateRoom(ctx, req)
 	})
@@ -52,7 +52,7 @@ func (g *gameService) CreateRoom(ctx context.Context, req *kannapb.CreateRoomReq
 
 // JoinRoom adds a player to a room.
 func (g *gameService) JoinRoom(ctx context.Context, req *kannapb.JoinRoomRequest) (*kannapb.RoomState, error) {
-	cmd := game.Command{Kind: game.KindJoin, ClientID: req.GetClientId(), Seq: req.GetSeq(), Room: req.GetRoom(), Player: req.GetPlayer(), Token: req.GetToken()}
+	cmd, _ := WriteCommand(req)
 	return g.n.write(ctx, cmd, func(ctx context.Context, c kannapb.GameClient) (*kannapb.RoomState, error) {
 		return c.JoinRoom(ctx, req)
 	})
@@ -60,7 +60,7 @@ func (g *gameService) JoinRoom(ctx context.Context, req *kannapb.JoinRoomRequest
 
 // Guess guesses one letter.
 func (g *gameService) Guess(ctx context.Context, req *kannapb.GuessRequest) (*kannapb.RoomState, error) {
-	cmd := game.Command{Kind: game.KindGuess, ClientID: req.GetClientId(), Seq: req.GetSeq(), Room: req.GetRoom(), Player: req.GetPlayer(), Letter: req.GetLetter(), Token: req.GetToken()}
+	cmd, _ := WriteCommand(req)
 	return g.n.write(ctx, cmd, func(ctx context.Context, c kannapb.GameClient) (*kannapb.RoomState, error) {
 		return c.Guess(ctx, req)
 	})
@@ -68,7 +68,7 @@ func (g *gameService) Guess(ctx context.Context, req *kannapb.GuessRequest) (*ka
 
 // NewRound starts a room's next round; the leader picks the word.
 func (g *gameService) NewRound(ctx context.Context, req *kannapb.NewRoundRequest) (*kannapb.RoomState, error) {
-	cmd := game.Command{Kind: game.KindNewRound, ClientID: req.GetClientId(), Seq: req.GetSeq(), Room: req.GetRoom()}
+	cmd, _ := WriteCommand(req)
 	return g.n.write(ctx, cmd, func(ctx context.Context, c kannapb.GameClient) (*kannapb.RoomState, error) {
 		return c.NewRound(ctx, req)
 	})

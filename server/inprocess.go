@@ -23,6 +23,24 @@ func RoomState(v game.RoomView, servedBy, commitIndex uint64) *kannapb.RoomState
 	return roomState(v, servedBy, commitIndex)
 }
 
+// WriteCommand is the game command a write request of the Game service carries (a
+// *kannapb.CreateRoomRequest, JoinRoomRequest, GuessRequest or NewRoundRequest); false for any other
+// message. It is the one mapping from those requests to the game, which the unary calls, Game.Play
+// and the peer system all use, so that no field is carried by one path and dropped by another.
+func WriteCommand(req any) (game.Command, bool) {
+	switch q := req.(type) {
+	case *kannapb.CreateRoomRequest:
+		return game.Command{Kind: game.KindCreateRoom, ClientID: q.GetClientId(), Seq: q.GetSeq(), Room: q.GetRoom()}, true
+	case *kannapb.JoinRoomRequest:
+		return game.Command{Kind: game.KindJoin, ClientID: q.GetClientId(), Seq: q.GetSeq(), Room: q.GetRoom(), Player: q.GetPlayer(), Token: q.GetToken()}, true
+	case *kannapb.GuessRequest:
+		return game.Command{Kind: game.KindGuess, ClientID: q.GetClientId(), Seq: q.GetSeq(), Room: q.GetRoom(), Player: q.GetPlayer(), Letter: q.GetLetter(), Token: q.GetToken()}, true
+	case *kannapb.NewRoundRequest:
+		return game.Command{Kind: game.KindNewRound, ClientID: q.GetClientId(), Seq: q.GetSeq(), Room: q.GetRoom()}, true
+	}
+	return game.Command{}, false
+}
+
 // PlayCommand is the game command a Game.Play request holds; false when it holds none.
 func PlayCommand(req *kannapb.PlayRequest) (game.Command, bool) {
 	cmd, _, ok := playWrite(req)

@@ -183,27 +183,28 @@ var errNoWrite = status.Error(codes.InvalidArgument, "a PlayRequest must hold on
 // playWrite is the write a PlayRequest holds: its game command, and the unary call that forwards
 // it to the leader. It is false when the request holds none.
 func playWrite(req *kannapb.PlayRequest) (game.Command, func(context.Context, kannapb.GameClient) (*kannapb.RoomState, error), bool) {
+	var forward func(context.Context, kannapb.GameClient) (*kannapb.RoomState, error)
+	var write any
 	switch w := req.GetCommand().(type) {
 	case *kannapb.PlayRequest_CreateRoom:
-		q := w.CreateRoom
-		return game.Command{Kind: game.KindCreateRoom, ClientID: q.GetClientId(), Seq: q.GetSeq(), Room: q.GetRoom()},
-			func(ctx context.Context, g kannapb.GameClient) (*kannapb.RoomState, error) {
-				return g.CreateRoom(ctx, q)
-			}, true
+		write, forward = w.CreateRoom, func(ctx context.Context, g kannapb.GameClient) (*kannapb.RoomState, error) {
+			return g.CreateRoom(ctx, w.CreateRoom)
+		}
 	case *kannapb.PlayRequest_JoinRoom:
-		q := w.JoinRoom
-		return game.Command{Kind: game.KindJoin, ClientID: q.GetClientId(), Seq: q.GetSeq(), Room: q.GetRoom(), Player: q.GetPlayer(), Token: q.GetToken()},
-			func(ctx context.Context, g kannapb.GameClient) (*kannapb.RoomState, error) { return g.JoinRoom(ctx, q) }, true
+		write, forward = w.JoinRoom, func(ctx context.Context, g kannapb.GameClient) (*kannapb.RoomState, error) {
+			return g.JoinRoom(ctx, w.JoinRoom)
+		}
 	case *kannapb.PlayRequest_Guess:
-		q := w.Guess
-		return game.Command{Kind: game.KindGuess, ClientID: q.GetClientId(), Seq: q.GetSeq(), Room: q.GetRoom(), Player: q.GetPlayer(), Letter: q.GetLetter(), Token: q.GetToken()},
-			func(ctx context.Context, g kannapb.GameClient) (*kannapb.RoomState, error) { return g.Guess(ctx, q) }, true
+		write, forward = w.Guess, func(ctx context.Context, g kannapb.GameClient) (*kannapb.RoomState, error) {
+			return g.Guess(ctx, w.Guess)
+		}
 	case *kannapb.PlayRequest_NewRound:
-		q := w.NewRound
-		return game.Command{Kind: game.KindNewRound, ClientID: q.GetClientId(), Seq: q.GetSeq(), Room: q.GetRoom()},
-			func(ctx context.Context, g kannapb.GameClient) (*kannapb.RoomState, error) { return g.NewRound(ctx, q) }, true
+		write, forward = w.NewRound, func(ctx context.Context, g kannapb.GameClient) (*kannapb.RoomState, error) {
+			return g.NewRound(ctx, w.NewRound)
+		}
 	}
-	return game.Command{}, nil, false
+	cmd, ok := WriteCommand(write)
+	return cmd, forward, ok
 }
 
 // playReply is a call's reply: its state, or err (a gRPC status error) when err is set.

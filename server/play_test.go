@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/kanna-cluster/kanna/game"
 	"github.com/kanna-cluster/kanna/proto/kannapb"
 )
 
@@ -205,4 +206,28 @@ func TestPlayStreamCancelledMidFlightLosesNothingAcknowledged(t *testing.T) {
 	require.NoError(t, err)
 	r := playOne(t, s2, guessReq(1, "test-elma0", 4, "elma0", "p", "t"))
 	require.Nil(t, r.GetError())
+}
+
+func TestWriteCommandCarriesEveryFieldOfEachWriteRequest(t *testing.T) {
+	for _, c := range []struct {
+		req  any
+		want game.Command
+	}{
+		{&kannapb.CreateRoomRequest{ClientId: "c", Seq: 1, Room: "r"},
+			game.Command{Kind: game.KindCreateRoom, ClientID: "c", Seq: 1, Room: "r"}},
+		{&kannapb.JoinRoomRequest{ClientId: "c", Seq: 2, Room: "r", Player: "p", Token: "t"},
+			game.Command{Kind: game.KindJoin, ClientID: "c", Seq: 2, Room: "r", Player: "p", Token: "t"}},
+		{&kannapb.GuessRequest{ClientId: "c", Seq: 3, Room: "r", Player: "p", Letter: "a", Token: "t"},
+			game.Command{Kind: game.KindGuess, ClientID: "c", Seq: 3, Room: "r", Player: "p", Letter: "a", Token: "t"}},
+		{&kannapb.NewRoundRequest{ClientId: "c", Seq: 4, Room: "r"},
+			game.Command{Kind: game.KindNewRound, ClientID: "c", Seq: 4, Room: "r"}},
+	} {
+		got, ok := WriteCommand(c.req)
+		require.True(t, ok, "%T", c.req)
+		require.Equal(t, c.want, got, "%T", c.req)
+	}
+	_, ok := WriteCommand(&kannapb.GetRoomRequest{Room: "r"})
+	require.False(t, ok, "a read is not a write")
+	_, ok = WriteCommand(nil)
+	require.False(t, ok)
 }

@@ -196,19 +196,23 @@ type gameService struct {
 }
 
 func (g *gameService) CreateRoom(ctx context.Context, req *kannapb.CreateRoomRequest) (*kannapb.RoomState, error) {
-	return g.write(ctx, game.Command{Kind: game.KindCreateRoom, ClientID: req.GetClientId(), Seq: req.GetSeq(), Room: req.GetRoom()})
+	cmd, _ := server.WriteCommand(req)
+	return g.write(ctx, cmd)
 }
 
 func (g *gameService) JoinRoom(ctx context.Context, req *kannapb.JoinRoomRequest) (*kannapb.RoomState, error) {
-	return g.write(ctx, game.Command{Kind: game.KindJoin, ClientID: req.GetClientId(), Seq: req.GetSeq(), Room: req.GetRoom(), Player: req.GetPlayer(), Token: req.GetToken()})
+	cmd, _ := server.WriteCommand(req)
+	return g.write(ctx, cmd)
 }
 
 func (g *gameService) Guess(ctx context.Context, req *kannapb.GuessRequest) (*kannapb.RoomState, error) {
-	return g.write(ctx, game.Command{Kind: game.KindGuess, ClientID: req.GetClientId(), Seq: req.GetSeq(), Room: req.GetRoom(), Player: req.GetPlayer(), Letter: req.GetLetter(), Token: req.GetToken()})
+	cmd, _ := server.WriteCommand(req)
+	return g.write(ctx, cmd)
 }
 
 func (g *gameService) NewRound(ctx context.Context, req *kannapb.NewRoundRequest) (*kannapb.RoomState, error) {
-	return g.write(ctx, game.Command{Kind: game.KindNewRound, ClientID: req.GetClientId(), Seq: req.GetSeq(), Room: req.GetRoom()})
+	cmd, _ := server.WriteCommand(req)
+	return g.write(ctx, cmd)
 }
 
 func (g *gameService) write(ctx context.Context, cmd game.Command) (*kannapb.RoomState, error) {
