@@ -224,6 +224,8 @@ func TestDemoPrintsAStatusCommandThatWorksAsPrinted(t *testing.T) {
 	got := out.String()
 	require.Contains(t, got, "./bin/kanna status --addr 127.0.0.1:7001 --cluster-key ck\n")
 	require.Contains(t, got, "dashboard:        http://127.0.0.1:8080/dashboard?key=kk\n")
+	require.Contains(t, got, "control endpoint: http://127.0.0.1:8080/?key=kk  (for ./bin/kanna web --control; its JSON API under /nodes:)\n",
+		"the control endpoint's line says what its URL is for, so it is not taken for a second game URL")
 	require.Contains(t, got, "curl -X POST -H 'Kanna-Control-Key: kk' http://127.0.0.1:8080/nodes/1/crash\n")
 	require.Contains(t, got, "curl -X POST -H 'Kanna-Control-Key: kk' http://127.0.0.1:8080/nodes/1/restart\n")
 }

@@ -224,7 +224,7 @@ func printCluster(w io.Writer, nodes []demo.NodeInfo, dir, baseURL, clusterKey, 
 	q := "?" + web.ControlKeyParam + "=" + controlKey
 	fmt.Fprintf(w, "\ngame:             %s/%s\n", baseURL, q)
 	fmt.Fprintf(w, "dashboard:        %s/dashboard%s\n", baseURL, q)
-	fmt.Fprintf(w, "control endpoint: %s/%s\n", baseURL, q)
+	fmt.Fprintf(w, "control endpoint: %s/%s  (for %s web --control; its JSON API under /nodes:)\n", baseURL, q, self)
 	fmt.Fprintf(w, "  curl -H '%s: %s' %s/nodes\n", web.ControlKeyHeader, controlKey, baseURL)
 	fmt.Fprintf(w, "  curl -X POST -H '%s: %s' %s/nodes/1/crash\n", web.ControlKeyHeader, controlKey, baseURL)
 	fmt.Fprintf(w, "  curl -X POST -H '%s: %s' %s/nodes/1/restart\n", web.ControlKeyHeader, controlKey, baseURL)
