@@ -103,7 +103,14 @@ func (l *raftLog) append(ents []Entry) (truncated bool) {
 		panic(invariantf("log: an append at index %d would replace committed entries (commit index %d)", first, l.committed))
 	}
 	truncated = first <= l.lastIndex()
-	l.entries = append(l.entries[:first-l.firstIndex()], ents...)
+	if keep := first - l.firstIndex(); truncated {
+		// Copy on truncation: the replaced entries may still be held by a message in flight or an
+		// unfinished Ready (slice hands out views of this array), and they must keep showing what
+		// they showed. Appending past the end never touches a view, which slice caps at its length.
+		l.entries = append(l.entries[:keep:keep], ents...)
+	} else {
+		l.entries = append(l.entries, ents...)
+	}
 	if l.stabled >= first {
 		// The durable copy of the replaced entries is stale; the driver overwrites it from the next
 		// Ready (Ready.Entries "may overwrite a suffix").
@@ -148,7 +155,11 @@ func (l *raftLog) findConflictByTerm(index, term uint64) uint64 {
 	return index
 }
 
-// slice returns the entries [lo, hi) whose data fit in maxSize bytes, always at least one.
+// slice returns the entries [lo, hi) whose data fit in maxSize bytes, always at least one. The
+// result is a view of the log's array, not a copy: the log never rewrites an entry in place
+// (append copies on truncation, compaction moves to a new array), and the view's capacity ends at
+// its length, so an append by the caller copies instead of writing into the log. Callers must not
+// modify the entries.
 func (l *raftLog) slice(lo, hi, maxSize uint64) ([]Entry, error) {
 	if lo < l.firstIndex() {
 		return nil, ErrCompacted
@@ -168,9 +179,7 @@ func (l *raftLog) slice(lo, hi, maxSize uint64) ([]Entry, error) {
 			break
 		}
 	}
-	// Copy so that a later append, which may reuse the backing array, cannot change what the
-	// caller already holds.
-	return append([]Entry(nil), ents...), nil
+	return ents[:len(ents):len(ents)], nil
 }
 
 // commitTo raises the commit index; it never lowers it.

@@ -385,7 +385,10 @@ func appendIDs(dst, ids []uint64) []uint64 {
 // Entries returns a copy of the log's entries [lo, hi), durable or not, for a dashboard to draw:
 // hi is capped at the last index plus one, and lo below the first index (compacted into the
 // snapshot) is an ErrCompacted.
-func (n *Node) Entries(lo, hi uint64) ([]Entry, error) { return n.log.slice(lo, hi, noLimit) }
+func (n *Node) Entries(lo, hi uint64) ([]Entry, error) {
+	ents, err := n.log.slice(lo, hi, noLimit)
+	return slices.Clone(ents), err
+}
 
 // send queues m for the next Ready, stamped with this server as sender and, unless the caller set
 // one, its current term.

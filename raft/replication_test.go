@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -48,6 +49,31 @@ func TestFollowerReplacesConflictingEntriesAndKeepsTheRest(t *testing.T) {
 	// A duplicate of an append already taken truncates nothing.
 	step(t, n, Message{From: 1, Type: MsgApp, Term: 3, Index: 1, LogTerm: 1, Entries: []Entry{{Index: 2, Term: 1}}})
 	require.Equal(t, uint64(3), n.log.lastIndex())
+}
+
+// Ready and messages hand out views of the log's array, not copies (log.go slice); the log must
+// therefore never write where a view can see: a conflict copies the kept prefix to a new array,
+// and an append past the end must not land in a view's spare capacity.
+func TestEntriesHandedOutKeepShowingWhatTheyShowedWhenTheLogMovesOn(t *testing.T) {
+	n := newTestNode(t, 2, []uint64{1, 2, 3}, 3, 1, 1, 2, 2)
+	held, err := n.log.slice(1, 5, noLimit)
+	require.NoError(t, err)
+	before := slices.Clone(held)
+	require.Equal(t, len(held), cap(held), "a view ends at its length, so a caller's append copies")
+
+	// Index 3 of term 3 replaces indexes 3 and 4 of term 2.
+	step(t, n, Message{From: 1, Type: MsgApp, Term: 3, Index: 2, LogTerm: 1, Entries: []Entry{{Index: 3, Term: 3, Data: []byte("x")}}})
+	lt, _ := n.log.term(3)
+	require.Equal(t, uint64(3), lt)
+	require.Equal(t, before, held, "a truncation rewrote entries a Ready or a message still holds")
+
+	step(t, n, Message{From: 1, Type: MsgApp, Term: 3, Index: 3, LogTerm: 3, Entries: []Entry{{Index: 4, Term: 3}, {Index: 5, Term: 3}}})
+	require.Equal(t, uint64(5), n.log.lastIndex())
+	kept, _ := n.log.slice(1, 4, noLimit)
+	grown := append(kept, Entry{Index: 99})
+	require.Equal(t, uint64(3), n.log.entries[2].Index, "a caller's append wrote into the log")
+	require.Equal(t, uint64(4), n.log.entries[3].Index)
+	require.Equal(t, uint64(99), grown[3].Index)
 }
 
 func TestFollowerCommitsOnlyWhatItHoldsFromTheLeader(t *testing.T) {

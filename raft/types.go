@@ -247,6 +247,9 @@ type ReadState struct {
 // machine; then call Advance. A leader may write its own entries in parallel with sending its
 // MsgApp messages (thesis §10.2.1): the core counts its own copy toward commitment only after
 // Advance reports it durable.
+//
+// Entries, CommittedEntries and the Entries of Messages share the core's memory: read them, copy
+// them, but never modify them.
 type Ready struct {
 	*SoftState // nil when unchanged
 	HardState  // zero when unchanged
