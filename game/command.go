@@ -274,6 +274,9 @@ func decodeBinary(b []byte) (Command, error) {
 type decoder struct {
 	b   []byte
 	err error
+	// canonical refuses a number written in more bytes than it needs, so that a state has
+	// exactly one encoding (snapshots); commands accept them, as they always have.
+	canonical bool
 }
 
 func (d *decoder) uvarint() uint64 {
@@ -285,21 +288,17 @@ func (d *decoder) uvarint() uint64 {
 		d.err = errors.New("truncated or overlong number")
 		return 0
 	}
+	if d.canonical && n > 1 && d.b[n-1] == 0 {
+		d.err = errors.New("a number padded with zero bytes")
+		return 0
+	}
 	d.b = d.b[n:]
 	return v
 }
 
 func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errors.New("truncated or overlong number")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
+	u := d.uvarint() // binary.Varint's zig-zag, over uvarint for its checks
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 func (d *decoder) string() string {

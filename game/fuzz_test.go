@@ -1,12 +1,19 @@
 // FuzzApply: random command sequences, valid and not, from a few clients that retry and reorder
 // their requests. Apply must never panic, every snapshot must restore to the same bytes, and a
 // replica restored from a snapshot midway must then give the same results as the original, which
-// is the property Raft relies on when it installs a snapshot on a lagging follower (paper §7).
+// is the property Raft relies on when it installs a snapshot on a lagging follower (paper §7). The
+// midway state written as earlier builds wrote it, in JSON, must restore to the same state too.
+//
+// FuzzRestore: arbitrary bytes. Restore must never panic, must leave the state untouched when it
+// refuses them, and whatever it accepts must snapshot back to bytes it accepts again; version 2
+// bytes it accepts are exactly the snapshot of the state they give.
 
 package game
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -69,6 +76,7 @@ func FuzzApply(f *testing.F) {
 				mid = NewState()
 				require.NoError(t, mid.Restore(snap), "a snapshot Apply produced must restore")
 				require.Equal(t, string(snap), string(mid.Snapshot()))
+				requireVersion1Restores(t, snap)
 			}
 			res := s.Apply(cmd)
 			if res.Err != nil {
@@ -89,5 +97,44 @@ func FuzzApply(f *testing.F) {
 		again := NewState()
 		require.NoError(t, again.Restore(final))
 		require.Equal(t, string(final), string(again.Snapshot()))
+	})
+}
+
+// requireVersion1Restores writes the state of snap as the JSON of earlier builds and requires it
+// to restore to snap's state.
+func requireVersion1Restores(t *testing.T, snap []byte) {
+	t.Helper()
+	d, err := decodeSnapshot(snap)
+	require.NoError(t, err)
+	d.Version = snapshotVersionJSON
+	v1, err := json.Marshal(d)
+	require.NoError(t, err)
+	s := NewState()
+	require.NoError(t, s.Restore(v1))
+	require.Equal(t, string(snap), string(s.Snapshot()))
+}
+
+func FuzzRestore(f *testing.F) {
+	empty := NewState().Snapshot()
+	f.Add(empty)
+	f.Add(simState().Snapshot())
+	if v1, err := os.ReadFile("testdata/snapshot-v1.json"); err == nil {
+		f.Add(v1)
+	}
+	f.Add([]byte(`{"version":1,"applies":0,"rooms":[],"sessions":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := simState()
+		before := s.Snapshot()
+		if err := s.Restore(data); err != nil {
+			require.Equal(t, string(before), string(s.Snapshot()), "a refused snapshot must leave the state as it was")
+			return
+		}
+		snap := s.Snapshot()
+		if data[0] == snapshotVersion {
+			require.Equal(t, string(data), string(snap), "a state has one encoding")
+		}
+		again := NewState()
+		require.NoError(t, again.Restore(snap))
+		require.Equal(t, string(snap), string(again.Snapshot()))
 	})
 }

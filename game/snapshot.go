@@ -2,23 +2,21 @@
 // current state replaces the log prefix it summarises; thesis §6.3: the sessions must be in the
 // snapshot too, or a retry after a restore would apply twice).
 //
-// The encoding is canonical: rooms sorted by name, sessions by client id, every slice present even
-// when empty. Two replicas with the same state produce the same bytes, which is what lets the tests
-// and the simulator's checkers compare replicas by comparing snapshots.
+// The encoding (snapshot_codec.go) is canonical: rooms sorted by name, sessions by client id, every
+// field in a fixed order. Two replicas with the same state produce the same bytes, which is what
+// lets the tests and the simulator's checkers compare replicas by comparing snapshots.
 
 package game
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"unicode/utf8"
 )
 
-// snapshotVersion is written into every snapshot; Restore refuses any other.
-const snapshotVersion = 1
-
+// snapshotData is the whole state as plain data, for both encodings; the JSON tags are version
+// 1's field names.
 type snapshotData struct {
 	Version  int           `json:"version"`
 	Applies  uint64        `json:"applies"`
@@ -85,28 +83,16 @@ func (s *State) Snapshot() []byte {
 		d.Sessions = append(d.Sessions, sessionData{ClientID: id, Seq: sess.Seq, LastApply: sess.LastApply,
 			Active: sess.Active, Expired: sess.Expired, Result: sess.Result})
 	}
-	b, err := json.Marshal(d)
-	if err != nil {
-		// Only an out-of-range Code or Status fails to marshal, and Apply never stores one.
-		panic(fmt.Sprintf("game: encode snapshot: %v", err))
-	}
-	return b
+	return appendSnapshot(make([]byte, 0, 64+64*len(d.Rooms)+256*len(d.Sessions)), &d)
 }
 
-// Restore replaces the whole state with the one data holds. It checks the snapshot thoroughly and,
-// on any error, leaves the state as it was: a replica must not run on half a snapshot.
+// Restore replaces the whole state with the one data holds, in either encoding version. It checks
+// the snapshot thoroughly and, on any error, leaves the state as it was: a replica must not run on
+// half a snapshot.
 func (s *State) Restore(data []byte) error {
-	var d snapshotData
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
-		return fmt.Errorf("game: restore snapshot of %d bytes: %w; the snapshot is corrupt or from another program", len(data), err)
-	}
-	if dec.More() {
-		return fmt.Errorf("game: restore snapshot: trailing bytes after the snapshot in %d bytes; the snapshot is corrupt", len(data))
-	}
-	if d.Version != snapshotVersion {
-		return fmt.Errorf("game: restore snapshot: version %d, this build reads only version %d", d.Version, snapshotVersion)
+	d, err := decodeSnapshot(data)
+	if err != nil {
+		return err
 	}
 	if len(d.Rooms) > MaxRooms || len(d.Sessions) > MaxSessions {
 		return fmt.Errorf("game: restore snapshot: %d rooms and %d sessions exceed the limits %d and %d",
@@ -139,6 +125,9 @@ func (s *State) Restore(data []byte) error {
 		lastApplies[sd.LastApply] = true
 		if sd.Active > d.Now {
 			return fmt.Errorf("game: restore snapshot: session of client %q was active at %d, after the log's clock %d", sd.ClientID, sd.Active, d.Now)
+		}
+		if err := checkResultText(&sd.Result); err != nil {
+			return fmt.Errorf("game: restore snapshot: the answer kept for client %q: %w", sd.ClientID, err)
 		}
 		sessions[sd.ClientID] = &session{Seq: sd.Seq, LastApply: sd.LastApply, Active: sd.Active, Expired: sd.Expired, Result: sd.Result}
 	}
@@ -203,4 +192,37 @@ func restoreRoom(rd roomData) (*room, error) {
 		r.players = append(r.players, player{name: p.Name, score: p.Score, token: p.Token})
 	}
 	return r, nil
+}
+
+// checkResultText refuses an answer holding text that is not UTF-8: Apply never keeps one (failed
+// makes the echoed fields valid), and a server could not send it.
+func checkResultText(r *Result) error {
+	if err := checkUTF8(string(r.Kind), r.Room, r.Player, r.Letter); err != nil {
+		return err
+	}
+	if r.Err != nil {
+		if err := checkUTF8(r.Err.Message); err != nil {
+			return err
+		}
+	}
+	if v := r.State; v != nil {
+		if err := checkUTF8(v.Name, v.Masked, v.Word, v.Guessed, v.Misses); err != nil {
+			return err
+		}
+		for _, p := range v.Players {
+			if err := checkUTF8(p.Name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func checkUTF8(texts ...string) error {
+	for _, t := range texts {
+		if !utf8.ValidString(t) {
+			return fmt.Errorf("text %q is not valid UTF-8", t)
+		}
+	}
+	return nil
 }

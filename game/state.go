@@ -7,7 +7,8 @@
 // Client sessions make retried commands apply once (paper §8, thesis §6.3).
 //
 // This file holds the State and the entry point Apply; rules.go holds what each command does,
-// session.go the duplicate detection, view.go what clients see, snapshot.go the snapshot encoding.
+// session.go the duplicate detection, view.go what clients see, snapshot.go snapshots and
+// snapshot_codec.go their bytes.
 package game
 
 import (
