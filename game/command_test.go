@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -18,10 +20,15 @@ func TestCommandEncodingRoundTrips(t *testing.T) {
 		{Kind: KindNewRound, ClientID: "c", Seq: 4, Room: "den", Word: "tohru"},
 		{},
 	} {
-		got, err := DecodeCommand(cmd.Encode())
+		data := cmd.Encode()
+		got, err := DecodeCommand(data)
 		require.NoError(t, err)
 		require.Equal(t, cmd, got)
 		require.Equal(t, cmd.Encode(), got.Encode(), "equal commands encode to equal bytes")
+		for i := range data {
+			data[i] = 'x'
+		}
+		require.Equal(t, cmd, got, "the command holds copies, not the entry's bytes")
 	}
 }
 
@@ -133,4 +140,41 @@ func TestTokenAndTimeSurviveTheEncodingAndVersionOneStillDecodes(t *testing.T) {
 	want := c
 	want.Token, want.Time = "", 0
 	require.Equal(t, want, old)
+}
+
+// validateNameByRune is validateName without its printable-ASCII shortcut: the checks rune by rune.
+func validateNameByRune(what, name string) error {
+	if !utf8.ValidString(name) {
+		return errorf(InvalidArgument, "%s name is not valid UTF-8", what)
+	}
+	n := utf8.RuneCountInString(name)
+	if n < MinNameLen || n > MaxNameLen {
+		return errorf(InvalidArgument, "%s name must be %d to %d characters, got %d", what, MinNameLen, MaxNameLen, n)
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return errorf(InvalidArgument, "%s name %q holds the unprintable character %U", what, name, r)
+		}
+	}
+	if name[0] == ' ' || name[len(name)-1] == ' ' {
+		return errorf(InvalidArgument, "%s name %q must not start or end with a space", what, name)
+	}
+	return nil
+}
+
+func TestValidateNameShortcutAgreesWithTheChecksByRune(t *testing.T) {
+	names := []string{"", " ", "den", " den", "den ", "a b", strings.Repeat("k", MaxNameLen), strings.Repeat("k", MaxNameLen+1),
+		strings.Repeat("小", MaxNameLen), strings.Repeat("小", MaxNameLen+1), "小林 さん", "tab\there", "del\x7f", "nbsp\u00a0",
+		"zero\u200bwidth", "\xff", "d\xc3n", "~!@#$%^&*()_+{}|:\"<>?`-=[]\\;',./"}
+	for c := 0; c < 256; c++ {
+		names = append(names, string([]byte{byte(c)}), "a"+string([]byte{byte(c)})+"b", string([]byte{byte(c), 'z'}))
+	}
+	for _, name := range names {
+		want, got := validateNameByRune("room", name), validateName("room", name)
+		if want == nil {
+			require.NoError(t, got, "%q", name)
+			continue
+		}
+		require.Equal(t, want, got, "%q", name)
+	}
 }

@@ -4,6 +4,7 @@ package game
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -259,4 +260,74 @@ func TestRoomNamesAreSorted(t *testing.T) {
 		h.ok(create(name, "dragon"))
 	}
 	require.Equal(t, []string{"elma", "kanna", "lucoa", "tohru"}, h.s.RoomNames())
+}
+
+// TestFrequentRejectionsReadAsFormatted: the rejections built without fmt (rules.go, quote) say
+// exactly what their fmt formats say, for names that quoting must escape or keep.
+func TestFrequentRejectionsReadAsFormatted(t *testing.T) {
+	for _, names := range [][2]string{{"den", "riko"}, {`say "hi"`, `back\slash`}, {"小林さんちの", "カンナ"}, {"emoji 🐉 den", "~`'"}} {
+		room, player := names[0], names[1]
+		h := newHarness(t)
+		message := func(c Command) string {
+			t.Helper()
+			res := h.do(c)
+			require.Error(t, res.Error(), "%+v", c)
+			return res.Err.Message
+		}
+		require.Equal(t, fmt.Sprintf("room %q does not exist; create it first", room), message(join(room, player)))
+		_, err := h.s.Room(room)
+		require.Equal(t, &Error{Code: NotFound, Message: fmt.Sprintf("room %q does not exist; create it first", room)}, err)
+		h.ok(create(room, "elma"))
+		require.Equal(t, fmt.Sprintf("room %q already exists; join it or pick another name", room), message(create(room, "tohru")))
+		require.Equal(t, fmt.Sprintf("player %q is not in room %q; join first", player, room), message(guess(room, player, "e")))
+		h.ok(join(room, player))
+		require.Equal(t, fmt.Sprintf("player %q is already in room %q; pick another name", player, room), message(join(room, player)))
+		require.Equal(t, fmt.Sprintf("round %d of room %q is still being played; finish it first", 1, room), message(newRound(room, "tohru")))
+		h.guessAll(room, player, "elma")
+		require.Equal(t, fmt.Sprintf("round %d of room %q is over (%s); start a new round", 1, room, Won), message(guess(room, player, "z")))
+	}
+}
+
+// viewByLetter is view as the rules define it, letter by letter, without its shared buffer and
+// letter sets.
+func viewByLetter(r *room) RoomView {
+	v := RoomView{Name: r.name, Round: r.round, Status: r.status, Lives: r.lives, Guessed: string(r.guessed),
+		Players: make([]PlayerView, len(r.players)), Version: r.version}
+	masked := []byte(r.word)
+	for i, c := range masked {
+		if c != ' ' && !r.hasGuessed(c) {
+			masked[i] = Hidden
+		}
+	}
+	v.Masked = string(masked)
+	if r.status != Playing {
+		v.Word = r.word
+	}
+	var misses []byte
+	for _, g := range r.guessed {
+		if !containsByte(r.word, g) {
+			misses = append(misses, g)
+		}
+	}
+	v.Misses = string(misses)
+	for i, p := range r.players {
+		v.Players[i] = PlayerView{Name: p.name, Score: p.score}
+	}
+	return v
+}
+
+func TestViewAgreesWithTheLetterByLetterDefinition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 2))
+	words := append(Words(), "a", strings.Repeat("z", MaxWordLen), "abcdefghijklm nopqrstuvwxyz")
+	for i := 0; i < 2000; i++ {
+		r := &room{name: "den", word: words[rng.IntN(len(words))], round: uint64(1 + i%3), version: uint64(i)}
+		for _, c := range rng.Perm(26)[:rng.IntN(27)] {
+			r.guessed = append(r.guessed, byte('a'+c))
+		}
+		r.lives, r.status = Lives, Status(rng.IntN(3))
+		for p := 0; p < rng.IntN(3); p++ {
+			r.players = append(r.players, player{name: fmt.Sprintf("p%d", p), score: p * 7})
+		}
+		require.Equal(t, viewByLetter(r), r.view(), "word %q guessed %q", r.word, r.guessed)
+	}
 }

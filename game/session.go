@@ -50,57 +50,60 @@ type session struct {
 }
 
 // checkSession decides a request against its client's session before it runs. It returns the
-// answer to give instead of running it, and whether there is one.
-func (s *State) checkSession(cmd Command) (Result, bool) {
+// answer to give instead of running it, and whether there is one; when there is none, the
+// client's session for remember, or nil for a new client.
+func (s *State) checkSession(cmd Command) (*session, Result, bool) {
 	sess, ok := s.sessions[cmd.ClientID]
-	if ok {
-		s.ageSession(cmd.ClientID, sess)
-		sess, ok = s.sessions[cmd.ClientID]
+	if ok && s.ageSession(cmd.ClientID, sess) {
+		sess, ok = nil, false
 	}
 	if !ok {
 		if len(s.sessions) >= MaxSessions {
 			s.sweep()
 		}
 		if len(s.sessions) >= MaxSessions {
-			return failed(cmd, errorf(ResourceExhausted,
+			return nil, failed(cmd, errorf(ResourceExhausted,
 				"the cluster is serving %d clients, the most it remembers; retry later: sessions idle for %v expire", MaxSessions, SessionTimeout)), true
 		}
-		return Result{}, false
+		return nil, Result{}, false
 	}
 	switch {
 	case sess.Expired && cmd.Seq <= sess.Seq:
-		return failed(cmd, errorf(SessionExpired,
+		return nil, failed(cmd, errorf(SessionExpired,
 			"the session of client %q expired after %v without requests: request %d is not applied again, and the answer to request %d is gone; reload to start a new session",
 			cmd.ClientID, SessionTimeout, cmd.Seq, sess.Seq)), true
 	case cmd.Seq == sess.Seq:
-		return sess.Result, true
+		return nil, sess.Result, true
 	case cmd.Seq < sess.Seq:
-		return failed(cmd, errorf(FailedPrecondition,
+		return nil, failed(cmd, errorf(FailedPrecondition,
 			"request %d of client %q is older than its latest applied request %d; its answer is gone: send a new request with a higher seq",
 			cmd.Seq, cmd.ClientID, sess.Seq)), true
 	}
-	return Result{}, false
+	return sess, Result{}, false
 }
 
-// remember records the answer to a client's new request. checkSession has made room for it.
-func (s *State) remember(clientID string, seq uint64, res Result) {
-	sess, ok := s.sessions[clientID]
-	if !ok {
+// remember records the answer to a client's new request in sess, the session checkSession
+// returned (nothing removes sessions in between), or in a new one when sess is nil: checkSession
+// has made room for it.
+func (s *State) remember(sess *session, clientID string, seq uint64, res Result) {
+	if sess == nil {
 		sess = &session{}
 		s.sessions[clientID] = sess
 	}
 	*sess = session{Seq: seq, LastApply: s.applies, Active: s.now, Result: res}
 }
 
-// ageSession expires or forgets one session by the log's clock.
-func (s *State) ageSession(clientID string, sess *session) {
+// ageSession expires or forgets one session by the log's clock, and reports whether it forgot it.
+func (s *State) ageSession(clientID string, sess *session) (forgotten bool) {
 	idle := s.now - sess.Active
 	switch {
 	case idle >= SessionForget.Milliseconds():
 		delete(s.sessions, clientID)
+		return true
 	case idle >= SessionTimeout.Milliseconds() && !sess.Expired:
 		sess.Expired, sess.Result = true, Result{}
 	}
+	return false
 }
 
 // sweepIfDue runs a sweep once every sweepEvery of log time.

@@ -88,10 +88,11 @@ func (s *State) ApplyAt(index uint64, cmd Command) Result {
 	if err := validateRequestID(cmd); err != nil {
 		return failed(cmd, err)
 	}
-	if res, done := s.checkSession(cmd); done {
+	sess, res, done := s.checkSession(cmd)
+	if done {
 		return res
 	}
-	res := s.apply(cmd)
+	res = s.apply(cmd)
 	if res.Err == nil {
 		if r, ok := s.rooms[cmd.Room]; ok {
 			if !res.Repeated {
@@ -101,7 +102,7 @@ func (s *State) ApplyAt(index uint64, cmd Command) Result {
 			res.State = &view
 		}
 	}
-	s.remember(cmd.ClientID, cmd.Seq, res)
+	s.remember(sess, cmd.ClientID, cmd.Seq, res)
 	return res
 }
 
@@ -150,9 +151,9 @@ func jsonString(s string) string {
 
 // Room returns the view of one room as a client may see it, or a NotFound error.
 func (s *State) Room(name string) (RoomView, error) {
-	r, ok := s.rooms[name]
-	if !ok {
-		return RoomView{}, errorf(NotFound, "room %q does not exist; create it first", name)
+	r, err := s.room(name)
+	if err != nil {
+		return RoomView{}, err
 	}
 	return r.view(), nil
 }

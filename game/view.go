@@ -39,31 +39,57 @@ func (r *room) view() RoomView {
 		Round:   r.round,
 		Status:  r.status,
 		Lives:   r.lives,
-		Guessed: string(r.guessed),
 		Players: make([]PlayerView, len(r.players)),
 		Version: r.version,
 	}
-	masked := []byte(r.word)
-	for i, c := range masked {
-		if c != ' ' && !r.hasGuessed(c) {
-			masked[i] = Hidden
+	// Guessed, Misses and Masked are built in one buffer and share one string: a view is made for
+	// every answer. The word is at most MaxWordLen bytes and the guesses distinct letters, so the
+	// buffer stays on the stack.
+	var buf [2*26 + MaxWordLen]byte
+	b := append(buf[:0], r.guessed...)
+	inWord := letterSet(r.word)
+	for _, g := range r.guessed {
+		if !inWord.has(g) {
+			b = append(b, g)
 		}
 	}
-	v.Masked = string(masked)
+	misses := len(b)
+	guessed := letterSet(r.guessed)
+	for i := 0; i < len(r.word); i++ {
+		c := r.word[i]
+		if c != ' ' && !guessed.has(c) {
+			c = Hidden
+		}
+		b = append(b, c)
+	}
+	text := string(b)
+	v.Guessed, v.Misses, v.Masked = text[:len(r.guessed)], text[len(r.guessed):misses], text[misses:]
 	if r.status != Playing {
 		v.Word = r.word
 	}
-	var misses []byte
-	for _, g := range r.guessed {
-		if !containsByte(r.word, g) {
-			misses = append(misses, g)
-		}
-	}
-	v.Misses = string(misses)
 	for i, p := range r.players {
 		v.Players[i] = PlayerView{Name: p.name, Score: p.score}
 	}
 	return v
+}
+
+// letters is a set of the letters a-z, one bit each.
+type letters uint32
+
+// letterSet returns the letters a-z that s holds; it ignores any other byte.
+func letterSet[S string | []byte](s S) letters {
+	var set letters
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'a' && c <= 'z' {
+			set |= 1 << (c - 'a')
+		}
+	}
+	return set
+}
+
+// has reports whether c is one of the set's letters; never for a byte other than a-z.
+func (set letters) has(c byte) bool {
+	return c >= 'a' && c <= 'z' && set&(1<<(c-'a')) != 0
 }
 
 func containsByte(s string, c byte) bool {
