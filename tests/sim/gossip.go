@@ -79,7 +79,8 @@ func gossipAddr(id uint64) string { return "node-" + gossipID(id) }
 // node does, and rejoins through every address it knows (a real node's address book), one
 // incarnation up so that what the others heard from its previous life does not outrank it.
 func (n *node) startGossip(founding bool) error {
-	cfg := n.s.gossipConfig(n.id, rand.New(rand.NewSource(n.grng.Int63())))
+	n.gossipRand = reseed(n.gossipRand, n.grng.Int63())
+	cfg := n.s.gossipConfig(n.id, n.gossipRand)
 	g, err := gossip.New(cfg)
 	if err != nil {
 		return fmt.Errorf("sim: start the gossip core of node %d: %w", n.id, err)

@@ -36,6 +36,10 @@ type node struct {
 	syncing  bool     // a Ready is waiting for its fsync
 	requests map[uint64]*attempt
 
+	// The streams of the current incarnation's Raft core, game and gossip core: each start
+	// reseeds them (rand.go), once the incarnation before, which drew from them, is gone.
+	raftRand, gameRand, gossipRand *rand.Rand
+
 	// The gossip core beside the engine (gossip.go): nil while crashed, and with Options.NoGossip.
 	g     *gossip.Node
 	grng  *rand.Rand    // gossip's own stream: core seeds, tick phase
@@ -81,10 +85,12 @@ func (n *node) up() bool { return !n.crashed && !n.paused }
 
 // start builds the engine, from the disk when it holds anything, and starts ticking.
 func (n *node) start() error {
+	n.raftRand = reseed(n.raftRand, n.rng.Int63())
+	n.gameRand = reseed(n.gameRand, n.rng.Int63())
 	cfg := engineConfig{
 		ID:            n.id,
-		RaftRand:      rand.New(rand.NewSource(n.rng.Int63())),
-		GameRand:      lazyRand(n.rng.Int63()), // drawn from only by a leader (rand.go)
+		RaftRand:      n.raftRand,
+		GameRand:      n.gameRand,
 		ElectionTick:  nodeengine.DefaultElectionTick,
 		HeartbeatTick: nodeengine.DefaultHeartbeatTick,
 		PreVote:       true,
