@@ -47,6 +47,35 @@ func TestStepStopsAtTheHorizon(t *testing.T) {
 
 func TestRandomSchedulesRunInTimeThenSchedulingOrder(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
+	checkRandomSchedule(t, rng, func() time.Duration { return time.Duration(rng.Intn(50)) * time.Millisecond })
+}
+
+// TestNearAndFarEventsRunInOneOrder schedules events into the ring of buckets, onto its last
+// buckets and just past them, and into the heap beyond, at the same instants and in the past.
+func TestNearAndFarEventsRunInOneOrder(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	width := time.Duration(1) << bucketBits
+	checkRandomSchedule(t, rng, func() time.Duration {
+		switch rng.Intn(6) {
+		case 0:
+			return 0
+		case 1:
+			return -time.Duration(rng.Intn(1000)) // in the past: now
+		case 2:
+			return time.Duration(rng.Int63n(int64(width)))
+		case 3:
+			return (ringBuckets-2)*width + time.Duration(rng.Int63n(int64(3*width)))
+		case 4:
+			return time.Duration(rng.Intn(3)) * time.Second
+		default:
+			return time.Duration(rng.Intn(70)) * time.Millisecond
+		}
+	})
+}
+
+// checkRandomSchedule runs a cascade of events, each scheduling up to two more after delay(), and
+// requires every event to run once, in time order, and at one instant in scheduling order.
+func checkRandomSchedule(t *testing.T, rng *rand.Rand, delay func() time.Duration) {
 	var q queue
 	type ran struct {
 		at  time.Duration
@@ -58,9 +87,9 @@ func TestRandomSchedulesRunInTimeThenSchedulingOrder(t *testing.T) {
 	schedule = func() {
 		seq++
 		id := seq
-		q.after(time.Duration(rng.Intn(50))*time.Millisecond, func() {
+		q.after(delay(), func() {
 			got = append(got, ran{q.now, id})
-			if seq < 2000 && rng.Intn(3) > 0 {
+			if seq < 20000 && rng.Intn(3) > 0 {
 				schedule()
 				schedule()
 			}
@@ -72,6 +101,7 @@ func TestRandomSchedulesRunInTimeThenSchedulingOrder(t *testing.T) {
 	for q.step(time.Hour) {
 	}
 	require.Len(t, got, seq, "every event ran once")
+	require.Zero(t, q.len())
 	for i := 1; i < len(got); i++ {
 		require.LessOrEqual(t, got[i-1].at, got[i].at, "the clock never goes back")
 		if got[i-1].at == got[i].at {
