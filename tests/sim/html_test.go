@@ -174,7 +174,7 @@ func wordsOfRun(t *testing.T, r *Run) hangmanmodel.Words {
 	require.NoError(t, err)
 	s := newSim(opts, bug, allowed)
 	require.NoError(t, s.run())
-	return s.wordsFromLog()
+	return s.replayLog().words
 }
 
 func TestHTMLRefusesARunThatKeptNoEvents(t *testing.T) {

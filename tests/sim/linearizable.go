@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kanna-cluster/kanna/game"
+	"github.com/kanna-cluster/kanna/internal/hangmanmodel"
 )
 
 // CheckLinearizability is the name of the checker.
@@ -57,12 +58,22 @@ func versionText(v *roomVersion) string {
 	return string(appendRoomView(nil, &v.view))
 }
 
-// checkLinearizable replays the committed log in a fresh game and checks every completed
-// operation of the history against it.
-func (s *sim) checkLinearizable() {
+// logReplay is the committed log replayed once in a fresh game at the end of a run: what each
+// request's first entry did and every state of every room, for the log-order check, and the word of
+// every round, for porcupine's model (porcupine.go). Both checks read the one replay.
+type logReplay struct {
+	effects  map[requestID]effect
+	versions map[string][]roomVersion
+	// words is the word of every round: the first create or new round of a room to succeed at a
+	// round number carries it (a retried duplicate later in the log carries another word, drawn
+	// by another leader, and is answered from the session table).
+	words hangmanmodel.Words
+}
+
+// replayLog replays the entries first applied at each index, in index order.
+func (s *sim) replayLog() *logReplay {
+	r := &logReplay{effects: map[requestID]effect{}, versions: map[string][]roomVersion{}, words: hangmanmodel.Words{}}
 	state := game.NewState()
-	effects := map[requestID]effect{}
-	versions := map[string][]roomVersion{}
 	for _, index := range sortedKeys(s.check.applied) {
 		rec := s.check.applied[index]
 		if rec.command() == nil {
@@ -71,25 +82,38 @@ func (s *sim) checkLinearizable() {
 		cmd := *rec.command()
 		res := state.ApplyAt(index, cmd)
 		id := requestID{cmd.ClientID, cmd.Seq}
-		if _, seen := effects[id]; !seen {
-			effects[id] = effect{index: index, at: rec.at, result: res}
+		if _, seen := r.effects[id]; !seen {
+			r.effects[id] = effect{index: index, at: rec.at, result: res}
+		}
+		if cmd.NeedsWord() && res.Err == nil {
+			if r.words[cmd.Room] == nil {
+				r.words[cmd.Room] = map[uint64]string{}
+			}
+			if _, ok := r.words[cmd.Room][res.Round]; !ok {
+				r.words[cmd.Room][res.Round] = cmd.Word
+			}
 		}
 		room, err := state.Room(cmd.Room)
 		v := roomVersion{from: rec.at, index: index, absent: err != nil, view: room}
-		vs := versions[cmd.Room]
+		vs := r.versions[cmd.Room]
 		if len(vs) == 0 || !sameVersion(&vs[len(vs)-1], &v) {
-			versions[cmd.Room] = append(vs, v)
+			r.versions[cmd.Room] = append(vs, v)
 		}
 	}
+	return r
+}
+
+// checkLinearizable checks every completed operation of the history against the replayed log.
+func (s *sim) checkLinearizable(log *logReplay) {
 	for _, op := range s.history {
 		if !op.Done {
 			continue
 		}
 		var problem string
 		if op.Input.Kind == OpRead {
-			problem = checkRead(op, versions[op.Input.Room])
+			problem = checkRead(op, log.versions[op.Input.Room])
 		} else {
-			problem = checkWrite(op, effects)
+			problem = checkWrite(op, log.effects)
 		}
 		if problem != "" {
 			s.check.fail(op.Return, CheckLinearizability, 0, "%s's %s (called %v, returned %v): %s",

@@ -41,7 +41,7 @@ func TestLinearizabilityCatchesAWriteAnsweredWithAnotherResult(t *testing.T) {
 	res := *s.history[i].Output.Result
 	res.Points += 100
 	s.history[i].Output.Result = &res
-	s.checkLinearizable()
+	s.checkLinearizable(s.replayLog())
 	firedOnly(t, s.check, CheckLinearizability)
 }
 
@@ -49,7 +49,7 @@ func TestLinearizabilityCatchesAWriteThatTookEffectBeforeItWasCalled(t *testing.
 	s := finishedSim(t)
 	i := firstOp(t, s, func(op Operation) bool { return op.Input.Kind != OpRead && op.Output.Result != nil })
 	s.history[i].Call = s.history[i].Return
-	s.checkLinearizable()
+	s.checkLinearizable(s.replayLog())
 	firedOnly(t, s.check, CheckLinearizability)
 }
 
@@ -66,7 +66,7 @@ func TestLinearizabilityCatchesAStaleRead(t *testing.T) {
 	require.NotEqual(t, -1, i, "the run has no read that found its room")
 	s.history[i].Output.Room = nil
 	s.history[i].Output.Err = "game: room does not exist"
-	s.checkLinearizable()
+	s.checkLinearizable(s.replayLog())
 	firedOnly(t, s.check, CheckLinearizability)
 }
 
@@ -76,7 +76,7 @@ func TestLinearizabilityCatchesAReadOfAStateNoPrefixShowed(t *testing.T) {
 	room := *s.history[i].Output.Room
 	room.Lives += 100
 	s.history[i].Output.Room = &room
-	s.checkLinearizable()
+	s.checkLinearizable(s.replayLog())
 	firedOnly(t, s.check, CheckLinearizability)
 	require.Contains(t, s.check.violations[0].Detail, "saw ")
 }

@@ -75,8 +75,9 @@ func (s *sim) finalChecks() {
 			return
 		}
 	}
-	s.checkLinearizable()
-	s.checkPorcupine()
+	log := s.replayLog()
+	s.checkLinearizable(log)
+	s.checkPorcupine(log.words)
 	if len(s.check.violations) > seen {
 		return
 	}

@@ -17,8 +17,6 @@ package sim
 
 import (
 	"fmt"
-	"github.com/kanna-cluster/kanna/internal/hangmanmodel"
-	"hash/fnv"
 	"io"
 	"sort"
 	"time"
@@ -26,6 +24,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/kanna-cluster/kanna/game"
+	"github.com/kanna-cluster/kanna/internal/hangmanmodel"
 )
 
 // CheckPorcupine is the name of the porcupine checker.
@@ -56,36 +55,10 @@ func (r *LinearizableReport) Visualize(w io.Writer) error {
 	return nil
 }
 
-// wordsFromLog reads the word of every round from the committed log: the first create or new
-// round of a room to succeed at a round number carries it (a retried duplicate later in the log
-// carries another word, drawn by another leader, and is answered from the session table).
-func (s *sim) wordsFromLog() hangmanmodel.Words {
-	book := hangmanmodel.Words{}
-	state := game.NewState()
-	for _, index := range sortedKeys(s.check.applied) {
-		rec := s.check.applied[index]
-		cmd := rec.command()
-		if cmd == nil {
-			continue
-		}
-		res := state.ApplyAt(index, *cmd)
-		if !cmd.NeedsWord() || res.Err != nil {
-			continue
-		}
-		if book[cmd.Room] == nil {
-			book[cmd.Room] = map[uint64]string{}
-		}
-		if _, ok := book[cmd.Room][res.Round]; !ok {
-			book[cmd.Room][res.Round] = cmd.Word
-		}
-	}
-	return book
-}
-
-// checkPorcupine runs porcupine over the history and records its report; an Illegal history is a
-// violation.
-func (s *sim) checkPorcupine() {
-	rep := checkHistory(s.history, s.wordsFromLog(), porcupineTimeout)
+// checkPorcupine runs porcupine over the history, with the words of the replayed log, and records
+// its report; an Illegal history is a violation.
+func (s *sim) checkPorcupine(words hangmanmodel.Words) {
+	rep := checkHistory(s.history, words, porcupineTimeout)
 	s.linearizable = rep
 	if rep.Result == porcupine.Illegal {
 		s.check.fail(s.q.now, CheckPorcupine, 0,
@@ -109,7 +82,9 @@ func checkHistory(history []Operation, words hangmanmodel.Words, timeout time.Du
 	clients := map[string]int{}
 	ops := make([]porcupine.Operation, 0, len(history))
 	rep := &LinearizableReport{Ops: len(history), model: hangmanModel(words)}
-	for _, op := range history {
+	// The model is handed pointers into these, which an interface holds without a copy of its own.
+	ins, outs := make([]Input, len(history)), make([]modelOutput, len(history))
+	for i, op := range history {
 		id, ok := clients[op.ClientID]
 		if !ok {
 			id = len(clients)
@@ -120,9 +95,9 @@ func checkHistory(history []Operation, words hangmanmodel.Words, timeout time.Du
 			ret = end + 1 // after everything: it may have taken effect, or not
 			rep.Unknown++
 		}
+		ins[i], outs[i] = op.Input, modelOutput{unknown: !op.Done, out: op.Output}
 		ops = append(ops, porcupine.Operation{
-			ClientId: id, Input: op.Input, Call: int64(op.Call), Return: int64(ret),
-			Output: modelOutput{unknown: !op.Done, out: op.Output},
+			ClientId: id, Input: &ins[i], Call: int64(op.Call), Return: int64(ret), Output: &outs[i],
 		})
 	}
 	start := time.Now()
@@ -172,9 +147,16 @@ func matches(b hangmanmodel.Words, next hangmanmodel.RoomModel, in Input, want h
 func hangmanModel(book hangmanmodel.Words) porcupine.Model {
 	return porcupine.Model{
 		Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
-			byRoom := map[string][]porcupine.Operation{}
+			counts := map[string]int{}
 			for _, op := range history {
-				r := op.Input.(Input).Room
+				counts[op.Input.(*Input).Room]++
+			}
+			byRoom := make(map[string][]porcupine.Operation, len(counts))
+			for _, op := range history {
+				r := op.Input.(*Input).Room
+				if byRoom[r] == nil {
+					byRoom[r] = make([]porcupine.Operation, 0, counts[r])
+				}
 				byRoom[r] = append(byRoom[r], op)
 			}
 			names := make([]string, 0, len(byRoom))
@@ -190,7 +172,7 @@ func hangmanModel(book hangmanmodel.Words) porcupine.Model {
 		},
 		Init: func() any { return hangmanmodel.RoomModel{} },
 		Step: func(state, input, output any) (bool, any) {
-			s, in, out := state.(hangmanmodel.RoomModel), input.(Input), output.(modelOutput)
+			s, in, out := state.(hangmanmodel.RoomModel), *input.(*Input), output.(*modelOutput)
 			next, want, ok := book.Step(s, in)
 			if out.unknown {
 				if !ok {
@@ -206,13 +188,9 @@ func hangmanModel(book hangmanmodel.Words) porcupine.Model {
 			}
 			return true, next
 		},
-		Hash: func(state any) uint64 {
-			h := fnv.New64a()
-			fmt.Fprintf(h, "%+v", state.(hangmanmodel.RoomModel))
-			return h.Sum64()
-		},
+		Hash: func(state any) uint64 { return roomHash(state.(hangmanmodel.RoomModel)) },
 		DescribeOperation: func(input, output any) string {
-			in, out := input.(Input), output.(modelOutput)
+			in, out := *input.(*Input), output.(*modelOutput)
 			if out.unknown {
 				return describe(in) + " -> ? (no answer)"
 			}
@@ -226,4 +204,23 @@ func hangmanModel(book hangmanmodel.Words) porcupine.Model {
 			return fmt.Sprintf("round %d %s lives=%d guessed=%q players=%s", s.Round, s.Status, s.Lives, s.Guessed, s.Players)
 		},
 	}
+}
+
+// roomHash hashes a room's model state for porcupine's cache of states already seen, which it asks
+// for every state it reaches. The cache compares states with == once their hashes match, so any
+// hash of some of the fields would do; this one takes them all, FNV-1a style, without the
+// formatting a hash of the printed state costs.
+func roomHash(s hangmanmodel.RoomModel) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for _, v := range [...]uint64{uint64(boolInt(s.Exists)), s.Round, uint64(s.Lives), uint64(s.Status)} {
+		h = (h ^ v) * prime
+	}
+	for _, str := range [...]string{s.Guessed, s.Players} {
+		h = (h ^ uint64(len(str))) * prime
+		for i := 0; i < len(str); i++ {
+			h = (h ^ uint64(str[i])) * prime
+		}
+	}
+	return h
 }

@@ -111,7 +111,7 @@ func TestPorcupineCatchesAStaleReadPlantedInARealRun(t *testing.T) {
 	require.NotEqual(t, -1, target, "the run has no two reads with an acknowledged guess between them")
 	s.history[target].Output.Room = s.history[stale].Output.Room
 
-	s.checkPorcupine()
+	s.checkPorcupine(s.replayLog().words)
 	firedOnly(t, s.check, CheckPorcupine)
 	var page strings.Builder
 	require.NoError(t, s.linearizable.Visualize(&page))
