@@ -94,9 +94,21 @@ func newClient(s *sim, i int, rng *rand.Rand) *client {
 
 func (c *client) start() { c.s.q.after(c.think(), c.next) }
 
+// The pause between two operations of a player is drawn from [minThink, minThink+thinkSpread).
+const (
+	minThink    = 20 * time.Millisecond
+	thinkSpread = 300 * time.Millisecond
+)
+
 // think is the pause between two operations of a player.
 func (c *client) think() time.Duration {
-	return 20*time.Millisecond + time.Duration(c.rng.Int63n(int64(300*time.Millisecond)))
+	return minThink + time.Duration(c.rng.Int63n(int64(thinkSpread)))
+}
+
+// expectedOps is how many operations a run's clients would call if every answer came at once: the
+// history is made that large, so that it seldom grows, and copies itself, during the run.
+func (s *sim) expectedOps() int {
+	return len(s.clients) * int(s.opsEnd()/(minThink+thinkSpread/2))
 }
 
 // latency is a client-to-node or node-to-client hop; clients reach every node.
@@ -144,12 +156,15 @@ func (c *client) send(in Input) {
 	c.s.history[c.op].Attempts++
 	n := c.s.nodes[to]
 	c.s.q.after(c.latency(), func() { n.request(a) })
-	c.s.q.after(clientTimeout, func() {
-		if c.cur == a {
-			c.leader = 0 // silence: try somebody else
-			c.send(in)
-		}
-	})
+	c.s.q.after(clientTimeout, a.timeout)
+}
+
+// timeout resends the attempt's operation when no answer came to it.
+func (a *attempt) timeout() {
+	if c := a.client; c.cur == a {
+		c.leader = 0 // silence: try somebody else
+		c.send(a.input)
+	}
 }
 
 // clientTimeout is how long a client waits before resending: a few election timeouts, so a
@@ -158,7 +173,26 @@ const clientTimeout = time.Second
 
 // reply is called by a node with the answer to an attempt; it reaches the client a hop later.
 func (c *client) reply(a *attempt, r result) {
-	c.s.q.after(c.latency(), func() { c.receive(a, r) })
+	w, ok := c.s.freeAnswers.take()
+	if !ok {
+		w = new(answer)
+	}
+	w.a, w.r = a, r
+	c.s.q.afterAct(c.latency(), w)
+}
+
+// answer is a reply on its way to its client; its records are reused, as messages' are.
+type answer struct {
+	a *attempt
+	r result
+}
+
+func (w *answer) fire() {
+	a, r := w.a, w.r
+	*w = answer{}
+	c := a.client
+	c.s.freeAnswers.give(w)
+	c.receive(a, r)
 }
 
 func (c *client) receive(a *attempt, r result) {

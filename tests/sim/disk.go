@@ -20,19 +20,16 @@ import (
 // the Log Matching Property of Raft paper §5.3 checked in O(1).
 type chainHash [32]byte
 
-// nextChain extends a chain hash with one entry.
-func nextChain(prev chainHash, e raft.Entry) chainHash {
-	var buf [8*2 + 1]byte
-	binary.BigEndian.PutUint64(buf[0:8], e.Index)
-	binary.BigEndian.PutUint64(buf[8:16], e.Term)
-	buf[16] = byte(e.Type)
-	h := sha256.New()
-	h.Write(prev[:])
-	h.Write(buf[:])
-	h.Write(e.Data)
-	var out chainHash
-	copy(out[:], h.Sum(nil))
-	return out
+// nextChain extends a chain hash with one entry: the SHA-256 of the previous hash, the entry's
+// index, term and type, and its data, hashed in one piece from scratch, which it reuses.
+func nextChain(scratch *[]byte, prev chainHash, e raft.Entry) chainHash {
+	b := append((*scratch)[:0], prev[:]...)
+	b = binary.BigEndian.AppendUint64(b, e.Index)
+	b = binary.BigEndian.AppendUint64(b, e.Term)
+	b = append(b, byte(e.Type))
+	b = append(b, e.Data...)
+	*scratch = b
+	return sha256.Sum256(b)
 }
 
 // write is one Ready's worth of state headed for the disk.
@@ -55,6 +52,7 @@ type disk struct {
 	base      chainHash      // chain hash of the snapshot's last entry, or zero for an empty log
 
 	pending []write
+	scratch []byte // reused by nextChain
 
 	// promise is the promise file; recovering, that the disk reported a loss at the last start
 	// and the core has not yet caught up; wiped, that the whole folder was lost (storage.go).
@@ -101,14 +99,20 @@ func (d *disk) sync() []durableEntry {
 			d.recovering = false
 		}
 	}
-	d.pending = nil
+	d.forgetPending()
 	d.keepPromise()
 	d.fresh = durable
 	return durable
 }
 
 // crash forgets everything not yet synced.
-func (d *disk) crash() { d.pending = nil }
+func (d *disk) crash() { d.forgetPending() }
+
+// forgetPending empties the pending list, keeping its array for the next writes.
+func (d *disk) forgetPending() {
+	clear(d.pending)
+	d.pending = d.pending[:0]
+}
 
 // firstIndex is the index of the first entry in the log, after the snapshot.
 func (d *disk) firstIndex() uint64 {
@@ -169,7 +173,7 @@ func (d *disk) appendTo(out []durableEntry, ents []raft.Entry) []durableEntry {
 		if keep > 0 {
 			prev = d.chain[keep-1]
 		}
-		h := nextChain(prev, e)
+		h := nextChain(&d.scratch, prev, e)
 		d.entries = append(d.entries, e)
 		d.chain = append(d.chain, h)
 		out = append(out, durableEntry{index: e.Index, term: e.Term, chain: h})
@@ -181,13 +185,12 @@ func (d *disk) appendTo(out []durableEntry, ents []raft.Entry) []durableEntry {
 // the log holds the snapshot's last entry with the same term (paper §7: "if existing log entry has
 // same index and term as snapshot's last included entry, retain log entries following it").
 func (d *disk) installSnapshot(s *raft.Snapshot) {
-	var keptEntries []raft.Entry
-	var keptChain []chainHash
+	kept := 0 // entries after the snapshot that survive, moved to the front of the same arrays
 	if t, ok := d.termAt(s.Meta.Index); ok && t == s.Meta.Term && s.Meta.Index >= d.firstIndex() {
 		at := s.Meta.Index - d.firstIndex() + 1
-		keptEntries = append(keptEntries, d.entries[at:]...)
-		keptChain = append(keptChain, d.chain[at:]...)
 		d.base = d.chain[at-1]
+		kept = copy(d.entries, d.entries[at:])
+		copy(d.chain, d.chain[at:])
 	} else if d.baseFor != nil {
 		if h, ok := d.baseFor(s.Meta.Index, s.Meta.Term); ok {
 			d.base = h
@@ -199,12 +202,14 @@ func (d *disk) installSnapshot(s *raft.Snapshot) {
 	}
 	snap := *s
 	d.snapshot = &snap
-	d.entries, d.chain = keptEntries, keptChain
+	clear(d.entries[kept:]) // let go of the data of the entries compacted away
+	d.entries, d.chain = d.entries[:kept], d.chain[:kept]
 }
 
 // snapshotStandIn names a snapshot whose last entry no log was seen to hold.
 func snapshotStandIn(index, term uint64) chainHash {
-	return nextChain(chainHash{}, raft.Entry{Index: index, Term: term, Data: []byte("snapshot")})
+	var scratch []byte
+	return nextChain(&scratch, chainHash{}, raft.Entry{Index: index, Term: term, Data: []byte("snapshot")})
 }
 
 // restored is what a restarting node reads back: only what was synced, and, unless detect is

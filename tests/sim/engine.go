@@ -33,7 +33,7 @@ type engine interface {
 	// Recycle hands back the last Ready's output once its messages are sent and its applied
 	// entries checked (the checkers keep copies): the core queues later messages in the same
 	// array, and the engine applies later entries into the same array.
-	Recycle(out output)
+	Recycle(messages []raft.Message, applied []appliedEntry)
 	Status() raft.Status
 	// StatusInto is Status written into s, reusing its map and slices.
 	StatusInto(s *raft.Status)

@@ -18,6 +18,9 @@ type appliedEntry = nodeengine.AppliedEntry
 type serverEngine struct {
 	e    *nodeengine.Engine
 	last nodeengine.Output
+	// results is the array of the last Ready's Results, refilled by the next: the shell answers
+	// them before it calls Advance, and Ready is not called again before that.
+	results []result
 }
 
 func newServerEngine(cfg engineConfig) (engine, error) {
@@ -40,10 +43,10 @@ func (s *serverEngine) Tick()               { s.e.Tick() }
 func (s *serverEngine) Step(m raft.Message) { s.e.Step(m) }
 func (s *serverEngine) HasReady() bool      { return s.e.HasReady() }
 func (s *serverEngine) Advance()            { s.e.Advance(s.last) }
-func (s *serverEngine) Recycle(out output) {
+func (s *serverEngine) Recycle(messages []raft.Message, applied []appliedEntry) {
 	s.last.Messages, s.last.Applied = nil, nil
-	s.e.RecycleMessages(out.Messages)
-	s.e.RecycleApplied(out.Applied)
+	s.e.RecycleMessages(messages)
+	s.e.RecycleApplied(applied)
 }
 func (s *serverEngine) Status() raft.Status        { return s.e.Status() }
 func (s *serverEngine) StatusInto(st *raft.Status) { s.e.StatusInto(st) }
@@ -73,14 +76,19 @@ func (s *serverEngine) Read(room string) (uint64, error) {
 }
 
 func (s *serverEngine) Ready() output {
-	out := s.e.Ready()
-	s.last = out
+	s.last = s.e.Ready()
+	out := &s.last
 	o := output{
 		HardState: out.HardState, Entries: out.Entries, Snapshot: out.Snapshot, MustSync: out.MustSync,
 		Messages: out.Messages, Compacted: out.Compacted, Errors: out.Errors, Applied: out.Applied,
 	}
-	for _, r := range out.Results {
-		o.Results = append(o.Results, result{ID: uint64(r.ID), Result: r.Result, Room: r.Room, Err: r.Err})
+	if len(out.Results) > 0 {
+		clear(s.results)
+		o.Results = s.results[:0]
+		for _, r := range out.Results {
+			o.Results = append(o.Results, result{ID: uint64(r.ID), Result: r.Result, Room: r.Room, Err: r.Err})
+		}
+		s.results = o.Results
 	}
 	return o
 }

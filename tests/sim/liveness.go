@@ -100,11 +100,12 @@ func (s *sim) finalChecks() {
 
 // checkCommitSafety runs the commit-safety checker over every node's durable log.
 func (s *sim) checkCommitSafety(index, term uint64) {
-	disks := make([]*disk, len(s.ids))
-	all := make([]int, len(s.ids))
+	// It runs for every entry first applied: the lists are the run's, refilled each time.
+	disks, all := s.safetyDisks[:0], s.safetyAll[:0]
 	for i, id := range s.ids {
-		disks[i], all[i] = s.nodes[id].disk, i
+		disks, all = append(disks, s.nodes[id].disk), append(all, i)
 	}
+	s.safetyDisks, s.safetyAll = disks, all
 	electorate := func(int) ([]int, int) { return all, len(all) }
 	if s.opts.Membership {
 		// Only the voters of the configuration in the candidate's own log elect it, a majority of

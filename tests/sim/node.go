@@ -241,14 +241,14 @@ func (n *node) process() {
 		caughtUp := n.disk.recovering && !n.eng.Status().Recovering
 		out := n.eng.Ready()
 		if out.HardState.IsEmpty() && len(out.Entries) == 0 && out.Snapshot == nil && out.Compacted == nil && !caughtUp {
-			n.finish(out)
+			n.finish(&out)
 			continue
 		}
 		n.disk.write(write{hardState: out.HardState, snapshot: out.Snapshot, entries: out.Entries, compacted: out.Compacted,
 			endRecovery: caughtUp})
 		if !out.MustSync && !caughtUp {
 			// Only the commit index changed: safe to lose, so no fsync to wait for.
-			n.finish(out)
+			n.finish(&out)
 			continue
 		}
 		if n.s.bug.sendBeforeSync {
@@ -285,24 +285,30 @@ func (s *sim) syncWait() *fsyncWait {
 }
 
 func (w *fsyncWait) fire() {
-	n, gen, out := w.n, w.gen, w.out
+	// The record goes back to the pool only once its output is handled: synced may wait on the
+	// next fsync, and takes another record for it.
+	defer w.release()
+	n := w.n
+	switch {
+	case n.gen != w.gen:
+		// Crashed meanwhile: the write and the Ready are gone.
+	case n.paused:
+		n.syncLater(&w.out)
+	default:
+		n.synced(&w.out)
+	}
+}
+
+func (w *fsyncWait) release() {
 	w.n, w.out = nil, output{}
 	w.s.freeSync.give(w)
-	if n.gen != gen {
-		return // crashed meanwhile: the write and the Ready are gone
-	}
-	if n.paused {
-		n.syncLater(out)
-		return
-	}
-	n.synced(out)
 }
 
 // syncLater finishes a Ready whose fsync completed while the node was paused, once it resumes.
-func (n *node) syncLater(out output) {
+func (n *node) syncLater(out *output) {
 	queued := new(output)
-	*queued = out
-	n.inbox = append(n.inbox, func() { n.synced(*queued) })
+	*queued = *out
+	n.inbox = append(n.inbox, func() { n.synced(queued) })
 }
 
 // sendEarly is the send-before-fsync bug: the messages leave before the state they depend on is
@@ -320,7 +326,7 @@ func (n *node) sendEarly(out *output) {
 	}
 }
 
-func (n *node) synced(out output) {
+func (n *node) synced(out *output) {
 	n.finish(out)
 	n.process()
 }
@@ -337,7 +343,7 @@ func (n *node) fsyncDelay() time.Duration {
 
 // finish does what may happen only once a Ready is durable: check the durable log, send, apply,
 // answer, Advance.
-func (n *node) finish(out output) {
+func (n *node) finish(out *output) {
 	now := n.s.q.now
 	n.s.check.durable(now, n.id, n.disk.sync())
 	if n.damaged && !n.disk.recovering {
@@ -367,7 +373,7 @@ func (n *node) finish(out output) {
 	}
 	n.syncing = false
 	n.eng.Advance()
-	n.eng.Recycle(out)
+	n.eng.Recycle(out.Messages, out.Applied)
 	n.maybeCrashAfterVote(out.HardState)
 }
 

@@ -184,6 +184,10 @@ type sim struct {
 
 	freeGossipWire pool[gossipInFlight]
 	freeSync       pool[fsyncWait]
+	freeAnswers    pool[answer]
+
+	safetyDisks []*disk // reused by checkCommitSafety
+	safetyAll   []int
 
 	linearizable *LinearizableReport // porcupine's verdict, once the run ended
 	logs         []logFrame          // every node's log over time, with KeepEvents (logview.go)
@@ -264,6 +268,7 @@ func newSim(opts Options, bug Bug, allowed map[string]bool) *sim {
 	for i := 1; i <= n; i++ {
 		s.clients = append(s.clients, newClient(s, i, rand.New(rand.NewSource(clientRng.Int63()))))
 	}
+	s.history = make([]Operation, 0, s.expectedOps())
 	return s
 }
 

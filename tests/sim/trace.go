@@ -140,15 +140,19 @@ func appendBytes(b []byte, s []byte) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
-// head appends what every record starts with.
-func (t *tracer) head(tag byte, at time.Duration, kind EventKind) {
-	t.rec = append(t.rec, tag)
-	t.rec = binary.AppendVarint(t.rec, int64(at))
-	t.rec = appendString(t.rec, string(kind))
+// head starts a record: it returns the records with what every record starts with appended, for
+// the caller to append the rest to and hand to done. The record is built in a local slice, not
+// in t.rec, so that each field appended is not a store to the tracer.
+func (t *tracer) head(tag byte, at time.Duration, kind EventKind) []byte {
+	b := append(t.rec, tag)
+	b = binary.AppendVarint(b, int64(at))
+	return appendString(b, string(kind))
 }
 
-// done counts a record and hashes the gathered records once there are enough.
-func (t *tracer) done() {
+// done keeps the records with one more appended, counts it, and hashes the gathered records once
+// there are enough.
+func (t *tracer) done(rec []byte) {
+	t.rec = rec
 	t.count++
 	if len(t.rec) >= flushAt {
 		t.hash.Write(t.rec)
@@ -158,14 +162,14 @@ func (t *tracer) done() {
 
 // add records an event whose fields are all in the Event.
 func (t *tracer) add(e Event) {
-	t.head(recEvent, e.At, e.Kind)
-	t.rec = binary.AppendUvarint(t.rec, e.Node)
-	t.rec = binary.AppendUvarint(t.rec, e.From)
-	t.rec = binary.AppendUvarint(t.rec, e.To)
-	t.rec = appendString(t.rec, e.MsgType)
-	t.rec = binary.AppendUvarint(t.rec, e.Term)
-	t.rec = appendString(t.rec, e.Detail)
-	t.done()
+	b := t.head(recEvent, e.At, e.Kind)
+	b = binary.AppendUvarint(b, e.Node)
+	b = binary.AppendUvarint(b, e.From)
+	b = binary.AppendUvarint(b, e.To)
+	b = appendString(b, e.MsgType)
+	b = binary.AppendUvarint(b, e.Term)
+	b = appendString(b, e.Detail)
+	t.done(b)
 	t.show(e)
 }
 
@@ -183,15 +187,15 @@ func (t *tracer) show(e Event) {
 // message records a message event: the fields of m a reader of the trace needs, and a note (why
 // it was dropped, or that it is duplicated).
 func (t *tracer) message(at time.Duration, kind EventKind, m *raft.Message, note string) {
-	t.head(recMessage, at, kind)
-	t.rec = binary.AppendUvarint(t.rec, m.From)
-	t.rec = binary.AppendUvarint(t.rec, m.To)
-	t.rec = append(t.rec, byte(m.Type))
-	t.rec = binary.AppendUvarint(t.rec, m.Term)
-	t.rec = binary.AppendUvarint(t.rec, m.Index)
-	t.rec = binary.AppendUvarint(t.rec, m.LogTerm)
-	t.rec = binary.AppendUvarint(t.rec, m.Commit)
-	t.rec = binary.AppendUvarint(t.rec, uint64(len(m.Entries)))
+	b := t.head(recMessage, at, kind)
+	b = binary.AppendUvarint(b, m.From)
+	b = binary.AppendUvarint(b, m.To)
+	b = append(b, byte(m.Type))
+	b = binary.AppendUvarint(b, m.Term)
+	b = binary.AppendUvarint(b, m.Index)
+	b = binary.AppendUvarint(b, m.LogTerm)
+	b = binary.AppendUvarint(b, m.Commit)
+	b = binary.AppendUvarint(b, uint64(len(m.Entries)))
 	snap := uint64(0)
 	flags := byte(0)
 	if m.Reject {
@@ -201,14 +205,14 @@ func (t *tracer) message(at time.Duration, kind EventKind, m *raft.Message, note
 		flags |= 2
 		snap = m.Snapshot.Meta.Index
 	}
-	t.rec = append(t.rec, flags)
-	t.rec = binary.AppendUvarint(t.rec, snap)
-	t.rec = appendString(t.rec, note)
-	t.done()
+	b = append(b, flags)
+	b = binary.AppendUvarint(b, snap)
+	b = appendString(b, note)
+	t.done(b)
 	if !t.formatted() {
 		return
 	}
-	b := t.detail[:0]
+	b = t.detail[:0]
 	b = append(b, "idx="...)
 	b = strconv.AppendUint(b, m.Index, 10)
 	b = append(b, " lt="...)
@@ -234,18 +238,17 @@ func (t *tracer) message(at time.Duration, kind EventKind, m *raft.Message, note
 
 // commit records that node applied the entry a; its detail is the index and the entry's summary.
 func (t *tracer) commit(at time.Duration, node uint64, a *appliedEntry) {
-	t.head(recCommit, at, EventCommit)
-	t.rec = binary.AppendUvarint(t.rec, node)
-	t.rec = binary.AppendUvarint(t.rec, a.Term)
-	t.rec = binary.AppendUvarint(t.rec, a.Index)
+	rec := t.head(recCommit, at, EventCommit)
+	rec = binary.AppendUvarint(rec, node)
+	rec = binary.AppendUvarint(rec, a.Term)
+	rec = binary.AppendUvarint(rec, a.Index)
 	b := append(t.detail[:0], "index="...)
 	b = strconv.AppendUint(b, a.Index, 10)
 	b = append(b, ' ')
 	summary := len(b)
 	b = appendSummary(b, a)
 	t.detail = b
-	t.rec = appendBytes(t.rec, b[summary:])
-	t.done()
+	t.done(appendBytes(rec, b[summary:]))
 	if !t.formatted() {
 		return
 	}
