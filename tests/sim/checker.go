@@ -55,6 +55,50 @@ const (
 
 type entryKey struct{ index, term uint64 }
 
+// chainLog maps the (index, term) of every entry made durable anywhere to its chain hash. It is
+// read and written for every entry that becomes durable on every node, so the first term seen at
+// an index sits in a table by index, and only the terms of entries that later leaders overwrote
+// (and a term 0, which no entry has) go to a map.
+type chainLog struct {
+	first []termChain // by index; term 0 where no entry was durable yet
+	more  map[entryKey]chainHash
+}
+
+type termChain struct {
+	term  uint64
+	chain chainHash
+}
+
+func (l *chainLog) get(k entryKey) (chainHash, bool) {
+	if k.term != 0 && k.index < uint64(len(l.first)) {
+		switch f := &l.first[k.index]; f.term {
+		case k.term:
+			return f.chain, true
+		case 0:
+			return chainHash{}, false // put fills the table first
+		}
+	}
+	h, ok := l.more[k]
+	return h, ok
+}
+
+// put records the chain hash of an entry get does not know.
+func (l *chainLog) put(k entryKey, h chainHash) {
+	if k.term != 0 {
+		if n := uint64(len(l.first)); k.index >= n {
+			l.first = append(l.first, make([]termChain, k.index+1-n)...)
+		}
+		if f := &l.first[k.index]; f.term == 0 {
+			*f = termChain{k.term, h}
+			return
+		}
+	}
+	if l.more == nil {
+		l.more = map[entryKey]chainHash{}
+	}
+	l.more[k] = h
+}
+
 // bootstrapTerm is the term of the configuration entries every founding node starts with; no
 // leader is ever elected in it.
 const bootstrapTerm = 1
@@ -97,20 +141,18 @@ type leaderWatch struct {
 type checkers struct {
 	violations []Violation
 
-	leaders   map[uint64]uint64        // term -> the one node elected in it
-	logged    map[entryKey]chainHash   // (index, term) -> chain hash, as first made durable
-	applied   map[uint64]appliedRecord // index -> what was first applied there
-	committed entryKey                 // the highest entry known committed (applied somewhere)
-	nodes     map[uint64]*nodeWatch    // by node id
-	leading   map[uint64]*leaderWatch  // by node id: leaders whose term is being watched
-	byID      []*nodeWatch             // nodes' entries again, indexed by id
+	leaders   map[uint64]uint64       // term -> the one node elected in it
+	logged    chainLog                // (index, term) -> chain hash, as first made durable
+	applied   []*appliedRecord        // by index: what was first applied there; nil where nothing yet
+	committed entryKey                // the highest entry known committed (applied somewhere)
+	nodes     map[uint64]*nodeWatch   // by node id
+	leading   map[uint64]*leaderWatch // by node id: leaders whose term is being watched
+	byID      []*nodeWatch            // nodes' entries again, indexed by id
 }
 
 func newCheckers() *checkers {
 	return &checkers{
 		leaders: map[uint64]uint64{},
-		logged:  map[entryKey]chainHash{},
-		applied: map[uint64]appliedRecord{},
 		nodes:   map[uint64]*nodeWatch{},
 		leading: map[uint64]*leaderWatch{},
 	}
@@ -141,15 +183,14 @@ func (c *checkers) fail(at time.Duration, checker string, node uint64, format st
 
 // chainFor finds the chain hash some durable log recorded for an entry.
 func (c *checkers) chainFor(index, term uint64) (chainHash, bool) {
-	h, ok := c.logged[entryKey{index, term}]
-	return h, ok
+	return c.logged.get(entryKey{index, term})
 }
 
 // durable checks Log Matching for entries that just became durable on a node.
 func (c *checkers) durable(at time.Duration, node uint64, entries []durableEntry) {
 	for _, e := range entries {
 		k := entryKey{e.index, e.term}
-		if prev, ok := c.logged[k]; ok {
+		if prev, ok := c.logged.get(k); ok {
 			if prev != e.chain {
 				c.fail(at, CheckLogMatching, node,
 					"entry %d of term %d is durable on node %d with a different entry or prefix than on another node",
@@ -157,7 +198,7 @@ func (c *checkers) durable(at time.Duration, node uint64, entries []durableEntry
 			}
 			continue
 		}
-		c.logged[k] = e.chain
+		c.logged.put(k, e.chain)
 	}
 }
 
@@ -177,7 +218,7 @@ func (c *checkers) role(at time.Duration, node, term uint64, leader, candidate b
 		}
 		if w.campaignTerm == term && w.campaignCommit.index > 0 {
 			k := w.campaignCommit
-			want, known := c.logged[k]
+			want, known := c.logged.get(k)
 			got, held := d.chainAt(k.index)
 			// An entry compacted into the leader's snapshot is covered by it: snapshots hold only
 			// committed state, and state machine safety compares what they produce.
@@ -226,14 +267,18 @@ func (c *checkers) apply(at time.Duration, node uint64, a *appliedEntry) (first 
 		c.fail(at, CheckStateMachineSafety, node, "applied index %d after already applying %d", index, w.lastApplied)
 	}
 	w.lastApplied = index
-	if rec, ok := c.applied[index]; ok {
+	if index < uint64(len(c.applied)) && c.applied[index] != nil {
+		rec := c.applied[index]
 		if rec.entry.Term != term || !sameApplied(&rec.entry, a) {
 			c.fail(at, CheckStateMachineSafety, node,
 				"node %d applied %s (term %d) at index %d, but node %d applied %s (term %d) there",
 				node, appendAppliedDigest(nil, a), term, index, rec.node, appendAppliedDigest(nil, &rec.entry), rec.entry.Term)
 		}
 	} else {
-		c.applied[index] = appliedRecord{entry: *a, node: node, at: at}
+		if n := uint64(len(c.applied)); index >= n {
+			c.applied = append(c.applied, make([]*appliedRecord, index+1-n)...)
+		}
+		c.applied[index] = &appliedRecord{entry: *a, node: node, at: at}
 		first = true
 	}
 	if index > c.committed.index {

@@ -74,9 +74,9 @@ type logReplay struct {
 func (s *sim) replayLog() *logReplay {
 	r := &logReplay{effects: map[requestID]effect{}, versions: map[string][]roomVersion{}, words: hangmanmodel.Words{}}
 	state := game.NewState()
-	for _, index := range sortedKeys(s.check.applied) {
-		rec := s.check.applied[index]
-		if rec.command() == nil {
+	for i, rec := range s.check.applied {
+		index := uint64(i)
+		if rec == nil || rec.command() == nil {
 			continue
 		}
 		cmd := *rec.command()

@@ -300,14 +300,3 @@ func randomPartition(kind string, rng *rand.Rand, nodes []uint64) partition {
 
 // partitionKinds are the shapes randomPartition draws; "flap" is driven by the fault schedule.
 var partitionKinds = []string{"symmetric", "asymmetric", "isolate", "majority", "bridge", "flap"}
-
-// sortedKeys returns a map's keys in increasing order, for output that must not depend on map
-// iteration order.
-func sortedKeys[K ~uint64 | ~string, V any](m map[K]V) []K {
-	keys := make([]K, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	return keys
-}
