@@ -1,8 +1,8 @@
 // Checkers of membership changes (Raft thesis §4.1 and §4.2.1), run after every event beside the
 // safety checkers of checker.go:
 //
-//   - One change at a time: a leader's log never holds two configuration entries past its commit
-//     index. Single-server changes are safe only one at a time: the majorities of two
+//   - One change at a time: a leader's log never holds two configuration entries past what is
+//     known committed. Single-server changes are safe only one at a time: the majorities of two
 //     configurations a single server apart always overlap, those of three need not.
 //   - Quorums of voters: an entry is committed only once a majority of the voters of the leader's
 //     configuration hold it, and a leader is elected only with the votes of a majority of its
@@ -25,20 +25,25 @@ const (
 	CheckVoterQuorum   = "voter-quorum"
 )
 
-// checkConfChanges counts the configuration entries past a leader's commit index in its durable
-// log. It walks back from the end, so it costs only the uncommitted tail.
+// checkConfChanges counts the configuration entries in a leader's durable log past everything
+// known committed: its own commit index, or the highest entry applied anywhere, whichever is
+// higher. A leader's own index can lag far behind: a new leader learns it only with its first
+// commit, and a node whose hard state a storage fault damaged restarts with none. The founding
+// configuration (term 1) is committed by construction. The walk goes back from the end, so it
+// costs only the uncommitted tail.
 func (s *sim) checkConfChanges(n *node, term, commit uint64) {
+	commit = max(commit, s.check.committed.index)
 	d := n.disk
 	var pending []uint64
 	for i := len(d.entries) - 1; i >= 0 && d.entries[i].Index > commit; i-- {
-		if d.entries[i].Type == raft.EntryConfChange {
+		if d.entries[i].Type == raft.EntryConfChange && d.entries[i].Term > bootstrapTerm {
 			pending = append(pending, d.entries[i].Index)
 		}
 	}
 	if len(pending) > 1 {
 		slices.Reverse(pending)
 		s.check.fail(s.q.now, CheckOneConfChange, n.id,
-			"leader %d of term %d holds configuration changes at indexes %v, all past its commit index %d: only one change may be uncommitted at a time",
+			"leader %d of term %d holds configuration changes at indexes %v, all past its commit index and the highest index applied anywhere (%d): only one change may be uncommitted at a time",
 			n.id, term, pending, commit)
 	}
 }

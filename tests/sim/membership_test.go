@@ -112,3 +112,33 @@ func TestOneConfChangeCatchesTwoUncommittedChangesOnALeader(t *testing.T) {
 	require.Equal(t, CheckOneConfChange, s.check.violations[0].Checker)
 	require.Contains(t, s.check.violations[0].Detail, "[3 5]")
 }
+
+// A leader's own commit index is not all that is known committed. These once raised false alarms
+// (seed 472475528 with --preset no-storage-recovery): a node whose hard state a storage fault
+// damaged led with commit index 0 over the founding configuration entries.
+func TestOneConfChangeCountsOnlyChangesNotKnownCommitted(t *testing.T) {
+	s := newSim(Options{Seed: 1, Nodes: 3, Membership: true}.withDefaults(), Bug{}, nil)
+	founding := make([]raft.Entry, 3)
+	for i := range founding {
+		cc := raft.ConfChange{Type: raft.AddVoter, NodeID: uint64(i + 1)}.Marshal()
+		founding[i] = raft.Entry{Index: uint64(i + 1), Term: bootstrapTerm, Type: raft.EntryConfChange, Data: cc}
+	}
+	s.nodes[1].disk.append(founding)
+	s.checkConfChanges(s.nodes[1], 4, 0)
+	require.Empty(t, s.check.violations, "the founding configuration is committed by construction")
+
+	add := raft.ConfChange{Type: raft.AddLearner, NodeID: 4}.Marshal()
+	promote := raft.ConfChange{Type: raft.AddVoter, NodeID: 4}.Marshal()
+	s.nodes[1].disk.append([]raft.Entry{
+		{Index: 4, Term: 2, Type: raft.EntryConfChange, Data: add},
+		{Index: 5, Term: 3, Type: raft.EntryConfChange, Data: promote},
+	})
+	s.check.committed = entryKey{index: 4, term: 2}
+	s.checkConfChanges(s.nodes[1], 4, 3)
+	require.Empty(t, s.check.violations, "index 4 was applied elsewhere, so it is committed whatever this leader's commit index says")
+
+	s.check.committed = entryKey{index: 3, term: bootstrapTerm}
+	s.checkConfChanges(s.nodes[1], 4, 3)
+	require.Len(t, s.check.violations, 1, "neither change is known committed anywhere")
+	require.Contains(t, s.check.violations[0].Detail, "[4 5]")
+}
