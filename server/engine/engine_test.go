@@ -398,6 +398,7 @@ func TestRecycledAppliedArrayIsFilledByTheNextReady(t *testing.T) {
 	require.Equal(t, game.KindCreateRoom, out.Applied[0].Command.Kind)
 
 	e.RecycleApplied(out.Applied)
+	require.Zero(t, given[0], "a recycled array keeps no command or result alive")
 	e.RecycleApplied(make([]AppliedEntry, 0, 2))
 	require.Equal(t, 16, cap(e.spareApplied), "a smaller array does not replace a larger one")
 }

@@ -138,12 +138,15 @@ func (e *Engine) RecycleMessages(msgs []raft.Message) { e.raft.RecycleMessages(m
 
 // RecycleApplied hands back an Output's Applied once the shell holds none of its elements (copies
 // of them stay valid: only the array is reused), so a later Ready fills the same array instead of
-// allocating one. Calling it is optional; a shell that does must not read applied afterwards.
+// allocating one. Calling it is optional; a shell that does must pass Applied as the Output held
+// it and must not read it afterwards.
 func (e *Engine) RecycleApplied(applied []AppliedEntry) {
 	if cap(applied) <= cap(e.spareApplied) {
 		return
 	}
-	clear(applied[:cap(applied)]) // drop the commands and results the old entries point at
+	// Drop the commands and results the old entries point at. Past the length the array is zero
+	// already: Ready fills it from the start, and each recycling cleared what the last fill wrote.
+	clear(applied)
 	e.spareApplied = applied[:0]
 }
 
