@@ -102,7 +102,7 @@ func (s *State) Restore(data []byte) error {
 	for _, rd := range d.Rooms {
 		r, err := restoreRoom(rd)
 		if err != nil {
-			return fmt.Errorf("game: restore snapshot: room %q: %w", rd.Name, err)
+			return fmt.Errorf("game: restore snapshot: room %q: %s", rd.Name, reason(err))
 		}
 		if _, dup := rooms[r.name]; dup {
 			return fmt.Errorf("game: restore snapshot: room %q appears twice", r.name)
@@ -113,7 +113,7 @@ func (s *State) Restore(data []byte) error {
 	lastApplies := make(map[uint64]bool, len(d.Sessions))
 	for _, sd := range d.Sessions {
 		if err := validateClientID(sd.ClientID); err != nil {
-			return fmt.Errorf("game: restore snapshot: session: %w", err)
+			return fmt.Errorf("game: restore snapshot: session: %s", reason(err))
 		}
 		if _, dup := sessions[sd.ClientID]; dup {
 			return fmt.Errorf("game: restore snapshot: session of client %q appears twice", sd.ClientID)
@@ -127,7 +127,7 @@ func (s *State) Restore(data []byte) error {
 			return fmt.Errorf("game: restore snapshot: session of client %q was active at %d, after the log's clock %d", sd.ClientID, sd.Active, d.Now)
 		}
 		if err := checkResultText(&sd.Result); err != nil {
-			return fmt.Errorf("game: restore snapshot: the answer kept for client %q: %w", sd.ClientID, err)
+			return fmt.Errorf("game: restore snapshot: the answer kept for client %q: %s", sd.ClientID, reason(err))
 		}
 		sessions[sd.ClientID] = &session{Seq: sd.Seq, LastApply: sd.LastApply, Active: sd.Active, Expired: sd.Expired, Result: sd.Result}
 	}
@@ -187,7 +187,7 @@ func restoreRoom(rd roomData) (*room, error) {
 			return nil, fmt.Errorf("player %q has negative score %d", p.Name, p.Score)
 		}
 		if err := validateToken(p.Token); err != nil {
-			return nil, fmt.Errorf("player %q: %w", p.Name, err)
+			return nil, fmt.Errorf("player %q: %s", p.Name, reason(err))
 		}
 		r.players = append(r.players, player{name: p.Name, score: p.Score, token: p.Token})
 	}
@@ -225,4 +225,15 @@ func checkUTF8(texts ...string) error {
 		}
 	}
 	return nil
+}
+
+// reason is what err says without the "game: " that a rejection's Error starts with, for a
+// restore error that starts with it already. A bad snapshot is not the rejection of a command,
+// so the rejection's Code is not kept either.
+func reason(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
 }

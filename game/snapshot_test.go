@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -144,7 +145,9 @@ func TestRestoreRefusesACorruptSnapshotAndKeepsTheState(t *testing.T) {
 					tt.edit(&d)
 					s := played(t)
 					before := s.Snapshot()
-					require.Error(t, s.Restore(enc.encode(d)))
+					err := s.Restore(enc.encode(d))
+					require.Error(t, err)
+					require.Equal(t, 1, strings.Count(err.Error(), "game: "), "the reason is said once, without a second prefix: %v", err)
 					require.Equal(t, string(before), string(s.Snapshot()), "a failed restore must not change the state")
 				})
 			}
