@@ -118,8 +118,8 @@ func sweepBase(t *testing.T) int64 {
 	return time.Now().UnixNano() % 1_000_000_000
 }
 
-// pinnedSeeds reads tests/testdata/seeds.txt: "seed nodes duration [preset]" per line, # for
-// comments.
+// pinnedSeeds reads tests/testdata/seeds.txt: "seed nodes duration [preset] [membership]" per
+// line, # for comments.
 func pinnedSeeds(t *testing.T) []Options {
 	f, err := os.Open("../testdata/seeds.txt")
 	require.NoError(t, err)
