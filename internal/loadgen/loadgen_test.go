@@ -155,6 +155,20 @@ func serveGame(t *testing.T, g kannapb.GameServer) *grpc.ClientConn {
 	return conn
 }
 
+// requireOneOpPerAppliedCommand checks a run of four players against what the stand-in applied:
+// each player created and joined its room once, no seq was skipped or reused, rounds ended, and
+// the run counted one op per guess or new round applied, however many answers were lost.
+func requireOneOpPerAppliedCommand(t *testing.T, g *standInGame, res Result) {
+	t.Helper()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	require.Empty(t, g.badSeqs, "a player skipped or reused a seq")
+	require.Equal(t, 4, g.applied["create"])
+	require.Equal(t, 4, g.applied["join"])
+	require.Positive(t, g.applied["new_round"], "rounds of one short word end within the run")
+	require.Equal(t, g.applied["guess"]+g.applied["new_round"], res.Ops, "one op per applied guess or new round")
+}
+
 func TestBenchCountsEachAppliedCommandOnceAcrossLostAnswers(t *testing.T) {
 	g := newStandInGame(5)
 	// Run until rounds have ended, however slow the machine: a deadline far off, and Stop once
@@ -164,14 +178,10 @@ func TestBenchCountsEachAppliedCommandOnceAcrossLostAnswers(t *testing.T) {
 	res, err := Run(context.Background(), []Game{Remote(kannapb.NewGameClient(conn))},
 		Options{Clients: 4, Duration: time.Minute, Payload: 20, Stop: g.roundsDone}, io.Discard)
 	require.NoError(t, err)
+	requireOneOpPerAppliedCommand(t, g, res)
 
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	require.Empty(t, g.badSeqs, "a player skipped or reused a seq")
-	require.Equal(t, 4, g.applied["create"])
-	require.Equal(t, 4, g.applied["join"])
-	require.Positive(t, g.applied["new_round"], "rounds of one short word end within the run")
-	require.Equal(t, g.applied["guess"]+g.applied["new_round"], res.Ops, "one op per applied guess or new round")
 	require.Positive(t, res.Retries)
 	require.Len(t, g.answered, 4, "every player resent a request whose answer was lost")
 	require.Equal(t, 4, res.Clients)
